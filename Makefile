@@ -1,0 +1,47 @@
+# Every target runs with the pinned Node.js (tools/node.sh installs it into ~/.cache/floodgate when missing).
+SHELL := /bin/bash
+NODE_BIN := $(shell tools/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+export FLOODGATE_CACHE ?= $(HOME)/.cache/floodgate
+NODE := node
+UNIT_TESTS := $(shell find crds proxy injector operator -name '*.test.ts' 2>/dev/null | sort)
+E2E_TESTS := $(shell find e2e -name '*.test.ts' 2>/dev/null | sort)
+
+.PHONY: run test unit e2e typecheck bench crds chart deps pydeps testdeps clean
+
+run: node_modules/.stamp
+	./bin/floodgate gateway $(ARGS)
+
+node_modules/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.stamp
+
+# Test dependencies that are not npm packages: boto3 + AWS CLI (PyPI), MinIO and the Kubernetes
+# control plane (built from the Go module proxy). Each script caches under $(FLOODGATE_CACHE).
+testdeps: deps
+	tools/pydeps.sh
+	@[ ! -x tools/minio.sh ] || tools/minio.sh
+	@[ ! -x tools/k8s-bins.sh ] || tools/k8s-bins.sh
+
+typecheck: deps
+	npx tsc -p tsconfig.json
+
+unit: deps
+	$(NODE) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
+
+e2e: testdeps
+	@[ -z "$(E2E_TESTS)" ] || $(NODE) --test --test-concurrency=1 --test-timeout=600000 $(E2E_TESTS)
+
+test: testdeps typecheck
+	$(NODE) --test --test-concurrency=2 --test-timeout=600000 $(UNIT_TESTS) $(E2E_TESTS)
+
+bench: testdeps
+	$(NODE) bench/run.ts $(ARGS)
+
+crds: deps
+	$(NODE) crds/generate.ts
+
+clean:
+	rm -rf node_modules data

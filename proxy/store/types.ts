@@ -1,0 +1,148 @@
+// The seam between the S3 front and whatever holds the bytes: the embedded filesystem store, a
+// remote S3 bucket, or a virtual bucket spread over several of them. The front parses,
+// authenticates and verifies; a store only stores. Errors are S3Error values (proxy/s3/errors.ts).
+import type { Readable } from 'node:stream';
+
+export type ChecksumAlgorithm = 'crc32' | 'crc32c' | 'crc64nvme' | 'sha1' | 'sha256';
+export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
+
+/** base64 digests by algorithm; multipart composites carry a `-N` suffix. */
+export type Checksums = Partial<Record<ChecksumAlgorithm, string>>;
+
+/** Representation headers stored with an object and returned on GET/HEAD. */
+export interface ObjectHeaders {
+  contentType?: string;
+  cacheControl?: string;
+  contentDisposition?: string;
+  contentEncoding?: string;
+  contentLanguage?: string;
+  expires?: string;
+  /** x-amz-meta-* without the prefix, names lower-cased, values UTF-8. */
+  userMeta: Record<string, string>;
+}
+
+export interface ObjectMeta extends ObjectHeaders {
+  key: string;
+  size: number;
+  /** Unquoted: hex MD5 for single-part objects, `hex-N` for multipart. */
+  etag: string;
+  lastModified: Date;
+  checksums: Checksums;
+  /** Multipart objects: COMPOSITE checksums are of the part checksums. */
+  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  partsCount?: number;
+}
+
+export interface WriteConditions {
+  /** `If-None-Match: *` — fail with PreconditionFailed when the key exists. */
+  ifNoneMatch?: '*';
+  /** `If-Match: "etag"` — fail with PreconditionFailed unless the current ETag matches (NoSuchKey if absent). */
+  ifMatch?: string;
+}
+
+export interface ReadConditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: Date;
+  ifUnmodifiedSince?: Date;
+}
+
+/** A parsed Range header: bytes=a-b, bytes=a-, bytes=-n. Resolved against the size by the store. */
+export type RangeSpec = { start: number; end?: number } | { suffix: number };
+
+export interface PutInput {
+  /**
+   * The decoded object bytes. The front verifies digests as the bytes pass and destroys the
+   * stream with an S3Error (BadDigest, IncompleteBody…) instead of ending it when they are wrong,
+   * so a store commits only after a clean 'end' with exactly `size` bytes.
+   */
+  body: Readable;
+  size: number;
+  headers: ObjectHeaders;
+  /** Filled in by the front's verifier by the time `body` ends; stored and echoed back. */
+  checksums: Checksums;
+  conditions?: WriteConditions;
+}
+
+export interface PutResult {
+  etag: string;
+  checksums: Checksums;
+  lastModified: Date;
+  size: number;
+}
+
+export interface GetOptions {
+  range?: RangeSpec;
+  conditions?: ReadConditions;
+}
+
+export interface GetResult {
+  meta: ObjectMeta;
+  /** Absent for HEAD. */
+  body?: Readable;
+  /** Set when a range was asked for: the inclusive byte range served. */
+  range?: { start: number; end: number };
+}
+
+export interface ScanOptions {
+  prefix: string;
+  /** Exclusive lower bound (a key or a marker); '' for the start. */
+  after: string;
+  limit: number;
+}
+
+export interface BucketInfo {
+  name: string;
+  creationDate: Date;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  etag: string;
+  size: number;
+  lastModified: Date;
+  checksums: Checksums;
+}
+
+export interface UploadInfo {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+  checksumAlgorithm?: ChecksumAlgorithm;
+}
+
+export interface CompletePart {
+  partNumber: number;
+  etag: string;
+  checksums: Checksums;
+}
+
+export interface ObjectStore {
+  listBuckets(): Promise<BucketInfo[]>;
+  /** Throws BucketAlreadyOwnedByYou when it exists. */
+  createBucket(bucket: string): Promise<void>;
+  /** Throws NoSuchBucket. */
+  headBucket(bucket: string): Promise<BucketInfo>;
+  /** Throws NoSuchBucket, BucketNotEmpty. */
+  deleteBucket(bucket: string): Promise<void>;
+
+  putObject(bucket: string, key: string, input: PutInput): Promise<PutResult>;
+  /** Evaluates conditions (304/412) and the range (416) against the stored object. `head` opens no body. */
+  getObject(bucket: string, key: string, opts: GetOptions & { head?: boolean }): Promise<GetResult>;
+  /** Idempotent: deleting a missing key succeeds. Throws NoSuchBucket. */
+  deleteObject(bucket: string, key: string): Promise<void>;
+  /** Objects with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
+  scan(bucket: string, opts: ScanOptions): Promise<ObjectMeta[]>;
+
+  createMultipartUpload(bucket: string, key: string, headers: ObjectHeaders, checksumAlgorithm?: ChecksumAlgorithm): Promise<string>;
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: PutInput): Promise<PutResult>;
+  /** Validates parts (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions): Promise<ObjectMeta>;
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+  /** Parts with number > `after`, ascending, at most `limit`. Throws NoSuchUpload. */
+  listParts(bucket: string, key: string, uploadId: string, after: number, limit: number): Promise<{ upload: UploadInfo; parts: PartInfo[] }>;
+  /** Uploads with prefix, ordered by (key, initiated), after the (key, uploadId) marker. */
+  listMultipartUploads(bucket: string, opts: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }): Promise<UploadInfo[]>;
+
+  close(): Promise<void>;
+}
