@@ -1,0 +1,23 @@
+// The one `floodgate` command: floodgate <gateway|operator|injector|crds> [flags]
+const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
+  gateway: { help: 'run the S3 gateway', run: async (a) => (await import('./proxy/cli.ts')).runGateway(a) },
+};
+
+function usage(): string {
+  return ['Usage: floodgate <command> [flags]', '', 'Commands:',
+    ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.help}`),
+    '', 'Run `floodgate <command> --help` for its flags.'].join('\n');
+}
+
+const [cmd, ...rest] = process.argv.slice(2);
+if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+  process.stdout.write(usage() + '\n');
+  process.exit(cmd ? 0 : 2);
+}
+const command = COMMANDS[cmd];
+if (!command) {
+  process.stderr.write(`floodgate: unknown command "${cmd}"\n\n${usage()}\n`);
+  process.exit(2);
+}
+const code = await command.run(rest);
+process.exit(typeof code === 'number' ? code : 0);

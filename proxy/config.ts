@@ -1,0 +1,121 @@
+// Gateway configuration: defaults < YAML file < environment < flags. Validated with zod; a bad
+// value is reported as one line naming the field, and the process exits non-zero.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9000');
+const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m)$/, 'expected a duration like 500ms, 30s or 2m')]);
+
+export const GatewayFileConfig = z.object({
+  listen: hostPort.optional().describe('Address to serve S3 on'),
+  dataDir: z.string().min(1).optional().describe('Directory of the embedded store'),
+  region: z.string().min(1).optional().describe('Region reported by GetBucketLocation and HeadBucket'),
+  domains: z.array(z.string().min(1)).optional().describe('Base domains for virtual-host addressing'),
+  idleTimeout: duration.optional().describe('RequestTimeout after a request body stalls this long'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+  credentials: z.array(z.object({
+    accessKeyId: z.string().min(3).max(128),
+    secretAccessKey: z.string().min(8).max(128),
+  }).strict()).optional().describe('Access keys accepted by the gateway'),
+}).strict();
+export type GatewayFileConfig = z.infer<typeof GatewayFileConfig>;
+
+export interface GatewayConfig {
+  listen: { host: string; port: number };
+  dataDir: string;
+  region: string;
+  domains: string[];
+  idleTimeoutMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  credentials: { accessKeyId: string; secretAccessKey: string }[];
+  configFile?: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export const GATEWAY_FLAGS = {
+  listen: { type: 'string', help: 'address to serve S3 on (env FLOODGATE_LISTEN, default 127.0.0.1:9000)' },
+  'data-dir': { type: 'string', help: 'embedded store directory (env FLOODGATE_DATA_DIR, default ./data)' },
+  config: { type: 'string', help: 'YAML config file (env FLOODGATE_CONFIG)' },
+  region: { type: 'string', help: 'region name reported to clients (env FLOODGATE_REGION, default us-east-1)' },
+  domain: { type: 'string', multiple: true, help: 'base domain for virtual-host buckets, repeatable (env FLOODGATE_DOMAINS, comma-separated; default localhost)' },
+  'idle-timeout': { type: 'string', help: 'stalled request bodies fail with RequestTimeout after this (env FLOODGATE_IDLE_TIMEOUT, default 30s)' },
+  'log-level': { type: 'string', help: 'debug | info | warn | error (env FLOODGATE_LOG_LEVEL, default info)' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} as const;
+
+export function usage(): string {
+  const lines = ['Usage: floodgate gateway [flags]', '', 'Runs the S3 gateway. Precedence: flags > environment > config file > defaults.', '', 'Flags:'];
+  for (const [name, f] of Object.entries(GATEWAY_FLAGS)) lines.push(`  --${name.padEnd(14)} ${f.help}`);
+  lines.push('', 'Credentials: FLOODGATE_ACCESS_KEY + FLOODGATE_SECRET_KEY, or `credentials:` in the config file;',
+    'otherwise a key pair is generated on first start and kept in <data-dir>/.floodgate/credentials.json.');
+  return lines.join('\n');
+}
+
+function parseDurationMs(v: number | string, field: string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)(ms|s|m)$/.exec(v);
+  if (!m) throw new ConfigError(`${field}: expected a duration like 500ms, 30s or 2m, got "${v}"`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+function formatIssues(source: string, err: z.ZodError): string {
+  const i = err.issues[0]!;
+  const path = i.path.join('.') || '(root)';
+  const msg = i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message;
+  return `${source}: ${path}: ${msg}`;
+}
+
+export function readConfigFile(path: string): GatewayFileConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new ConfigError(`${path}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+  const r = GatewayFileConfig.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(formatIssues(path, r.error));
+  return r.data;
+}
+
+export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig & { help: boolean } {
+  let values: Record<string, unknown>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: GATEWAY_FLAGS as never, strict: true, allowPositionals: false }));
+  } catch (cause) {
+    throw new ConfigError((cause as Error).message, { cause });
+  }
+  const flag = (n: string) => values[n] as string | undefined;
+  const configFile = flag('config') ?? env.FLOODGATE_CONFIG;
+  const file = configFile ? readConfigFile(configFile) : {};
+  const envDomains = env.FLOODGATE_DOMAINS?.split(',').map((s) => s.trim()).filter(Boolean);
+  const merged = {
+    listen: flag('listen') ?? env.FLOODGATE_LISTEN ?? file.listen ?? '127.0.0.1:9000',
+    dataDir: flag('data-dir') ?? env.FLOODGATE_DATA_DIR ?? file.dataDir ?? './data',
+    region: flag('region') ?? env.FLOODGATE_REGION ?? file.region ?? 'us-east-1',
+    domains: (values.domain as string[] | undefined) ?? envDomains ?? file.domains ?? ['localhost'],
+    idleTimeout: flag('idle-timeout') ?? env.FLOODGATE_IDLE_TIMEOUT ?? file.idleTimeout ?? '30s',
+    logLevel: flag('log-level') ?? env.FLOODGATE_LOG_LEVEL ?? file.logLevel ?? 'info',
+  };
+  const checked = GatewayFileConfig.safeParse(merged);
+  if (!checked.success) throw new ConfigError(formatIssues('configuration', checked.error));
+  const listen = merged.listen;
+  const colon = listen.lastIndexOf(':');
+  const port = Number(listen.slice(colon + 1));
+  if (port > 65535) throw new ConfigError(`listen: port ${port} is out of range`);
+  return {
+    listen: { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port },
+    dataDir: merged.dataDir,
+    region: merged.region,
+    domains: merged.domains.map((d) => d.toLowerCase()),
+    idleTimeoutMs: parseDurationMs(merged.idleTimeout, 'idleTimeout'),
+    logLevel: merged.logLevel as GatewayConfig['logLevel'],
+    credentials: file.credentials ?? [],
+    configFile,
+    help: values.help === true,
+  };
+}

@@ -1,0 +1,123 @@
+// Single-object operations and DeleteObjects.
+import { pipeline } from 'node:stream/promises';
+import type { OutgoingHttpHeaders } from 'node:http';
+import { checksumHeaderName } from '../../auth/checksums.ts';
+import { validateKey } from '../../store/keys.ts';
+import type { Checksums, ObjectMeta, RangeSpec } from '../../store/types.ts';
+import { decodeBody, readSmallBody } from '../body.ts';
+import { S3Error, isS3Error } from '../errors.ts';
+import { objectHeadersFromRequest, objectResponseHeaders, quoteEtag, readConditions, writeConditions } from '../headers.ts';
+import { sendEmpty, sendXml } from '../respond.ts';
+import { param } from '../route.ts';
+import { parseXml, xmlDocument, type XmlNode } from '../xml.ts';
+import { bucketOf, keyOf, type Handler, type S3Context } from './context.ts';
+
+/** Starts reading the body: answers `Expect: 100-continue` only now that the request is accepted. */
+export function startBody(ctx: S3Context): void {
+  ctx.bodyStarted = true;
+  if (/100-continue/i.test(String(ctx.req.headers.expect ?? ''))) ctx.res.writeContinue();
+}
+
+export function checksumHeaders(checksums: Checksums): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [alg, v] of Object.entries(checksums)) if (v) out[checksumHeaderName(alg as keyof Checksums)] = v;
+  return out;
+}
+
+export const putObject: Handler = async (ctx) => {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  validateKey(key);
+  const headers = objectHeadersFromRequest(ctx.req.headers);
+  const conditions = writeConditions(ctx.req.headers);
+  const { body, size, checksums } = decodeBody(ctx.req, ctx.auth, ctx.idleTimeoutMs);
+  startBody(ctx);
+  const r = await ctx.store.putObject(bucket, key, { body, size, headers, checksums, conditions });
+  sendEmpty(ctx.res, 200, { etag: quoteEtag(r.etag), ...checksumHeaders(r.checksums) });
+};
+
+/** A single `bytes=` range; anything else (multiple ranges, other units, garbage) is ignored as S3 does. */
+export function parseRange(h: string | undefined): RangeSpec | undefined {
+  if (!h) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(h.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return undefined;
+  if (m[1] === '') return { suffix: Number(m[2]) };
+  const start = Number(m[1]);
+  if (m[2] === '') return { start };
+  const end = Number(m[2]);
+  return end < start ? undefined : { start, end };
+}
+
+function representation(ctx: S3Context, meta: ObjectMeta, ranged: boolean): OutgoingHttpHeaders {
+  const h = objectResponseHeaders(meta, ctx.target.query);
+  // Whole-object checksums only on full reads that asked for them: on a 206 the SDK would
+  // validate the part against the whole-object digest and fail.
+  if (!ranged && String(ctx.req.headers['x-amz-checksum-mode'] ?? '').toUpperCase() === 'ENABLED') {
+    Object.assign(h, checksumHeaders(meta.checksums));
+    if (Object.keys(meta.checksums).length) h['x-amz-checksum-type'] = meta.checksumType ?? 'FULL_OBJECT';
+  }
+  return h;
+}
+
+async function getOrHead(ctx: S3Context, head: boolean): Promise<void> {
+  const bucket = bucketOf(ctx);
+  const key = keyOf(ctx);
+  if (param(ctx.target, 'partNumber') !== undefined) throw new S3Error('NotImplemented', 'GetObject by partNumber is not implemented.');
+  const r = await ctx.store.getObject(bucket, key, { range: parseRange(ctx.req.headers.range), conditions: readConditions(ctx.req.headers), head });
+  const h = representation(ctx, r.meta, r.range !== undefined);
+  let status = 200;
+  if (r.range) {
+    status = 206;
+    h['content-range'] = `bytes ${r.range.start}-${r.range.end}/${r.meta.size}`;
+    h['content-length'] = r.range.end - r.range.start + 1;
+  } else {
+    h['content-length'] = r.meta.size;
+  }
+  ctx.res.writeHead(status, h);
+  if (head || !r.body) {
+    r.body?.destroy();
+    ctx.res.end();
+    return;
+  }
+  await pipeline(r.body, ctx.res);
+}
+
+export const getObject: Handler = (ctx) => getOrHead(ctx, false);
+export const headObject: Handler = (ctx) => getOrHead(ctx, true);
+
+export const deleteObject: Handler = async (ctx) => {
+  await ctx.store.deleteObject(bucketOf(ctx), keyOf(ctx));
+  sendEmpty(ctx.res, 204);
+};
+
+function asArray(v: unknown): Record<string, unknown>[] {
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]) as Record<string, unknown>[];
+}
+
+export const deleteObjects: Handler = async (ctx) => {
+  const bucket = bucketOf(ctx);
+  startBody(ctx);
+  const doc = parseXml(await readSmallBody(ctx.req, ctx.auth, ctx.idleTimeoutMs), 'Delete');
+  const objects = asArray(doc.Object);
+  if (objects.length === 0 || objects.length > 1000) throw new S3Error('MalformedXML', 'A Delete request must name between 1 and 1000 objects.');
+  const quiet = String(doc.Quiet ?? '').trim().toLowerCase() === 'true';
+  await ctx.store.headBucket(bucket);
+  const deleted: XmlNode[] = [];
+  const errors: XmlNode[] = [];
+  for (const o of objects) {
+    const key = typeof o.Key === 'string' ? o.Key : undefined;
+    if (key === undefined || key === '') throw new S3Error('MalformedXML', 'Every Object in a Delete request needs a Key.');
+    const versionId = typeof o.VersionId === 'string' ? o.VersionId.trim() : undefined;
+    try {
+      validateKey(key);
+      if (versionId && versionId !== 'null') throw new S3Error('NoSuchVersion');
+      await ctx.store.deleteObject(bucket, key);
+      if (!quiet) deleted.push({ Key: key, VersionId: versionId || undefined });
+    } catch (e) {
+      const err = isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e });
+      errors.push({ Key: key, VersionId: versionId || undefined, Code: err.code, Message: err.message });
+    }
+  }
+  sendXml(ctx.res, 200, xmlDocument('DeleteResult', { Deleted: deleted, Error: errors }));
+};

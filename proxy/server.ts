@@ -1,0 +1,152 @@
+// The gateway's HTTP server. Request lifecycle, in order:
+//   accept → requestId → health/metrics → extra routes (control APIs) → parseTarget →
+//   resolveOperation → verifyRequest → handler → (any error) sendError → finish: metrics + log
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { verifyRequest, type KeyLookup } from './auth/sigv4.ts';
+import { S3Error, isS3Error } from './s3/errors.ts';
+import { sendError } from './s3/respond.ts';
+import { parseTarget, resolveOperation, type Operation } from './s3/route.ts';
+import { HANDLERS } from './s3/dispatch.ts';
+import type { S3Context } from './s3/handlers/context.ts';
+import type { ObjectStore } from './store/types.ts';
+import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
+import { errorFields, type Logger } from './observability/log.ts';
+
+export interface GatewayOptions {
+  store: ObjectStore;
+  keys: KeyLookup;
+  host: string;
+  port: number;
+  /** Base domains for virtual-host addressing: `bucket.<domain>`. */
+  domains: readonly string[];
+  region: string;
+  /** A request body that stops arriving for this long gets RequestTimeout. */
+  idleTimeoutMs: number;
+  logger: Logger;
+  /** Extra routes served before S3 (control APIs, /status); return true when handled. */
+  routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Readiness beyond "listening" (e.g. the index is open). */
+  ready?: () => boolean;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  server: Server;
+  metrics: GatewayMetrics;
+  close(): Promise<void>;
+}
+
+function isAnonymousGet(req: IncomingMessage): boolean {
+  return req.method === 'GET' && req.headers.authorization === undefined && !/[?&]X-Amz-Signature=/i.test(req.url ?? '');
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const metrics = createMetrics();
+  const sockets = new Set<Socket>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = process.hrtime.bigint();
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    res.setHeader('x-amz-request-id', requestId);
+    res.setHeader('x-amz-id-2', requestId);
+    res.setHeader('server', 'Floodgate');
+    const rawUrl = req.url ?? '/';
+    const path = rawUrl.split('?')[0]!;
+
+    if (isAnonymousGet(req) && serveHealth(path, res)) return;
+    if (opts.routes?.(req, res)) return;
+
+    let operation: Operation | 'Unknown' = 'Unknown';
+    let bucket: string | undefined;
+    let bytesIn = 0;
+    req.on('data', (c: Buffer) => { bytesIn += c.length; });
+    metrics.inFlight.inc();
+    res.once('close', () => {
+      metrics.inFlight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const bytesOut = res.socket?.bytesWritten ?? 0;
+      metrics.requests.inc({ operation, status: String(res.statusCode) });
+      metrics.duration.observe({ operation }, seconds);
+      metrics.bytesIn.observe({ operation }, bytesIn);
+      metrics.bytesOut.observe({ operation }, Number(res.getHeader('content-length') ?? 0));
+      opts.logger.log('info', 'request', {
+        requestId, operation, method: req.method, bucket, status: res.statusCode, bytesIn,
+        bytesOut: Number(res.getHeader('content-length') ?? bytesOut), durationMs: Math.round(seconds * 1e6) / 1e3,
+        complete: res.writableFinished, remote: req.socket.remoteAddress,
+      });
+    });
+
+    let ctx: S3Context | undefined;
+    try {
+      const target = parseTarget(rawUrl, req.headers.host, opts.domains);
+      bucket = target.bucket;
+      const op = resolveOperation(req.method ?? 'GET', target, req.headers);
+      operation = op;
+      const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
+      ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false };
+      await HANDLERS[op](ctx);
+    } catch (e) {
+      const err = isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e });
+      if (!isS3Error(e)) opts.logger.log('error', 'internal error', { requestId, operation, ...errorFields(e) });
+      if (res.destroyed) return;
+      sendError(res, err, path, requestId, !req.complete);
+    }
+  }
+
+  function serveHealth(path: string, res: ServerResponse): boolean {
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return true;
+    }
+    if (path === '/readyz') {
+      const ok = opts.ready ? opts.ready() : true;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+      return true;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+      return true;
+    }
+    return false;
+  }
+
+  // Node's default 300 s requestTimeout would cut off long uploads; idle bodies are handled per
+  // request instead. keepAliveTimeout above the SDKs' idle reuse window avoids reset races.
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
+  server.on('checkContinue', (req, res) => void handle(req, res));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (!socket.writable) return socket.destroy();
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest'}</Code><Message>Malformed HTTP request</Message></Error>`;
+    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    server,
+    metrics,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000).unref();
+      });
+    },
+  };
+}
