@@ -2,7 +2,7 @@
 // presigned redirect URLs. Paths are signed in their normalised encoded form: build URLs with
 // encodeS3Path(key) so that what is sent is byte for byte what was signed.
 import {
-  ALGORITHM, canonicalQuery, canonicalRequest, formatAmzDate, hmac, normalizedPath, stringToSign, uriEncodeBytes,
+  ALGORITHM, canonicalHeaderValue, canonicalQuery, canonicalRequest, formatAmzDate, hmac, normalizedPath, stringToSign, uriEncodeBytes,
 } from './canonical.ts';
 import { deriveSigningKey } from './signing-key.ts';
 
@@ -51,7 +51,7 @@ export function signRequest(
     uri: normalizedPath(req.url.pathname),
     query: canonicalQuery(req.url.search.slice(1)),
     signedHeaders,
-    headerValue: (h) => out[h]!.trim().replace(/[ \t]+/g, ' '),
+    headerValue: (h) => canonicalHeaderValue([out[h]!]),
     payloadHash: req.payloadHash,
   });
   out.authorization = `${ALGORITHM} Credential=${creds.accessKeyId}/${scopeOf(amzDate, region)}, ` +
