@@ -56,7 +56,7 @@ function headerAuthDate(input: AuthInput, params: AuthParams, now: Date): string
   const raw = xAmzDate ?? first(input.headers.date);
   const t = xAmzDate !== undefined ? parseAmzDate(xAmzDate) : raw !== undefined ? new Date(raw) : undefined;
   if (!t || Number.isNaN(t.getTime())) throw new S3Error('AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
-  const amzDate = formatAmzDate(t);
+  const amzDate = xAmzDate ?? formatAmzDate(t);
   if (params.scopeDate !== amzDate.slice(0, 8)) {
     throw new S3Error('AuthorizationHeaderMalformed',
       `The authorization header is malformed; Invalid credential date "${params.scopeDate}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
