@@ -1,0 +1,30 @@
+// Resource fault: burn a share of CPU cores. ceil(cores) worker threads each run a duty cycle of
+// busy/idle in 50 ms periods (e.g. 1.5 cores = 2 workers at 75 %), so fractional targets hold
+// instead of whole-core spikes. Stopping terminates the workers.
+import { Worker } from 'node:worker_threads';
+import type { Running } from './types.ts';
+
+const LOOP = `
+const { workerData } = require('node:worker_threads');
+const period = 50, busy = period * workerData.duty;
+const sab = new Int32Array(new SharedArrayBuffer(4));
+let x = 0;
+for (;;) {
+  const start = performance.now();
+  while (performance.now() - start < busy) x = (x * 1103515245 + 12345) | 0;
+  const rest = period - (performance.now() - start);
+  if (rest > 0) Atomics.wait(sab, 0, 0, rest);
+}`;
+
+export async function startCpu(cores: number): Promise<Running> {
+  const n = Math.ceil(cores);
+  const duty = cores / n;
+  const workers = Array.from({ length: n }, () => new Worker(LOOP, { eval: true, workerData: { duty } }));
+  await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => { w.once('online', resolve); w.once('error', reject); })));
+  for (const w of workers) w.unref();
+  return {
+    status: () => ({ workers: n, duty }),
+    async stop() { await Promise.all(workers.map((w) => w.terminate())); },
+    stopSync() { for (const w of workers) void w.terminate(); },
+  };
+}

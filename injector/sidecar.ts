@@ -1,0 +1,125 @@
+// `floodgate injector`: a reverse proxy on loopback in front of an upstream S3 endpoint. The app
+// points AWS_ENDPOINT_URL_S3 here; with no active fault every request passes through untouched
+// and streamed. Lifecycle of one request:
+//   control route? → classify (operation, bucket, key) → engine.onRequest (latency, terminal
+//   faults) → forward upstream (undici Pool) → wrapBody (body faults) → client
+// The control API is served under /_floodgate/ on this listener, and also on a separate one
+// (controlHost/controlPort) so an operator can reach it while S3 stays on 127.0.0.1.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { Pool } from 'undici';
+import { createControlHandler, type ControlHandler } from './control/handler.ts';
+import { createFaultEngine, type FaultEngine } from './faults/engine.ts';
+import { FaultRegistry, type Effects, type EndReason } from './faults/registry.ts';
+import type { FaultSpec } from './faults/model.ts';
+import type { Activation } from './faults/activation.ts';
+import { sendErrorFault } from './faults/s3/error.ts';
+import { classify } from './sidecar/operation.ts';
+import { forward } from './sidecar/forward.ts';
+
+export interface SidecarOptions {
+  host: string;
+  port: number;
+  /** Upstream S3 origin, e.g. http://gateway.ns.svc:9000 */
+  upstream: string;
+  token: string;
+  controlHost?: string;
+  controlPort?: number;
+  /** Base domains for virtual-host style requests (bucket.<domain>), used only for matching. */
+  domains?: readonly string[];
+  defaultDurationMs?: number;
+  maxDurationMs?: number;
+  connections?: number;
+  effects?: Effects;
+  checkCaps?: (spec: FaultSpec) => string | undefined;
+  resourceStatus?: (id: string) => unknown;
+  onEvent?: (msg: string, fields: Record<string, unknown>) => void;
+}
+
+export interface Sidecar {
+  url: string;
+  port: number;
+  controlUrl: string;
+  engine: FaultEngine;
+  registry: FaultRegistry;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server, host: string, port: number): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function trackSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
+  return sockets;
+}
+
+export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
+  if (!o.token) throw new Error('the injector needs a control token (--token or FLOODGATE_INJECTOR_TOKEN)');
+  const upstream = new URL(o.upstream);
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new Error(`upstream must be http(s)://host:port, got ${o.upstream}`);
+  const pool = new Pool(upstream.origin, { connections: o.connections ?? 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  let control: ControlHandler | undefined;
+  const event = o.onEvent ?? (() => {});
+  const registry = new FaultRegistry({
+    defaultDurationMs: o.defaultDurationMs ?? 5 * 60_000,
+    maxDurationMs: o.maxDurationMs ?? 60 * 60_000,
+    effects: o.effects,
+    onStart: (a: Activation) => { engine.metrics.activations.inc({ kind: a.spec.kind, outcome: 'started' }); event('fault started', { id: a.id, kind: a.spec.kind, expiresAt: new Date(a.expiresAt).toISOString() }); },
+    onEnd: (a: Activation, reason: EndReason) => { engine.metrics.activations.inc({ kind: a.spec.kind, outcome: reason }); control?.ended(a, reason); event('fault ended', { id: a.id, kind: a.spec.kind, reason }); },
+  });
+  const engine = createFaultEngine(registry);
+  control = createControlHandler({ engine, token: o.token, checkCaps: o.checkCaps, resourceStatus: o.resourceStatus, resources: true });
+  const domains = o.domains ?? [];
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (control!(req, res)) return;
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    try {
+      const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
+      const faults = await engine.onRequest({ req, res, requestId, ...c });
+      if (faults?.handled || res.destroyed) return;
+      await forward(pool, req, res, { wrapBody: faults ? (s, h) => faults.wrapBody(s, h) : undefined });
+    } catch (e) {
+      if (res.headersSent || res.destroyed) { res.destroy(); return; }
+      event('upstream error', { requestId, error: (e as Error).message });
+      sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
+    }
+  }
+
+  const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
+  const sockets = trackSockets(server);
+  const port = await listen(server, o.host, o.port);
+  let controlServer: Server | undefined;
+  let controlPort = port;
+  let controlSockets = new Set<Socket>();
+  if (o.controlPort !== undefined) {
+    controlServer = createServer((req, res) => {
+      if (!control!(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","status":404}');
+    });
+    controlSockets = trackSockets(controlServer);
+    controlPort = await listen(controlServer, o.controlHost ?? o.host, o.controlPort);
+  }
+  const fmt = (h: string, p: number) => `http://${h.includes(':') ? `[${h}]` : h}:${p}`;
+
+  return {
+    url: fmt(o.host, port),
+    port,
+    controlUrl: controlServer ? fmt(o.controlHost ?? o.host, controlPort) : fmt(o.host, port),
+    engine,
+    registry,
+    async close() {
+      await registry.close();
+      const closing = [server, controlServer].filter((s): s is Server => s !== undefined).map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeIdleConnections(); }));
+      setTimeout(() => { for (const s of [...sockets, ...controlSockets]) s.destroy(); }, 1000).unref();
+      await Promise.all(closing);
+      await pool.close();
+    },
+  };
+}

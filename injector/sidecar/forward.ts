@@ -1,0 +1,69 @@
+// Forwarding one request to the upstream S3 endpoint, streamed both ways. Signatures stay valid
+// because nothing the client signed changes: the raw request target, the Host header and every
+// end-to-end header go upstream as received. Only hop-by-hop headers are dropped (RFC 9110 §7.6.1)
+// and `Expect` (Node already answered 100-continue; SigV4 never signs it).
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'expect', 'proxy-authorization', 'proxy-authenticate']);
+
+export function requestHeaders(req: IncomingMessage): string[] {
+  const listed = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const out: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (HOP.has(name) || listed.has(name)) continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+export function responseHeaders(h: Dispatcher.ResponseData['headers']): OutgoingHttpHeaders {
+  const listed = new Set(String(h.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const out: OutgoingHttpHeaders = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined || HOP.has(k) || listed.has(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+}
+
+export interface ForwardHooks {
+  /** Called with the upstream status and (mutable) headers; returns a stage for the body. */
+  wrapBody?: (status: number, headers: OutgoingHttpHeaders) => Promise<Duplex | undefined>;
+}
+
+/** Sends `req` upstream and streams the answer into `res`. Rejects only on upstream failure before headers. */
+export async function forward(upstream: Dispatcher, req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks = {}): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => { if (!res.writableFinished) abort.abort(new Error('client went away')); };
+  res.once('close', onClose);
+  const up = await upstream.request({
+    method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+    path: req.url ?? '/',
+    headers: requestHeaders(req),
+    body: hasBody(req) ? req : null,
+    signal: abort.signal,
+  });
+  const headers = responseHeaders(up.headers);
+  const stage = await hooks.wrapBody?.(up.statusCode, headers);
+  if (res.destroyed) {
+    up.body.destroy();
+    return;
+  }
+  res.writeHead(up.statusCode, headers);
+  try {
+    if (stage) await pipeline(up.body, stage, res);
+    else await pipeline(up.body, res);
+  } catch {
+    // A client that left, or a fault that cut the connection: nothing more to send.
+    up.body.destroy();
+  }
+}
