@@ -69,7 +69,8 @@ export function createControlHandler(o: ControlOptions): ControlHandler {
         out.push({ ...view(activation), created });
       } catch (e) {
         if (e instanceof ConflictError) throw new HttpError(409, e.message, { cause: e });
-        throw new HttpError(500, `could not start ${s.kind} fault: ${(e as Error).message}`, { cause: e });
+        if (e instanceof Error && e.name === 'CapError') throw new HttpError(400, e.message, { cause: e });
+        throw new HttpError(422, `could not start ${s.kind} fault: ${(e as Error).message}`, { cause: e });
       }
     }
     sendJson(res, 201, batch ? { faults: out } : out[0]);

@@ -4,6 +4,11 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { parseDuration, parseSize, type FaultSpec } from '../model.ts';
 
+/** A fault refused because of the caps (reported as 400). */
+export class CapError extends Error {
+  override name = 'CapError';
+}
+
 export interface Caps {
   maxCores: number;
   maxMemoryBytes: number;

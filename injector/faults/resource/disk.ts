@@ -5,6 +5,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { open, rm, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Running } from './types.ts';
+import { CapError } from './caps.ts';
 
 const FILE = 64 * 1024 * 1024;
 const BLOCK = 1024 * 1024;
@@ -15,7 +16,7 @@ export async function diskTarget(path: string, spec: { bytes?: number; freePerce
   const total = s.blocks * s.bsize;
   const free = s.bavail * s.bsize;
   const want = Math.max(0, free - Math.ceil((total * spec.freePercent!) / 100));
-  if (want > cap) throw new Error(`reaching ${spec.freePercent}% free needs ${want} bytes, over the disk cap of ${cap} (--max-disk)`);
+  if (want > cap) throw new CapError(`freePercent: reaching ${spec.freePercent}% free needs ${want} bytes, over the disk cap of ${cap} (--max-disk)`);
   return want;
 }
 

@@ -4,7 +4,7 @@
 import type { Activation } from '../activation.ts';
 import { parseSize } from '../model.ts';
 import type { Effects } from '../registry.ts';
-import { checkCaps, type Caps } from './caps.ts';
+import { CapError, checkCaps, type Caps } from './caps.ts';
 import { startCpu } from './cpu.ts';
 import { diskTarget, startDisk } from './disk.ts';
 import { startMemory } from './memory.ts';
@@ -38,7 +38,7 @@ export function createResourceEffects(caps: Caps): ResourceEffects {
   return {
     async start(a) {
       const over = checkCaps(a.spec, caps);
-      if (over) throw new Error(over);
+      if (over) throw new CapError(over);
       const r = await launch(a);
       if (r) running.set(a.id, r);
     },
