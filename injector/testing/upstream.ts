@@ -7,7 +7,6 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startTestGateway } from '../../e2e/lib/gateway.ts';
 
 export interface Upstream {
   url: string;
@@ -62,6 +61,8 @@ async function startMinio(bin: string): Promise<Upstream> {
 export async function startUpstream(): Promise<Upstream> {
   const bin = minioBinary();
   if (bin) return startMinio(bin);
+  // Loaded only when needed: the gateway is the fallback, MinIO the preferred upstream.
+  const { startTestGateway } = await import('../../e2e/lib/gateway.ts');
   const gw = await startTestGateway();
   return { url: gw.url, kind: 'gateway', creds: gw.creds, close: () => gw.close() };
 }
