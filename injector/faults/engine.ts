@@ -126,7 +126,9 @@ export function createFaultEngine(registry: FaultRegistry, opts: { ledgerSize?: 
     const stages: Duplex[] = [];
     if (counted.length) stages.push(byteCounter(counted));
     const len = contentLength(headers);
-    const socket = () => ctx.res.socket;
+    // Captured now: once the (short) body ends, Node detaches the response from its socket.
+    const sock = ctx.res.socket;
+    const socket = () => sock;
     for (const f of d.body) {
       const s = f.spec;
       if (s.kind === 'bandwidth') stages.push(throttle(Math.max(1, parseSize(s.bytesPerSecond))));

@@ -6,9 +6,16 @@ import { Transform } from 'node:stream';
 export function truncateAfter(limit: number, socket: () => Socket | null | undefined): Transform {
   let passed = 0;
   let done = false;
+  // Close once the promised-but-short body has left the socket buffer: the peer then reads the
+  // bytes followed by EOF (FIN), never a complete message.
   const cut = () => {
     const s = socket();
-    if (s && !s.destroyed) s.end(() => s.destroy());
+    if (!s || s.destroyed) return;
+    if (s.writableLength === 0) s.destroy();
+    else {
+      s.once('drain', () => s.destroy());
+      setTimeout(() => s.destroy(), 5000).unref();
+    }
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
