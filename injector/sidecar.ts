@@ -9,11 +9,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
-import { createControlHandler, type ControlHandler } from './control/handler.ts';
-import { createFaultEngine, type FaultEngine } from './faults/engine.ts';
-import { FaultRegistry, type Effects, type EndReason } from './faults/registry.ts';
+import type { FaultEngine } from './faults/engine.ts';
+import type { Effects, FaultRegistry } from './faults/registry.ts';
 import type { FaultSpec } from './faults/model.ts';
-import type { Activation } from './faults/activation.ts';
+import { createFaultService } from './service.ts';
 import { sendErrorFault } from './faults/s3/error.ts';
 import { classify } from './sidecar/operation.ts';
 import { forward } from './sidecar/forward.ts';
@@ -61,25 +60,19 @@ function trackSockets(server: Server): Set<Socket> {
 }
 
 export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
-  if (!o.token) throw new Error('the injector needs a control token (--token or FLOODGATE_INJECTOR_TOKEN)');
   const upstream = new URL(o.upstream);
   if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') throw new Error(`upstream must be http(s)://host:port, got ${o.upstream}`);
-  const pool = new Pool(upstream.origin, { connections: o.connections ?? 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
-  let control: ControlHandler | undefined;
-  const event = o.onEvent ?? (() => {});
-  const registry = new FaultRegistry({
-    defaultDurationMs: o.defaultDurationMs ?? 5 * 60_000,
-    maxDurationMs: o.maxDurationMs ?? 60 * 60_000,
-    effects: o.effects,
-    onStart: (a: Activation) => { engine.metrics.activations.inc({ kind: a.spec.kind, outcome: 'started' }); event('fault started', { id: a.id, kind: a.spec.kind, expiresAt: new Date(a.expiresAt).toISOString() }); },
-    onEnd: (a: Activation, reason: EndReason) => { engine.metrics.activations.inc({ kind: a.spec.kind, outcome: reason }); control?.ended(a, reason); event('fault ended', { id: a.id, kind: a.spec.kind, reason }); },
+  const service = createFaultService({
+    token: o.token, resources: true, defaultDurationMs: o.defaultDurationMs, maxDurationMs: o.maxDurationMs,
+    effects: o.effects, checkCaps: o.checkCaps, resourceStatus: o.resourceStatus, onEvent: o.onEvent,
   });
-  const engine = createFaultEngine(registry);
-  control = createControlHandler({ engine, token: o.token, checkCaps: o.checkCaps, resourceStatus: o.resourceStatus, resources: true });
+  const { engine, registry, routes: control } = service;
+  const pool = new Pool(upstream.origin, { connections: o.connections ?? 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  const event = o.onEvent ?? (() => {});
   const domains = o.domains ?? [];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (control!(req, res)) return;
+    if (control(req, res)) return;
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     try {
       const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
@@ -101,7 +94,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   let controlSockets = new Set<Socket>();
   if (o.controlPort !== undefined) {
     controlServer = createServer((req, res) => {
-      if (!control!(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","status":404}');
+      if (!control(req, res)) res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found","status":404}');
     });
     controlSockets = trackSockets(controlServer);
     controlPort = await listen(controlServer, o.controlHost ?? o.host, o.controlPort);
@@ -115,7 +108,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     engine,
     registry,
     async close() {
-      await registry.close();
+      await service.close();
       const closing = [server, controlServer].filter((s): s is Server => s !== undefined).map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeIdleConnections(); }));
       setTimeout(() => { for (const s of [...sockets, ...controlSockets]) s.destroy(); }, 1000).unref();
       await Promise.all(closing);
