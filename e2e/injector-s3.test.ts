@@ -47,6 +47,18 @@ describe('S3 faults through the sidecar, seen by @aws-sdk/client-s3', () => {
     assert.deepEqual(ledger.body.entries.map((e: { decision: string }) => e.decision), ['fired', 'fired', 'skipped']);
   });
 
+  test('an InternalError on a PUT whose body was never read: the SDK retries the upload and it lands', async () => {
+    await h.inject({ kind: 'error', code: 'InternalError', status: 500, match: { operations: ['PutObject'] }, trigger: { firstN: 1 } });
+    const big = randomBytes(3 * 1024 * 1024 + 1);
+    const s3 = h.client();
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'retried-put', Body: big }));
+    assert.equal(put.$metadata.attempts, 2);
+    const got = await h.direct().send(new GetObjectCommand({ Bucket: bucket, Key: 'retried-put' }));
+    assert.equal(sha(await bytes(got.Body)), sha(big));
+    // The connection is still usable for the next request.
+    await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'retried-put' }));
+  });
+
   test('a SlowDown that does not stop exhausts the retries with the S3 error and Retry-After', async () => {
     await h.inject({ kind: 'error', code: 'SlowDown', status: 503, retryAfter: 2, match: { keyPrefix: 'sm' } });
     const e = await rejection(h.client({ maxAttempts: 2 }).send(new GetObjectCommand({ Bucket: bucket, Key: 'small' })));
