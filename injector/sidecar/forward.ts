@@ -45,15 +45,31 @@ export async function forward(upstream: Dispatcher, req: IncomingMessage, res: S
   const abort = new AbortController();
   const onClose = () => { if (!res.writableFinished) abort.abort(new Error('client went away')); };
   res.once('close', onClose);
-  const up = await upstream.request({
+  const opts = {
     method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
     path: req.url ?? '/',
     headers: requestHeaders(req),
     body: hasBody(req) ? req : null,
     signal: abort.signal,
-  });
+  };
+  if (!hooks.wrapBody) {
+    // Fast path, no fault on this request: undici writes the body straight into the response.
+    let started = false;
+    try {
+      await upstream.stream(opts, ({ statusCode, headers }) => {
+        started = true;
+        res.writeHead(statusCode, responseHeaders(headers));
+        return res;
+      });
+    } catch (e) {
+      if (!started) throw e;
+      res.destroy(); // mid-body failure: the client must see a broken response, not a short one
+    }
+    return;
+  }
+  const up = await upstream.request(opts);
   const headers = responseHeaders(up.headers);
-  const stage = await hooks.wrapBody?.(up.statusCode, headers);
+  const stage = await hooks.wrapBody(up.statusCode, headers);
   if (res.destroyed) {
     up.body.destroy();
     return;
