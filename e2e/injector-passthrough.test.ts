@@ -94,6 +94,25 @@ describe('sidecar pass-through (no active fault)', () => {
     assert.equal(sha(Buffer.from(await r.arrayBuffer())), sha(data));
   });
 
+  test('clients that vanish mid-upload or mid-download do not disturb the sidecar', async () => {
+    const { connect } = await import('node:net');
+    const port = Number(new URL(h.sidecar.url).port);
+    const sock = connect(port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`PUT /${bucket}/half HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Length: 1000000\r\n\r\n` + 'x'.repeat(1000));
+    await new Promise((r) => setTimeout(r, 50));
+    sock.destroy();
+    const s3 = h.client();
+    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'big-dl', Body: randomBytes(8 * MiB) }));
+    const ac = new AbortController();
+    const r = await fetch(await getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: 'big-dl' })), { signal: ac.signal });
+    const reader = r.body!.getReader();
+    await reader.read();
+    ac.abort();
+    await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'half' })));
+    assert.equal((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'big-dl' }))).ContentLength, 8 * MiB);
+  });
+
   test('an unreachable upstream is a 502 S3 error, not a hang', async () => {
     const { startSidecar } = await import('../injector/sidecar.ts');
     const dead = await startSidecar({ host: '127.0.0.1', port: 0, upstream: 'http://127.0.0.1:1', token: 't' });
