@@ -40,6 +40,9 @@ async function startMinio(bin: string): Promise<Upstream> {
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { stderr += d; });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  // A test process that dies without close() must not leave MinIO running.
+  const reap = () => { if (proc.exitCode === null) proc.kill('SIGKILL'); };
+  process.once('exit', reap);
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -51,6 +54,7 @@ async function startMinio(bin: string): Promise<Upstream> {
   return {
     url, kind: 'minio', creds,
     async close() {
+      process.off('exit', reap);
       if (proc.exitCode === null) proc.kill('SIGTERM');
       await exited;
       rmSync(dir, { recursive: true, force: true });
