@@ -1,0 +1,125 @@
+// An ObjectStore over a remote S3-compatible service: the `bucket` argument is the service's real
+// bucket. Bodies stream both ways (request body piped, response body handed back unread); what
+// the backend answers — ETag, metadata, errors — is what we return.
+import { createHash } from 'node:crypto';
+import type { ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
+import { presignUrl } from '../../auth/sign.ts';
+import { S3Error } from '../../s3/errors.ts';
+import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
+import { call, drain, text } from './call.ts';
+import { holdTail } from './hold-tail.ts';
+import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
+import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
+import { multipartOps } from './multipart.ts';
+
+export interface S3Store extends ObjectStore {
+  readonly name: string;
+  readonly http: S3Http;
+  /** A presigned URL for GET/HEAD of `key`, for redirect mode. */
+  presign(method: 'GET' | 'HEAD', bucket: string, key: string, expiresSeconds: number, query?: [string, string][]): URL;
+  /** One cheap authenticated request (HEAD bucket): resolves when the backend serves us. */
+  probe(bucket: string): Promise<void>;
+}
+
+export const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
+
+function sha256(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export function openS3Store(opts: S3EndpointOptions): S3Store {
+  const http = createS3Http(opts);
+  const name = opts.name;
+
+  async function putBody(bucket: string, key: string, query: [string, string][] | undefined, input: PutInput, extra: Record<string, string>): Promise<PutResult> {
+    let bodyError: unknown;
+    input.body.once('error', (e) => { bodyError = e; });
+    const body = holdTail(input.body);
+    try {
+      const res = await call(http, {
+        method: 'PUT', bucket, key, query, body, idempotent: false,
+        headers: { 'content-length': String(input.size), ...extra },
+      });
+      await drain(res);
+      return { etag: unquote(String(res.headers.etag ?? '')), checksums: input.checksums, lastModified: new Date(), size: input.size };
+    } catch (e) {
+      // The front destroyed the body (bad digest, short body, client gone): that is the error.
+      if (bodyError instanceof S3Error) throw bodyError;
+      throw e;
+    } finally {
+      if (!body.destroyed && !body.readableEnded) body.destroy();
+    }
+  }
+
+  async function get(bucket: string, key: string, o: GetOptions & { head?: boolean }): Promise<GetResult> {
+    const res = await call(http, {
+      method: o.head ? 'HEAD' : 'GET', bucket, key,
+      headers: { ...rangeHeader(o.range), ...readConditionHeaders(o.conditions), 'x-amz-checksum-mode': 'ENABLED' },
+      payloadHash: EMPTY_SHA256,
+    }, (s) => s === 200 || s === 206);
+    const meta = metaFromResponse(key, res.headers);
+    if (o.head) {
+      await drain(res);
+      // A HEAD with a Range is answered 206 by S3 with the range's length: report the range.
+      return { meta, range: res.statusCode === 206 ? rangeFromResponse(res.headers) : undefined };
+    }
+    return { meta, body: res.body, range: res.statusCode === 206 ? rangeFromResponse(res.headers) : undefined };
+  }
+
+  async function scan(bucket: string, o: ScanOptions): Promise<ObjectMeta[]> {
+    const out: ObjectMeta[] = [];
+    let token: string | undefined;
+    while (out.length < o.limit) {
+      const query: [string, string][] = [['list-type', '2']];
+      if (token) query.push(['continuation-token', token]);
+      query.push(['encoding-type', 'url'], ['max-keys', String(Math.min(1000, o.limit - out.length))]);
+      if (o.prefix) query.push(['prefix', o.prefix]);
+      if (!token && o.after) query.push(['start-after', o.after]);
+      const res = await call(http, { method: 'GET', bucket, query, payloadHash: EMPTY_SHA256 });
+      const page = parseListObjectsV2(await text(res), true);
+      out.push(...page.objects);
+      if (!page.truncated || !page.next) break;
+      token = page.next;
+    }
+    return out.slice(0, o.limit);
+  }
+
+  const store: S3Store = {
+    name,
+    http,
+    async listBuckets(): Promise<BucketInfo[]> {
+      const res = await call(http, { method: 'GET', payloadHash: EMPTY_SHA256 });
+      return parseListBuckets(await text(res));
+    },
+    async createBucket(bucket) {
+      const body = '';
+      await drain(await call(http, { method: 'PUT', bucket, body, payloadHash: sha256(body), headers: { 'content-length': '0' } }));
+    },
+    async headBucket(bucket) {
+      const res = await call(http, { method: 'HEAD', bucket, payloadHash: EMPTY_SHA256 }, (s) => s === 200);
+      await drain(res);
+      return { name: bucket, creationDate: new Date(0) };
+    },
+    async deleteBucket(bucket) {
+      await drain(await call(http, { method: 'DELETE', bucket, payloadHash: EMPTY_SHA256, idempotent: true }));
+    },
+    putObject(bucket, key, input) {
+      return putBody(bucket, key, undefined, input, { ...requestHeadersOf(input.headers), ...writeConditionHeaders(input.conditions) });
+    },
+    getObject: get,
+    async deleteObject(bucket, key) {
+      await drain(await call(http, { method: 'DELETE', bucket, key, payloadHash: EMPTY_SHA256, idempotent: true }));
+    },
+    scan,
+    ...multipartOps(http, putBody),
+    presign(method, bucket, key, expiresSeconds, query) {
+      const t = http.target(bucket, key, query);
+      return presignUrl({ method, url: new URL(`${t.origin}${t.pathname}${t.search}`), expiresSeconds, region: http.options.region }, http.options.credentials);
+    },
+    async probe(bucket) {
+      await store.headBucket(bucket);
+    },
+    close: () => http.close(),
+  };
+  return store;
+}
