@@ -1,0 +1,74 @@
+// Row ↔ record conversion shared by the SQL implementations: the same columns in both.
+import type { ChecksumAlgorithm, Checksums } from '../store/types.ts';
+import type { PartRecord, PlacedObject, UploadRecord } from './types.ts';
+
+export const OBJECT_COLUMNS = [
+  'bucket', 'key', 'backend', 'size', 'etag', 'last_modified', 'content_type', 'cache_control', 'content_disposition',
+  'content_encoding', 'content_language', 'expires', 'user_meta', 'checksums', 'checksum_type', 'parts_count',
+] as const;
+
+export type Row = Record<string, unknown>;
+
+const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export function objectParams(o: PlacedObject): unknown[] {
+  return [
+    o.bucket, o.key, o.backend, o.size, o.etag, o.lastModified.getTime(), o.contentType ?? null, o.cacheControl ?? null,
+    o.contentDisposition ?? null, o.contentEncoding ?? null, o.contentLanguage ?? null, o.expires ?? null,
+    JSON.stringify(o.userMeta), JSON.stringify(o.checksums), o.checksumType ?? null, o.partsCount ?? null,
+  ];
+}
+
+export function objectFromRow(r: Row): PlacedObject {
+  const o: PlacedObject = {
+    bucket: String(r.bucket),
+    key: String(r.key),
+    backend: String(r.backend),
+    size: Number(r.size),
+    etag: String(r.etag),
+    lastModified: new Date(Number(r.last_modified)),
+    userMeta: JSON.parse(String(r.user_meta)) as Record<string, string>,
+    checksums: JSON.parse(String(r.checksums)) as Checksums,
+  };
+  const set = <K extends keyof PlacedObject>(k: K, v: unknown) => { if (v !== null && v !== undefined) o[k] = v as PlacedObject[K]; };
+  set('contentType', opt(r.content_type));
+  set('cacheControl', opt(r.cache_control));
+  set('contentDisposition', opt(r.content_disposition));
+  set('contentEncoding', opt(r.content_encoding));
+  set('contentLanguage', opt(r.content_language));
+  set('expires', opt(r.expires));
+  set('checksumType', opt(r.checksum_type));
+  if (r.parts_count !== null && r.parts_count !== undefined) o.partsCount = Number(r.parts_count);
+  return o;
+}
+
+export const UPLOAD_COLUMNS = ['upload_id', 'bucket', 'key', 'backend', 'backend_upload_id', 'initiated', 'checksum_algorithm', 'headers'] as const;
+
+export function uploadParams(u: UploadRecord): unknown[] {
+  return [u.uploadId, u.bucket, u.key, u.backend, u.backendUploadId, u.initiated.getTime(), u.checksumAlgorithm ?? null, JSON.stringify(u.headers)];
+}
+
+export function uploadFromRow(r: Row): UploadRecord {
+  const u: UploadRecord = {
+    uploadId: String(r.upload_id),
+    bucket: String(r.bucket),
+    key: String(r.key),
+    backend: String(r.backend),
+    backendUploadId: String(r.backend_upload_id),
+    initiated: new Date(Number(r.initiated)),
+    headers: JSON.parse(String(r.headers)) as UploadRecord['headers'],
+  };
+  if (r.checksum_algorithm) u.checksumAlgorithm = String(r.checksum_algorithm) as ChecksumAlgorithm;
+  return u;
+}
+
+export function partFromRow(r: Row): PartRecord {
+  return {
+    uploadId: String(r.upload_id),
+    partNumber: Number(r.part_number),
+    etag: String(r.etag),
+    size: Number(r.size),
+    lastModified: new Date(Number(r.last_modified)),
+    checksums: JSON.parse(String(r.checksums)) as Checksums,
+  };
+}

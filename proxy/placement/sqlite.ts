@@ -1,0 +1,150 @@
+// The embedded placement index: node:sqlite in WAL mode with synchronous=FULL, so a resolved
+// write survives a power cut. Keys compare with BINARY collation, i.e. memcmp over UTF-8: the
+// byte order S3 lists in.
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { ScanOptions } from '../store/types.ts';
+import { createBatcher } from './batch.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { keyRange, type BackendUsage, type Intent, type PlacementIndex } from './types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (
+  bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+  last_modified INTEGER NOT NULL, content_type TEXT, cache_control TEXT, content_disposition TEXT, content_encoding TEXT,
+  content_language TEXT, expires TEXT, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER,
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backend_usage (backend TEXT PRIMARY KEY, bytes INTEGER NOT NULL, objects INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS intents (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
+  backend TEXT NOT NULL, op TEXT NOT NULL, started INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, backend_upload_id TEXT NOT NULL,
+  initiated INTEGER NOT NULL, checksum_algorithm TEXT, headers TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
+CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads (initiated);
+CREATE TABLE IF NOT EXISTS parts (
+  upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
+  last_modified INTEGER NOT NULL, checksums TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
+) WITHOUT ROWID;
+`;
+
+export function openSqliteIndex(path: string): PlacementIndex {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL');
+  db.exec('PRAGMA synchronous = FULL');
+  db.exec('PRAGMA busy_timeout = 5000');
+  db.exec(SCHEMA);
+  const batch = createBatcher(db);
+  const cache = new Map<string, StatementSync>();
+  const q = (sql: string): StatementSync => {
+    let s = cache.get(sql);
+    if (!s) cache.set(sql, (s = db.prepare(sql)));
+    return s;
+  };
+  const marks = (n: number) => Array.from({ length: n }, () => '?').join(', ');
+  const insertObject = `INSERT OR REPLACE INTO objects (${OBJECT_COLUMNS.join(', ')}) VALUES (${marks(OBJECT_COLUMNS.length)})`;
+  const bump = 'INSERT INTO backend_usage (backend, bytes, objects) VALUES (?, ?, ?) ON CONFLICT (backend) DO UPDATE SET bytes = bytes + excluded.bytes, objects = objects + excluded.objects';
+  const getRow = (bucket: string, key: string) => q('SELECT * FROM objects WHERE bucket = ? AND key = ?').get(bucket, key) as Row | undefined;
+  let closed = false;
+
+  const index: PlacementIndex = {
+    kind: 'sqlite',
+    async get(bucket, key) {
+      const r = getRow(bucket, key);
+      return r ? objectFromRow(r) : undefined;
+    },
+    put(obj, intent) {
+      return batch(() => {
+        const r = getRow(obj.bucket, obj.key);
+        const prev = r ? objectFromRow(r) : undefined;
+        q(insertObject).run(...(objectParams(obj) as never[]));
+        if (prev) q(bump).run(prev.backend, -prev.size, -1);
+        q(bump).run(obj.backend, obj.size, 1);
+        if (intent !== undefined) q('DELETE FROM intents WHERE id = ?').run(intent);
+        return prev;
+      });
+    },
+    delete(bucket, key, opts = {}) {
+      return batch(() => {
+        const r = getRow(bucket, key);
+        const prev = r ? objectFromRow(r) : undefined;
+        const matches = prev && (!opts.only || (prev.backend === opts.only.backend && prev.etag === opts.only.etag));
+        if (prev && matches) {
+          q('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, key);
+          q(bump).run(prev.backend, -prev.size, -1);
+        }
+        if (opts.intent !== undefined) q('DELETE FROM intents WHERE id = ?').run(opts.intent);
+        return matches ? prev : undefined;
+      });
+    },
+    async scan(bucket, o: ScanOptions) {
+      const { where, params } = keyRange(o.prefix, o.after);
+      return (q(`SELECT * FROM objects WHERE bucket = ? AND ${where} ORDER BY key LIMIT ?`).all(bucket, ...params, o.limit) as Row[]).map(objectFromRow);
+    },
+    async usage() {
+      const out = new Map<string, BackendUsage>();
+      for (const r of q('SELECT backend, bytes, objects FROM backend_usage').all() as Row[]) out.set(String(r.backend), { bytes: Number(r.bytes), objects: Number(r.objects) });
+      return out;
+    },
+    beginIntent(i) {
+      return batch(() => Number(q('INSERT INTO intents (owner, bucket, key, backend, op, started) VALUES (?, ?, ?, ?, ?, ?)').run(i.owner, i.bucket, i.key, i.backend, i.op, Date.now()).lastInsertRowid));
+    },
+    endIntent(id) {
+      return batch(() => { q('DELETE FROM intents WHERE id = ?').run(id); });
+    },
+    async intents(owner) {
+      return (q('SELECT * FROM intents WHERE owner = ? ORDER BY id').all(owner) as Row[]).map((r): Intent => ({
+        id: Number(r.id), owner: String(r.owner), bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
+        op: r.op === 'delete' ? 'delete' : 'put', started: new Date(Number(r.started)),
+      }));
+    },
+    putUpload(u) {
+      return batch(() => { q(`INSERT OR REPLACE INTO uploads (${UPLOAD_COLUMNS.join(', ')}) VALUES (${marks(UPLOAD_COLUMNS.length)})`).run(...(uploadParams(u) as never[])); });
+    },
+    async getUpload(id) {
+      const r = q('SELECT * FROM uploads WHERE upload_id = ?').get(id) as Row | undefined;
+      return r ? uploadFromRow(r) : undefined;
+    },
+    deleteUpload(id) {
+      return batch(() => {
+        q('DELETE FROM parts WHERE upload_id = ?').run(id);
+        q('DELETE FROM uploads WHERE upload_id = ?').run(id);
+      });
+    },
+    async listUploads(bucket, o) {
+      const { where, params } = keyRange(o.prefix, '');
+      const marker = o.uploadIdMarker ? q('SELECT initiated FROM uploads WHERE upload_id = ?').get(o.uploadIdMarker) as Row | undefined : undefined;
+      const rows = marker
+        ? q(`SELECT * FROM uploads WHERE bucket = ? AND ${where} AND (key > ? OR (key = ? AND (initiated > ? OR (initiated = ? AND upload_id > ?))))
+             ORDER BY key, initiated, upload_id LIMIT ?`).all(bucket, ...params, o.keyMarker, o.keyMarker, Number(marker.initiated), Number(marker.initiated), o.uploadIdMarker, o.limit)
+        : q(`SELECT * FROM uploads WHERE bucket = ? AND ${where} AND key > ? ORDER BY key, initiated, upload_id LIMIT ?`).all(bucket, ...params, o.keyMarker, o.limit);
+      return (rows as Row[]).map(uploadFromRow);
+    },
+    async uploadsBefore(date, limit) {
+      return (q('SELECT * FROM uploads WHERE initiated < ? ORDER BY initiated LIMIT ?').all(date.getTime(), limit) as Row[]).map(uploadFromRow);
+    },
+    putPart(p) {
+      return batch(() => {
+        q('INSERT OR REPLACE INTO parts (upload_id, part_number, etag, size, last_modified, checksums) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(p.uploadId, p.partNumber, p.etag, p.size, p.lastModified.getTime(), JSON.stringify(p.checksums));
+      });
+    },
+    async parts(id, after, limit) {
+      return (q('SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?').all(id, after, limit) as Row[]).map(partFromRow);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      // Let queued writes commit first.
+      await batch(() => undefined);
+      db.close();
+    },
+  };
+  return index;
+}

@@ -1,0 +1,126 @@
+// The placement index: which backend holds each object of each virtual bucket, with the
+// metadata we serve without asking the backend, per-backend usage counters kept in the same
+// transaction as the records they count, write intents for crash recovery, and multipart
+// uploads pinned to a backend. Two implementations behind this one interface: embedded
+// node:sqlite (one gateway) and PostgreSQL (several gateway replicas sharing one index).
+import type { ChecksumAlgorithm, Checksums, ObjectHeaders, ObjectMeta, ScanOptions } from '../store/types.ts';
+
+export interface PlacedObject extends ObjectMeta {
+  /** The virtual bucket. */
+  bucket: string;
+  /** The backend's configured name. */
+  backend: string;
+}
+
+export interface BackendUsage {
+  bytes: number;
+  objects: number;
+}
+
+/**
+ * A write in progress: recorded before the backend is touched, cleared in the transaction that
+ * records the result. What is left after a crash names exactly the keys whose backend copy and
+ * index row may disagree.
+ */
+export interface Intent {
+  id: number;
+  owner: string;
+  bucket: string;
+  key: string;
+  backend: string;
+  op: 'put' | 'delete';
+  started: Date;
+}
+
+export interface UploadRecord {
+  /** The id the client sees (it encodes the backend too, see virtual/upload-id.ts). */
+  uploadId: string;
+  bucket: string;
+  key: string;
+  backend: string;
+  backendUploadId: string;
+  initiated: Date;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  headers: ObjectHeaders;
+}
+
+export interface PartRecord {
+  uploadId: string;
+  partNumber: number;
+  etag: string;
+  size: number;
+  lastModified: Date;
+  checksums: Checksums;
+}
+
+export interface UploadListOptions {
+  prefix: string;
+  keyMarker: string;
+  uploadIdMarker: string;
+  limit: number;
+}
+
+export interface PlacementIndex {
+  readonly kind: 'sqlite' | 'postgres';
+  get(bucket: string, key: string): Promise<PlacedObject | undefined>;
+  /**
+   * Inserts or replaces the record of (bucket, key) and returns the one it replaced, moving the
+   * backends' usage counters by the difference; clears `intent` in the same transaction.
+   */
+  put(obj: PlacedObject, intent?: number): Promise<PlacedObject | undefined>;
+  /**
+   * Removes the record and returns it. With `only`, removes it only while it still is that
+   * copy (same backend and ETag), so a late repair never drops a newer write.
+   */
+  delete(bucket: string, key: string, opts?: { only?: { backend: string; etag: string }; intent?: number }): Promise<PlacedObject | undefined>;
+  /** Records with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
+  scan(bucket: string, opts: ScanOptions): Promise<PlacedObject[]>;
+  /** Bytes and objects per backend, as of the last commit. */
+  usage(): Promise<Map<string, BackendUsage>>;
+
+  beginIntent(i: Omit<Intent, 'id' | 'started'>): Promise<number>;
+  endIntent(id: number): Promise<void>;
+  intents(owner: string): Promise<Intent[]>;
+
+  putUpload(u: UploadRecord): Promise<void>;
+  getUpload(uploadId: string): Promise<UploadRecord | undefined>;
+  /** Forgets an upload and its parts. */
+  deleteUpload(uploadId: string): Promise<void>;
+  /** Uploads of a bucket ordered by (key, initiated, uploadId), after the (key, uploadId) marker. */
+  listUploads(bucket: string, opts: UploadListOptions): Promise<UploadRecord[]>;
+  /** Uploads initiated before `date`, oldest first: candidates for the abandoned-upload sweep. */
+  uploadsBefore(date: Date, limit: number): Promise<UploadRecord[]>;
+  putPart(p: PartRecord): Promise<void>;
+  parts(uploadId: string, after: number, limit: number): Promise<PartRecord[]>;
+
+  close(): Promise<void>;
+}
+
+/**
+ * The smallest string greater than every string starting with `prefix`, in code point (= UTF-8
+ * byte) order; undefined when there is none. Bounds a prefix scan to its range.
+ */
+export function prefixUpperBound(prefix: string): string | undefined {
+  const cps = [...prefix].map((c) => c.codePointAt(0)!);
+  while (cps.length) {
+    const last = cps.pop()!;
+    if (last < 0x10ffff) {
+      const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+      return String.fromCodePoint(...cps, next);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * SQL condition on `key` for "starts with prefix and sorts after `after`", as a range an index
+ * can seek: key > after (or >= prefix, whichever is later) and key < the prefix's upper bound.
+ */
+export function keyRange(prefix: string, after: string): { where: string; params: string[] } {
+  const afterWins = Buffer.compare(Buffer.from(after, 'utf8'), Buffer.from(prefix, 'utf8')) >= 0;
+  const upper = prefixUpperBound(prefix);
+  const lower = afterWins ? 'key > ?' : 'key >= ?';
+  return upper === undefined
+    ? { where: lower, params: [afterWins ? after : prefix] }
+    : { where: `${lower} AND key < ?`, params: [afterWins ? after : prefix, upper] };
+}
