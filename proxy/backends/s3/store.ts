@@ -45,6 +45,8 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     } catch (e) {
       // The front destroyed the body (bad digest, short body, client gone): that is the error.
       if (bodyError instanceof S3Error) throw bodyError;
+      // Marks a failure that consumed nothing: the caller may send the same body elsewhere.
+      if (!body.started && e instanceof S3Error) Object.assign(e, { bodyUnread: true });
       throw e;
     } finally {
       if (!body.destroyed && !body.readableEnded) body.destroy();

@@ -1,0 +1,153 @@
+// The balancing configuration: backend buckets and the virtual buckets spread over them, plus
+// the index, health, timeout and upload-cleanup settings of the gateway. `backends[]` entries are
+// BackendBucket specs and `virtualBuckets[]` entries VirtualBucket specs, each with its name, so
+// the operator renders resources into this file unchanged. (The spec schemas move to crds/ when
+// that lands; this file then imports them.)
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { STRATEGIES } from '../balancer/strategies.ts';
+import { GatewayFileConfig } from '../config.ts';
+import { durationSchema, sizeSchema } from './units.ts';
+
+const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a lower-case DNS name (a-z, 0-9, "-", ".")');
+const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z, 0-9, ".", "-")');
+const labels = z.record(z.string(), z.string());
+
+/** Credentials the gateway signs backend requests with: inline, from env vars, or from a mounted Secret. */
+const credentials = z.union([
+  z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).strict(),
+  z.object({ accessKeyIdEnv: z.string().min(1), secretAccessKeyEnv: z.string().min(1) }).strict()
+    .describe('names of environment variables holding the keys'),
+  z.object({ secretDir: z.string().min(1) }).strict()
+    .describe('a directory with files accessKeyId and secretAccessKey (a mounted Kubernetes Secret)'),
+]);
+export type CredentialsSource = z.infer<typeof credentials>;
+
+export const BackendBucketSpec = z.object({
+  kind: z.enum(['s3', 'fs']).default('s3').describe('s3: any S3-compatible endpoint; fs: the embedded store on a local directory'),
+  endpoint: z.url({ protocol: /^https?$/ }).optional().describe('s3: http(s)://host[:port]'),
+  bucket: bucketName.optional().describe('s3: the real bucket; fs: the bucket inside the directory (default "floodgate")'),
+  region: z.string().min(1).default('us-east-1'),
+  pathStyle: z.boolean().default(true).describe('http://host/bucket/key rather than http://bucket.host/key'),
+  path: z.string().min(1).optional().describe('fs: the directory'),
+  maxSize: sizeSchema.optional().describe('capacity; a backend this full takes no new writes'),
+  weight: z.number().int().min(0).max(1_000_000).default(1).describe('share for weighted and rendezvous; 0 takes no new writes'),
+});
+
+export const BackendConfig = BackendBucketSpec.extend({
+  name: dnsName,
+  labels: labels.default({}),
+  credentials: credentials.optional(),
+}).strict().superRefine((b, ctx) => {
+  if (b.kind === 's3') {
+    if (!b.endpoint) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an s3 backend needs an endpoint' });
+    if (!b.bucket) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'an s3 backend needs a bucket' });
+    if (!b.credentials) ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'an s3 backend needs credentials' });
+  } else if (!b.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'an fs backend needs a path' });
+});
+export type BackendConfig = z.infer<typeof BackendConfig>;
+
+export const VirtualBucketSpec = z.object({
+  backends: z.array(dnsName).optional().describe('backend names'),
+  backendSelector: z.object({ matchLabels: labels }).strict().optional().describe('or: all backends with these labels'),
+  strategy: z.enum(STRATEGIES).default('round-robin'),
+  mode: z.enum(['proxy', 'redirect']).default('proxy').describe('redirect: GET/HEAD answer 307 to a presigned backend URL'),
+  redirectExpiry: durationSchema.default(60_000).describe('lifetime of redirect URLs'),
+});
+
+export const VirtualBucketConfig = VirtualBucketSpec.extend({ name: bucketName }).strict().superRefine((v, ctx) => {
+  if (!v.backends?.length && !v.backendSelector) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'list backends or give a backendSelector' });
+});
+export type VirtualBucketConfig = z.infer<typeof VirtualBucketConfig>;
+
+/** The balancing fields of the gateway's YAML, for GatewayFileConfig.extend(BALANCING_FIELDS). */
+export const BALANCING_FIELDS = {
+  backends: z.array(BackendConfig).min(1),
+  virtualBuckets: z.array(VirtualBucketConfig).min(1),
+  index: z.union([
+    z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict(),
+    z.object({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional(), poolSize: z.number().int().min(1).max(1000).optional() }).strict(),
+  ]).optional().describe('default: sqlite at <dataDir>/index.db'),
+  /** Names this replica's write intents; unique per replica (e.g. the pod name). */
+  replica: z.string().min(1).default(() => hostname()),
+  health: z.object({
+    interval: durationSchema.default(5_000),
+    recoveryInterval: durationSchema.default(1_000),
+    failureThreshold: z.number().int().min(1).default(3),
+    recoveryThreshold: z.number().int().min(1).default(2),
+    probeTimeout: durationSchema.default(5_000),
+  }).strict().default({ interval: 5_000, recoveryInterval: 1_000, failureThreshold: 3, recoveryThreshold: 2, probeTimeout: 5_000 }),
+  timeouts: z.object({
+    connect: durationSchema.default(5_000),
+    firstByte: durationSchema.default(60_000),
+    idle: durationSchema.default(60_000),
+  }).strict().default({ connect: 5_000, firstByte: 60_000, idle: 60_000 }),
+  uploads: z.object({
+    maxAge: durationSchema.default(24 * 3_600_000).describe('multipart uploads older than this are aborted on their backend'),
+    sweepInterval: durationSchema.default(3_600_000),
+  }).strict().default({ maxAge: 24 * 3_600_000, sweepInterval: 3_600_000 }),
+  /** On an index miss, ask the backends (and repair the index when one has the key). */
+  readRepair: z.boolean().default(true),
+};
+
+function checkReferences(c: { backends: BackendConfig[]; virtualBuckets: VirtualBucketConfig[] }, ctx: z.RefinementCtx): void {
+  const names = new Set<string>();
+  c.backends.forEach((b, i) => {
+    if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend "${b.name}"` });
+    names.add(b.name);
+  });
+  const vbs = new Set<string>();
+  c.virtualBuckets.forEach((v, i) => {
+    if (vbs.has(v.name)) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'name'], message: `duplicate virtual bucket "${v.name}"` });
+    vbs.add(v.name);
+    v.backends?.forEach((n, j) => {
+      if (!names.has(n)) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backends', j], message: `no backend named "${n}"` });
+    });
+    if (!v.backends?.length && v.backendSelector && selectBackends(c.backends, v).length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backendSelector'], message: 'selects no backend' });
+    }
+  });
+}
+
+/** The gateway's whole YAML file: its own settings (proxy/config.ts) and the balancing ones. */
+export const BalancingConfig = z.object({ ...GatewayFileConfig.shape, ...BALANCING_FIELDS }).strict().superRefine(checkReferences);
+export type BalancingConfig = z.infer<typeof BalancingConfig>;
+export type BalancingConfigInput = z.input<typeof BalancingConfig>;
+
+/** The backends of a virtual bucket, in configuration order (round-robin rotates in this order). */
+export function selectBackends(backends: readonly BackendConfig[], v: Pick<VirtualBucketConfig, 'backends' | 'backendSelector'>): BackendConfig[] {
+  if (v.backends?.length) return v.backends.map((n) => backends.find((b) => b.name === n)).filter((b): b is BackendConfig => b !== undefined);
+  const want = Object.entries(v.backendSelector?.matchLabels ?? {});
+  return backends.filter((b) => want.every(([k, val]) => b.labels[k] === val));
+}
+
+export class BalancingConfigError extends Error {
+  override name = 'BalancingConfigError';
+}
+
+function describeIssue(source: string, err: z.ZodError): string {
+  return err.issues.slice(0, 5).map((i) => {
+    const path = i.path.join('.') || '(root)';
+    const msg = i.code === 'unrecognized_keys' ? `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}` : i.message;
+    return `${source}: ${path}: ${msg}`;
+  }).join('\n');
+}
+
+export function parseBalancingConfig(raw: unknown, source = 'configuration'): BalancingConfig {
+  const r = BalancingConfig.safeParse(raw);
+  if (!r.success) throw new BalancingConfigError(describeIssue(source, r.error));
+  return r.data;
+}
+
+/** Reads and validates a YAML file; throws BalancingConfigError with every problem named by field. */
+export function loadBalancingConfig(path: string): BalancingConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new BalancingConfigError(`${path}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+  return parseBalancingConfig(raw, path);
+}

@@ -1,0 +1,166 @@
+// openVirtualStore: an ObjectStore whose buckets are the configured virtual buckets, each spread
+// over its backends. The front calls it like any store, plus redirectUrl() for redirect mode,
+// status() for /status, reindex() for `floodgate gateway reindex`, and reload()/watch() to
+// apply a new configuration without a restart.
+//
+//   openVirtualStore ─┬─ runtime.ts (generations: backends.ts, balancer/)
+//                     ├─ placement/ (sqlite.ts | postgres.ts)      health/monitor.ts
+//                     ├─ write.ts  putObject · deleteObject · commitWrite
+//                     ├─ read.ts   getObject · scan · redirectUrl · lookup
+//                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
+//                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
+import { join } from 'node:path';
+import type { Registry } from 'prom-client';
+import type { BucketInfo, ObjectStore } from '../store/types.ts';
+import { S3Error } from '../s3/errors.ts';
+import { createHealthMonitor, type HealthMonitor } from '../health/monitor.ts';
+import { registerBackendMetrics } from '../health/metrics.ts';
+import type { StatusSnapshot } from '../health/status.ts';
+import { openSqliteIndex } from '../placement/sqlite.ts';
+import { openPostgresIndex } from '../placement/postgres.ts';
+import type { PlacementIndex } from '../placement/types.ts';
+import { loadBalancingConfig, type BalancingConfig } from './config.ts';
+import { vbucketOf, type LogFn, type VirtualContext } from './context.ts';
+import { createKeyLock } from './key-lock.ts';
+import * as mp from './multipart.ts';
+import { getObject, redirectUrl, scan, type RedirectOptions } from './read.ts';
+import { reindex, type ReindexReport } from './reindex.ts';
+import { recoverIntents } from './repair.ts';
+import { createRuntime, type Generation, type Runtime } from './runtime.ts';
+import { startSweeper, sweepUploads, type Sweeper } from './sweep.ts';
+import { statusSnapshot } from './status.ts';
+import { createUsageTracker } from './usage.ts';
+import { deleteObject, putObject } from './write.ts';
+import { watchConfig } from './reload.ts';
+
+export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
+export type { ReindexReport } from './reindex.ts';
+
+export interface VirtualStore extends ObjectStore {
+  /** Redirect mode: where to send a GET/HEAD (307), or undefined to serve it through the gateway. */
+  redirectUrl(bucket: string, key: string, opts?: RedirectOptions): Promise<URL | undefined>;
+  isRedirectBucket(bucket: string): boolean;
+  reindex(opts?: { removeStrays?: boolean }): Promise<ReindexReport>;
+  /** Applies a new configuration (or re-reads the file given at open); in-flight requests finish on the old one. */
+  reload(config?: BalancingConfig): Promise<void>;
+  /** Reloads on SIGHUP and when the config file changes; returns a function that stops watching. */
+  watch(): () => void;
+  status(): StatusSnapshot;
+  registerMetrics(registry: Registry): void;
+  /** Aborts multipart uploads older than uploads.maxAge now (also runs on a timer). */
+  sweepUploads(): Promise<number>;
+  readonly health: HealthMonitor;
+  readonly index: PlacementIndex;
+  readonly generation: number;
+}
+
+export interface VirtualStoreOptions {
+  /** Where the default sqlite index lives (<dataDir>/index.db). */
+  dataDir?: string;
+  /** The file the configuration came from: reload() and watch() read it. */
+  configPath?: string;
+  log?: LogFn;
+}
+
+async function openIndex(config: BalancingConfig, dataDir: string | undefined): Promise<PlacementIndex> {
+  const ix = config.index ?? { kind: 'sqlite' as const, path: join(dataDir ?? './data', 'index.db') };
+  if (ix.kind === 'sqlite') return openSqliteIndex(ix.path);
+  return openPostgresIndex(ix.url, { schema: ix.schema, poolSize: ix.poolSize });
+}
+
+function wireHealth(health: HealthMonitor, gen: Generation): void {
+  health.setBackends([...gen.backends.values()].map((b) => ({ name: b.name, probe: (signal: AbortSignal) => b.probe(signal) })));
+}
+
+/** Opens from a YAML file; see config.ts for the format. */
+export async function openVirtualStoreFromFile(path: string, opts: Omit<VirtualStoreOptions, 'configPath'> = {}): Promise<VirtualStore> {
+  return openVirtualStore(loadBalancingConfig(path), { ...opts, configPath: path });
+}
+
+export async function openVirtualStore(config: BalancingConfig, opts: VirtualStoreOptions = {}): Promise<VirtualStore> {
+  const log: LogFn = opts.log ?? (() => {});
+  const index = await openIndex(config, opts.dataDir);
+  const h = config.health;
+  const health = createHealthMonitor({ intervalMs: h.interval, recoveryIntervalMs: h.recoveryInterval, failureThreshold: h.failureThreshold, recoveryThreshold: h.recoveryThreshold, probeTimeoutMs: h.probeTimeout });
+  health.onChange((s) => log(s.state === 'down' ? 'warn' : 'info', `backend ${s.state}`, { backend: s.name, error: s.lastError }));
+  let rt: Runtime;
+  try {
+    rt = await createRuntime(config);
+  } catch (e) {
+    await index.close();
+    throw e;
+  }
+  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), log };
+  wireHealth(health, rt.current());
+  await ctx.usage.refresh();
+  health.start();
+  await health.probeAll();
+  const left = await recoverIntents(ctx, rt.current());
+  if (left) log('warn', 'write intents left to settle once their backends answer', { count: left });
+  let sweeper: Sweeper = startSweeper(ctx);
+  let closed = false;
+
+  async function reload(next?: BalancingConfig): Promise<void> {
+    const cfg = next ?? (opts.configPath ? loadBalancingConfig(opts.configPath) : undefined);
+    if (!cfg) throw new Error('reload() needs a configuration: the store was not opened from a file');
+    const gen = await rt.reload(cfg);
+    wireHealth(health, gen);
+    sweeper.stop();
+    sweeper = startSweeper(ctx);
+    log('info', 'configuration reloaded', { generation: gen.id, backends: [...gen.backends.keys()], virtualBuckets: [...gen.buckets.keys()] });
+  }
+
+  const bucketInfo = (gen: Generation, name: string): BucketInfo => ({ name, creationDate: vbucketOf(gen, name).created });
+
+  const store: VirtualStore = {
+    health,
+    index,
+    get generation() { return rt.current().id; },
+    async listBuckets() {
+      const gen = rt.current();
+      return [...gen.buckets.keys()].sort().map((n) => bucketInfo(gen, n));
+    },
+    async createBucket(bucket) {
+      if (rt.current().buckets.has(bucket)) throw new S3Error('BucketAlreadyOwnedByYou');
+      throw new S3Error('AccessDenied', 'Virtual buckets are defined in the gateway configuration, not created through S3.');
+    },
+    async headBucket(bucket) {
+      return bucketInfo(rt.current(), bucket);
+    },
+    async deleteBucket(bucket) {
+      vbucketOf(rt.current(), bucket);
+      if ((await index.scan(bucket, { prefix: '', after: '', limit: 1 })).length) throw new S3Error('BucketNotEmpty');
+      throw new S3Error('AccessDenied', 'Virtual buckets are defined in the gateway configuration; remove it there.');
+    },
+    putObject: (b, k, input) => putObject(ctx, b, k, input),
+    getObject: (b, k, o) => getObject(ctx, b, k, o),
+    deleteObject: (b, k) => deleteObject(ctx, b, k),
+    scan: (b, o) => scan(ctx, b, o),
+    createMultipartUpload: (b, k, hd, alg) => mp.createMultipartUpload(ctx, b, k, hd, alg),
+    uploadPart: (b, k, id, n, input) => mp.uploadPart(ctx, b, k, id, n, input),
+    completeMultipartUpload: (b, k, id, parts, c) => mp.completeMultipartUpload(ctx, b, k, id, parts, c),
+    abortMultipartUpload: (b, k, id) => mp.abortMultipartUpload(ctx, b, k, id),
+    listParts: (b, k, id, after, limit) => mp.listParts(ctx, b, k, id, after, limit),
+    listMultipartUploads: (b, o) => mp.listMultipartUploads(ctx, b, o),
+    redirectUrl: (b, k, o) => redirectUrl(ctx, b, k, o),
+    isRedirectBucket: (b) => rt.current().buckets.get(b)?.config.mode === 'redirect',
+    reindex: (o) => reindex(ctx, o),
+    reload,
+    watch() {
+      if (!opts.configPath) throw new Error('watch() needs the store to be opened from a file');
+      return watchConfig(opts.configPath, () => reload(), log);
+    },
+    status: () => statusSnapshot(ctx),
+    registerMetrics: (registry) => registerBackendMetrics(registry, async () => statusSnapshot(ctx)),
+    sweepUploads: () => sweepUploads(ctx),
+    async close() {
+      if (closed) return;
+      closed = true;
+      sweeper.stop();
+      health.stop();
+      await rt.close();
+      await index.close();
+    },
+  };
+  return store;
+}

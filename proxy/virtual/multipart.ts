@@ -1,0 +1,135 @@
+// Multipart uploads, pinned to one backend from create to complete. The client's upload id
+// encodes the backend and its upload id; the index keeps the upload (bucket, key, headers,
+// checksum algorithm) and each part's checksums, which a remote backend never sees.
+import type { ChecksumAlgorithm, CompletePart, ObjectHeaders, ObjectMeta, PartInfo, PutInput, PutResult, UploadInfo, WriteConditions } from '../store/types.ts';
+import type { UploadRecord } from '../placement/types.ts';
+import { S3Error } from '../s3/errors.ts';
+import { compositeChecksum } from '../backends/s3/multipart.ts';
+import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
+import { decodeUploadId, encodeUploadId } from './upload-id.ts';
+import { checkWriteConditions, chooseBackend, commitWrite } from './write.ts';
+import type { Generation } from './runtime.ts';
+
+async function uploadOf(ctx: VirtualContext, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
+  const u = decodeUploadId(uploadId) && await ctx.index.getUpload(uploadId);
+  if (!u || u.bucket !== bucket || u.key !== key) throw new S3Error('NoSuchUpload', undefined, { details: { UploadId: uploadId } });
+  return u;
+}
+
+function withEnter<T>(ctx: VirtualContext, fn: (gen: Generation) => Promise<T>): Promise<T> {
+  const { gen, release } = ctx.rt.enter();
+  return fn(gen).finally(release);
+}
+
+export function createMultipartUpload(ctx: VirtualContext, bucket: string, key: string, headers: ObjectHeaders, alg?: ChecksumAlgorithm): Promise<string> {
+  return withEnter(ctx, async (gen) => {
+    const vb = vbucketOf(gen, bucket);
+    // The size is unknown yet: any backend that is up and not full qualifies.
+    const name = chooseBackend(ctx, gen, vb, key, 0, new Set());
+    const b = backendOf(ctx, gen, name);
+    const backendUploadId = await onBackend(ctx, b, () => b.store.createMultipartUpload(b.bucket, backendKey(bucket, key), headers, alg));
+    const uploadId = encodeUploadId(name, backendUploadId);
+    await ctx.index.putUpload({ uploadId, bucket, key, backend: name, backendUploadId, initiated: new Date(), checksumAlgorithm: alg, headers });
+    return uploadId;
+  });
+}
+
+export function uploadPart(ctx: VirtualContext, bucket: string, key: string, uploadId: string, partNumber: number, input: PutInput): Promise<PutResult> {
+  return withEnter(ctx, async (gen) => {
+    vbucketOf(gen, bucket);
+    const u = await uploadOf(ctx, bucket, key, uploadId);
+    const b = backendOf(ctx, gen, u.backend);
+    const unreserve = ctx.usage.reserve(u.backend, input.size);
+    try {
+      const r = await onBackend(ctx, b, () => b.store.uploadPart(b.bucket, backendKey(bucket, key), u.backendUploadId, partNumber, input));
+      const checksums = { ...input.checksums, ...r.checksums };
+      await ctx.index.putPart({ uploadId, partNumber, etag: r.etag, size: r.size, lastModified: r.lastModified, checksums });
+      return { ...r, checksums };
+    } finally {
+      unreserve();
+    }
+  });
+}
+
+/** Every listed part must carry the checksum its upload recorded (the backend cannot check these). */
+async function checkPartChecksums(ctx: VirtualContext, u: UploadRecord, parts: CompletePart[]): Promise<Record<number, string>> {
+  const recorded = new Map((await ctx.index.parts(u.uploadId, 0, 10_000)).map((p) => [p.partNumber, p]));
+  const out: Record<number, string> = {};
+  if (!u.checksumAlgorithm) return out;
+  for (const p of parts) {
+    const have = recorded.get(p.partNumber)?.checksums[u.checksumAlgorithm];
+    const given = p.checksums[u.checksumAlgorithm];
+    if (given !== undefined && have !== undefined && given !== have) {
+      throw new S3Error('InvalidPart', `Part ${p.partNumber}'s ${u.checksumAlgorithm.toUpperCase()} checksum does not match the uploaded part.`);
+    }
+    if (have !== undefined) out[p.partNumber] = have;
+  }
+  return out;
+}
+
+export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions): Promise<ObjectMeta> {
+  return withEnter(ctx, (gen) => ctx.locks.run(lockKey(bucket, key), async () => {
+    vbucketOf(gen, bucket);
+    const u = await uploadOf(ctx, bucket, key, uploadId);
+    const current = await ctx.index.get(bucket, key);
+    checkWriteConditions(current, conditions);
+    const partSums = await checkPartChecksums(ctx, u, parts);
+    const b = backendOf(ctx, gen, u.backend);
+    const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: u.backend, op: 'put' });
+    ctx.running.add(intent);
+    try {
+      let meta: ObjectMeta;
+      try {
+        meta = await onBackend(ctx, b, () => b.store.completeMultipartUpload(b.bucket, backendKey(bucket, key), u.backendUploadId, parts));
+      } catch (e) {
+        // The intent stays when the outcome is unknown; recovery settles the key.
+        if (e instanceof S3Error && e.status < 500) await ctx.index.endIntent(intent);
+        throw e;
+      }
+      const alg = u.checksumAlgorithm;
+      let checksums = meta.checksums;
+      if (alg && !checksums[alg] && parts.every((p) => partSums[p.partNumber])) {
+        checksums = { [alg]: compositeChecksum(alg, parts.map((p) => partSums[p.partNumber]!)) };
+      }
+      const final: ObjectMeta = { ...meta, ...u.headers, key, checksums, checksumType: Object.keys(checksums).length ? meta.checksumType ?? 'COMPOSITE' : undefined, partsCount: parts.length };
+      await commitWrite(ctx, gen, { ...final, bucket, backend: u.backend }, current, intent);
+      await ctx.index.deleteUpload(uploadId);
+      return final;
+    } finally {
+      ctx.running.delete(intent);
+    }
+  }));
+}
+
+export function abortMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string): Promise<void> {
+  return withEnter(ctx, async (gen) => {
+    vbucketOf(gen, bucket);
+    const u = await uploadOf(ctx, bucket, key, uploadId);
+    const b = backendOf(ctx, gen, u.backend);
+    try {
+      await onBackend(ctx, b, () => b.store.abortMultipartUpload(b.bucket, backendKey(bucket, key), u.backendUploadId));
+    } catch (e) {
+      if (!(e instanceof S3Error && e.code === 'NoSuchUpload')) throw e;
+    }
+    await ctx.index.deleteUpload(uploadId);
+  });
+}
+
+export function listParts(ctx: VirtualContext, bucket: string, key: string, uploadId: string, after: number, limit: number): Promise<{ upload: UploadInfo; parts: PartInfo[] }> {
+  return withEnter(ctx, async (gen) => {
+    vbucketOf(gen, bucket);
+    const u = await uploadOf(ctx, bucket, key, uploadId);
+    const b = backendOf(ctx, gen, u.backend);
+    const r = await onBackend(ctx, b, () => b.store.listParts(b.bucket, backendKey(bucket, key), u.backendUploadId, after, limit));
+    const recorded = new Map((await ctx.index.parts(uploadId, after, limit)).map((p) => [p.partNumber, p]));
+    return {
+      upload: { key, uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm },
+      parts: r.parts.map((p) => ({ ...p, checksums: Object.keys(p.checksums).length ? p.checksums : recorded.get(p.partNumber)?.checksums ?? {} })),
+    };
+  });
+}
+
+export async function listMultipartUploads(ctx: VirtualContext, bucket: string, o: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }): Promise<UploadInfo[]> {
+  vbucketOf(ctx.rt.current(), bucket);
+  return (await ctx.index.listUploads(bucket, o)).map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm }));
+}

@@ -1,0 +1,94 @@
+// Reads: the index says where an object is and what it is; the backend supplies the bytes.
+// Conditions are judged on the index's metadata (what the client is served); the backend read
+// carries If-Match on the indexed ETag, so bytes of any other version are never served under
+// this metadata — a mismatch repairs the index and the read is tried once more.
+import type { Readable } from 'node:stream';
+import type { GetOptions, GetResult, ObjectMeta, ScanOptions } from '../store/types.ts';
+import type { PlacedObject } from '../placement/types.ts';
+import { S3Error } from '../s3/errors.ts';
+import { backendKey, backendOf, lockKey, metaOf, onBackend, vbucketOf, type VirtualContext } from './context.ts';
+import { checkReadConditions } from './conditions.ts';
+import { reconcileKey } from './repair.ts';
+import type { Generation } from './runtime.ts';
+
+/** The record of a key; on a miss (with read repair on) the backends are asked and the index repaired. */
+export async function lookup(ctx: VirtualContext, gen: Generation, bucket: string, key: string): Promise<PlacedObject | undefined> {
+  const rec = await ctx.index.get(bucket, key);
+  if (rec || !gen.config.readRepair) return rec;
+  return ctx.locks.run(lockKey(bucket, key), async () => {
+    const again = await ctx.index.get(bucket, key);
+    if (again) return again;
+    await reconcileKey(ctx, gen, bucket, key, 'read');
+    return ctx.index.get(bucket, key);
+  });
+}
+
+/** Releases the generation when the body is done with, however it ends. */
+function releaseWith(body: Readable | undefined, release: () => void): void {
+  if (!body) return release();
+  body.once('close', release);
+  if (body.destroyed) release();
+}
+
+export async function getObject(ctx: VirtualContext, bucket: string, key: string, opts: GetOptions & { head?: boolean }): Promise<GetResult> {
+  const { gen, release } = ctx.rt.enter();
+  let handedOff = false;
+  try {
+    vbucketOf(gen, bucket);
+    for (let attempt = 0; ; attempt++) {
+      const rec = await lookup(ctx, gen, bucket, key);
+      if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
+      const meta: ObjectMeta = metaOf(rec);
+      checkReadConditions(meta, opts.conditions);
+      const b = backendOf(ctx, gen, rec.backend);
+      // A HEAD is answered from the index alone (the backend is up, the record is the truth).
+      if (opts.head && !opts.range) return { meta };
+      try {
+        const r = await onBackend(ctx, b, () => b.store.getObject(b.bucket, backendKey(bucket, key), {
+          head: opts.head, range: opts.range, conditions: { ifMatch: `"${rec.etag}"` },
+        }));
+        handedOff = true;
+        releaseWith(r.body, release);
+        return { meta, body: r.body, range: r.range };
+      } catch (e) {
+        const stale = e instanceof S3Error && (e.code === 'PreconditionFailed' || e.code === 'NoSuchKey');
+        if (!stale || attempt > 0) throw e;
+        // The backend's copy is not what the index says: settle the key, then read again.
+        await ctx.locks.run(lockKey(bucket, key), () => reconcileKey(ctx, gen, bucket, key, 'read'));
+      }
+    }
+  } finally {
+    if (!handedOff) release();
+  }
+}
+
+export async function scan(ctx: VirtualContext, bucket: string, opts: ScanOptions): Promise<ObjectMeta[]> {
+  vbucketOf(ctx.rt.current(), bucket);
+  return (await ctx.index.scan(bucket, opts)).map(metaOf);
+}
+
+export interface RedirectOptions {
+  method?: 'GET' | 'HEAD';
+  /** response-* overrides to carry into the presigned URL. */
+  query?: [string, string][];
+}
+
+/**
+ * Redirect mode: a presigned URL on the backend that holds the object, or undefined when the
+ * bucket is in proxy mode or the object's backend cannot presign (fs): then serve it normally.
+ * Throws NoSuchKey, or 503 when the backend is down.
+ */
+export async function redirectUrl(ctx: VirtualContext, bucket: string, key: string, o: RedirectOptions = {}): Promise<URL | undefined> {
+  const gen = ctx.rt.current();
+  const vb = vbucketOf(gen, bucket);
+  if (vb.config.mode !== 'redirect') return undefined;
+  const rec = await lookup(ctx, gen, bucket, key);
+  if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
+  const b = backendOf(ctx, gen, rec.backend);
+  if (!b.presign) return undefined;
+  const ns = backendKey(bucket, key);
+  // WHATWG URLs resolve dot segments; such keys are served through the gateway instead.
+  if (/(^|\/)\.{1,2}(\/|$)/.test(ns)) return undefined;
+  const query = (o.query ?? []).filter(([k]) => /^response-/i.test(k)).sort(([a], [b2]) => (a < b2 ? -1 : 1));
+  return b.presign(o.method ?? 'GET', ns, Math.max(1, Math.round(vb.config.redirectExpiry / 1000)), query);
+}

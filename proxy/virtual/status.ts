@@ -1,0 +1,39 @@
+// The `/status` snapshot of the live configuration: health, latency and capacity per backend,
+// and which backends each virtual bucket can write to right now.
+import { fits } from '../balancer/strategies.ts';
+import type { StatusSnapshot } from '../health/status.ts';
+import { candidatesOf, type VirtualContext } from './context.ts';
+
+export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
+  const gen = ctx.rt.current();
+  const backends = [...gen.backends.values()].map((b) => {
+    const h = ctx.health.get(b.name);
+    const used = ctx.usage.committed(b.name);
+    const max = b.config.maxSize;
+    return {
+      name: b.name,
+      kind: b.config.kind,
+      location: b.location,
+      bucket: b.config.kind === 's3' ? b.bucket : undefined,
+      state: h?.state ?? 'up',
+      since: (h?.since ?? new Date()).toISOString(),
+      latencyMs: h?.latencyMs === undefined ? undefined : Math.round(h.latencyMs * 1000) / 1000,
+      lastError: h?.lastError,
+      failures: h?.failures ?? 0,
+      usedBytes: used.bytes,
+      objects: used.objects,
+      maxSize: max,
+      freeBytes: max === undefined ? undefined : Math.max(0, max - used.bytes),
+      weight: b.config.weight,
+      labels: b.config.labels,
+    };
+  });
+  const virtualBuckets = [...gen.buckets.values()].map((vb) => ({
+    name: vb.name,
+    strategy: vb.config.strategy,
+    mode: vb.config.mode,
+    backends: vb.backends,
+    writable: candidatesOf(ctx, gen, vb).filter((c) => c.weight > 0 && fits(c, 1)).map((c) => c.name),
+  }));
+  return { generatedAt: new Date().toISOString(), configGeneration: gen.id, backends, virtualBuckets };
+}
