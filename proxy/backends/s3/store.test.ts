@@ -236,3 +236,34 @@ test('a CompleteMultipartUpload answered 200 with an <Error> body is an error', 
   await s.close();
   srv.close();
 });
+
+test('a backend that never answers hits the first-byte timeout (503), without retries multiplying the wait', async () => {
+  let requests = 0;
+  const srv = createServer(() => { requests++; });
+  const s = openS3Store({ name: 'mute', endpoint: await listen(srv), region: 'us-east-1', credentials: minio.credentials, pathStyle: true, firstByteTimeoutMs: 200 });
+  const e = await rejectsWith(s.getObject('b', 'k', {}), 'ServiceUnavailable');
+  assert.match(e.message, /first-byte timeout/);
+  assert.equal(requests, 1);
+  await s.close();
+  srv.closeAllConnections();
+  srv.close();
+});
+
+test('destroying a download aborts the upstream request', async () => {
+  let upstreamClosed!: () => void;
+  const closed = new Promise<void>((r) => { upstreamClosed = r; });
+  const srv = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': String(100 * 1024 * 1024), etag: '"x"' });
+    const chunk = Buffer.alloc(64 * 1024);
+    const pump = () => { while (res.write(chunk)) { /* until the socket pushes back */ } };
+    res.on('drain', pump);
+    pump();
+    res.on('close', () => upstreamClosed());
+  });
+  const s = openS3Store({ name: 'big', endpoint: await listen(srv), region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
+  const g = await s.getObject('b', 'k', {});
+  for await (const _ of g.body!) break;
+  await closed;
+  await s.close();
+  srv.close();
+});
