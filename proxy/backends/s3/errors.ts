@@ -18,6 +18,14 @@ const CLIENT_CODES = new Set<string>([
   'BucketAlreadyExists', 'NoSuchBucket', 'MissingContentLength', 'InvalidBucketName', 'NotImplemented',
 ]);
 
+/** Other servers' names for our codes (MinIO's, mostly). */
+const ALIASES: Record<string, S3ErrorCode> = {
+  XAmzContentChecksumMismatch: 'BadDigest',
+  XMinioInvalidObjectName: 'InvalidArgument',
+  XMinioObjectTooLarge: 'EntityTooLarge',
+  XMinioServerNotInitialized: 'ServiceUnavailable',
+};
+
 const STATUS_CODES: Record<number, S3ErrorCode> = {
   304: 'NotModified', 400: 'InvalidRequest', 404: 'NoSuchKey', 409: 'ConditionalRequestConflict', 411: 'MissingContentLength',
   412: 'PreconditionFailed', 416: 'InvalidRange', 501: 'NotImplemented',
@@ -53,6 +61,7 @@ export function parseErrorXml(text: string): { code: string; message: string } |
 
 /** Maps an S3 error code from the backend, with its HTTP status. */
 export function mapUpstreamCode(backend: string, status: number, code: string | undefined, upstreamMessage = ''): S3Error {
+  if (code && ALIASES[code]) code = ALIASES[code];
   if (code && CLIENT_CODES.has(code) && code in S3_ERRORS) return new S3Error(code as S3ErrorCode);
   if (code === 'ServiceUnavailable' || code === 'InternalError' || status >= 500) {
     return backendUnavailable(backend, `it answered ${status}${code ? ` ${code}` : ''}`, new Error(upstreamMessage || String(status)));

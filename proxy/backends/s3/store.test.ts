@@ -267,3 +267,14 @@ test('destroying a download aborts the upstream request', async () => {
   await s.close();
   srv.close();
 });
+
+test('declared digests passed along are verified by the backend too', async () => {
+  const data = Buffer.from('integrity matters');
+  const md5b64 = createHash('md5').update(data).digest('base64');
+  const withIntegrity = (integrity: object) => Object.assign(input(data), { integrity });
+  await store.putObject(BUCKET, 'checked', withIntegrity({ contentMd5: md5b64 }));
+  await rejectsWith(store.putObject(BUCKET, 'checked', withIntegrity({ contentMd5: createHash('md5').update('other').digest('base64') })), 'BadDigest');
+  await rejectsWith(store.putObject(BUCKET, 'checked', withIntegrity({ checksum: { alg: 'crc32', value: 'AAAAAA==' } })), 'BadDigest');
+  const g = await store.getObject(BUCKET, 'checked', {});
+  assert.equal((await readAll(g.body)).toString(), 'integrity matters');
+});

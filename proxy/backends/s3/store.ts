@@ -2,7 +2,7 @@
 // bucket. Bodies stream both ways (request body piped, response body handed back unread); what
 // the backend answers — ETag, metadata, errors — is what we return.
 import { createHash } from 'node:crypto';
-import type { ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
+import type { ChecksumAlgorithm, ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
 import { presignUrl } from '../../auth/sign.ts';
 import { S3Error } from '../../s3/errors.ts';
 import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
@@ -19,6 +19,23 @@ export interface S3Store extends ObjectStore {
   presign(method: 'GET' | 'HEAD', bucket: string, key: string, expiresSeconds: number, query?: [string, string][]): URL;
   /** One cheap authenticated request (HEAD bucket): resolves when the backend serves us. */
   probe(bucket: string): Promise<void>;
+}
+
+/**
+ * Digests the client declared up front, when the front passes them along (an optional field of
+ * PutInput): forwarded so the backend verifies the bytes it stores, too.
+ */
+export interface UpstreamIntegrity {
+  contentMd5?: string;
+  checksum?: { alg: ChecksumAlgorithm; value?: string };
+}
+
+export function integrityHeaders(input: PutInput): Record<string, string> {
+  const i = (input as PutInput & { integrity?: UpstreamIntegrity }).integrity;
+  const out: Record<string, string> = {};
+  if (i?.contentMd5) out['content-md5'] = i.contentMd5;
+  if (i?.checksum?.value) out[`x-amz-checksum-${i.checksum.alg}`] = i.checksum.value;
+  return out;
 }
 
 export const EMPTY_SHA256 = createHash('sha256').update('').digest('hex');
@@ -38,7 +55,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     try {
       const res = await call(http, {
         method: 'PUT', bucket, key, query, body, idempotent: false,
-        headers: { 'content-length': String(input.size), ...extra },
+        headers: { 'content-length': String(input.size), ...integrityHeaders(input), ...extra },
       });
       await drain(res);
       return { etag: unquote(String(res.headers.etag ?? '')), checksums: input.checksums, lastModified: new Date(), size: input.size };
