@@ -123,7 +123,10 @@ export async function createRuntime(config: BalancingConfig, onRetire?: (dropped
     async close() {
       const h = live;
       retire(h, undefined);
+      // Requests still holding the generation get a grace period, then their backends close anyway.
+      const grace = setTimeout(() => h.finish?.(), 5_000);
       await h.drained;
+      clearTimeout(grace);
     },
   };
 }

@@ -149,7 +149,12 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
       }
     },
     async close() {
-      await Promise.all([...pools.values()].map((p) => p.close()));
+      // Graceful first; a stream nobody finishes reading must not hold shutdown forever.
+      await Promise.all([...pools.values()].map(async (p) => {
+        const timer = setTimeout(() => void p.destroy().catch(() => {}), 2_000);
+        await p.close().catch(() => {});
+        clearTimeout(timer);
+      }));
       pools.clear();
     },
   };
