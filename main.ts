@@ -1,7 +1,20 @@
 // The one `floodgate` command: floodgate <gateway|operator|injector|crds> [flags]
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
   gateway: { help: 'run the S3 gateway', run: async (a) => (await import('./proxy/cli.ts')).runGateway(a) },
+  injector: { help: 'run the fault-injecting S3 sidecar', run: runInjectorCommand },
 };
+
+/** The injector serves until a signal, on which it exits by itself; --help returns at once. */
+async function runInjectorCommand(argv: string[]): Promise<number> {
+  const { runInjector } = await import('./injector/main.ts');
+  try {
+    await runInjector(argv);
+  } catch (e) {
+    process.stderr.write(`floodgate injector: ${(e as Error).message}\n`);
+    return 2;
+  }
+  return argv.includes('--help') ? 0 : new Promise<number>(() => {});
+}
 
 function usage(): string {
   return ['Usage: floodgate <command> [flags]', '', 'Commands:',

@@ -1,22 +1,81 @@
 // `floodgate gateway`: load config and keys, open the store, serve until SIGINT/SIGTERM.
+// `floodgate gateway reindex --config FILE [--remove-strays]`: rebuild the placement index, exit.
+//
+// The store is the embedded fs store, or — when the config file declares backends and virtual
+// buckets — the virtual store spread over them (metrics, /status, reload on file change and
+// SIGHUP, upload sweep). A fault token adds the fault engine and its control API.
 import { mkdirSync } from 'node:fs';
+import type { Metric } from 'prom-client';
 import { resolve } from 'node:path';
-import { ConfigError, loadGatewayConfig, usage } from './config.ts';
+import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './config.ts';
 import { loadKeys } from './credentials.ts';
-import { createLogger } from './observability/log.ts';
-import { startGateway } from './server.ts';
-import { openFsStore } from './store/fs/index.ts';
+import { readGatewayFile } from './gateway-file.ts';
+import { createLogger, errorFields, type Logger } from './observability/log.ts';
+import { startGateway, type GatewayFaultHooks } from './server.ts';
+import type { ObjectStore } from './store/types.ts';
+import type { RedirectLookup } from './s3/handlers/context.ts';
+import type { BalancingConfig } from './virtual/config.ts';
+import type { VirtualStore } from './virtual/index.ts';
+import { decodeUploadId } from './virtual/upload-id.ts';
+import type { GatewayFaults } from '../injector/gateway.ts';
+
+function fail(e: unknown): number {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`floodgate gateway: ${e.message.split('\n').join('\nfloodgate gateway: ')}\n`);
+    return 2;
+  }
+  throw e;
+}
+
+async function openVirtual(config: GatewayConfig, balancing: BalancingConfig, dataDir: string, logger: Logger, backendDown?: (name: string) => boolean): Promise<VirtualStore> {
+  const { openVirtualStore } = await import('./virtual/index.ts');
+  return openVirtualStore(balancing, {
+    dataDir, configPath: config.configFile, backendDown,
+    log: (level, msg, fields) => logger.log(level, msg, fields),
+  });
+}
+
+async function reindexCommand(config: GatewayConfig, balancing: BalancingConfig | undefined, dataDir: string, removeStrays: boolean, logger: Logger): Promise<number> {
+  if (!balancing) return fail(new ConfigError('reindex: needs --config FILE with backends: and virtualBuckets:'));
+  const store = await openVirtual(config, balancing, dataDir, logger);
+  try {
+    const r = await store.reindex({ removeStrays });
+    const strays = r.strays.length ? `, ${r.strays.length} strays${removeStrays ? ` (${r.strays.filter((s) => s.removed).length} removed)` : ' (kept; --remove-strays deletes them)'}` : '';
+    process.stdout.write(`reindex: ${r.buckets} virtual buckets, ${r.scanned} objects scanned: ${r.added} added, ${r.updated} updated, ${r.removed} removed${strays}` +
+      `${r.unreachable.length ? `; unreachable backends: ${r.unreachable.join(', ')}` : ''}\n`);
+    process.stdout.write(JSON.stringify(r) + '\n');
+    return r.unreachable.length ? 1 : 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function startFaults(config: GatewayConfig, logger: Logger): Promise<GatewayFaults | undefined> {
+  if (!config.faults.token) return undefined;
+  const { createGatewayFaults } = await import('../injector/gateway.ts');
+  return createGatewayFaults({
+    token: config.faults.token,
+    defaultDurationMs: config.faults.defaultDurationMs,
+    maxDurationMs: config.faults.maxDurationMs,
+    onEvent: (msg, fields) => logger.log('info', msg, fields),
+  });
+}
 
 export async function runGateway(argv: string[]): Promise<number> {
+  const reindex = argv[0] === 'reindex';
+  let args = reindex ? argv.slice(1) : argv;
+  const removeStrays = reindex && args.includes('--remove-strays');
+  if (reindex) args = args.filter((a) => a !== '--remove-strays');
   let config;
+  let balancing: BalancingConfig | undefined;
   try {
-    config = loadGatewayConfig(argv);
+    config = loadGatewayConfig(args, process.env, (path) => {
+      const r = readGatewayFile(path);
+      balancing = r.balancing;
+      return r.file;
+    });
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`floodgate gateway: ${e.message}\n`);
-      return 2;
-    }
-    throw e;
+    return fail(e);
   }
   if (config.help) {
     process.stdout.write(usage() + '\n');
@@ -25,8 +84,34 @@ export async function runGateway(argv: string[]): Promise<number> {
   const logger = createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  if (reindex) return reindexCommand(config, balancing, dataDir, removeStrays, logger);
+
   const keySet = loadKeys(dataDir, config.credentials);
-  const store = await openFsStore(dataDir);
+  const faults = await startFaults(config, logger);
+  let virtual: VirtualStore | undefined;
+  let store: ObjectStore;
+  try {
+    if (balancing) {
+      const engine = faults?.engine;
+      virtual = await openVirtual(config, balancing, dataDir, logger, engine ? (name) => engine.isBackendDown(name) : undefined);
+      store = virtual;
+    } else {
+      const { openFsStore } = await import('./store/fs/index.ts');
+      store = await openFsStore(dataDir);
+    }
+  } catch (e) {
+    await faults?.close();
+    logger.log('error', 'cannot open the store', errorFields(e));
+    return 1;
+  }
+  const v = virtual;
+  const redirect: RedirectLookup | undefined = v
+    ? async (bucket, key, method, query) => (v.isRedirectBucket(bucket) ? v.redirectUrl(bucket, key, { method, query }) : undefined)
+    : undefined;
+  const faultHooks: GatewayFaultHooks | undefined = faults && {
+    engine: faults.engine,
+    locate: v ? async (bucket, key, uploadId) => (uploadId ? decodeUploadId(uploadId)?.backend : v.locate(bucket, key)) : undefined,
+  };
   const gw = await startGateway({
     store,
     keys: (id) => keySet.keys.get(id),
@@ -36,8 +121,20 @@ export async function runGateway(argv: string[]): Promise<number> {
     region: config.region,
     idleTimeoutMs: config.idleTimeoutMs,
     logger,
+    routes: faults?.routes,
+    status: v ? () => v.status() : undefined,
+    redirect,
+    faults: faultHooks,
   });
-  logger.log('info', 'gateway listening', { url: gw.url, dataDir, region: config.region, domains: config.domains });
+  v?.registerMetrics(gw.metrics.registry);
+  // The fault metrics join the gateway's /metrics (getMetricsAsArray holds the metric objects themselves).
+  if (faults) for (const m of faults.engine.metrics.registry.getMetricsAsArray()) gw.metrics.registry.registerMetric(m as unknown as Metric);
+  const unwatch = v && config.configFile ? v.watch() : undefined;
+  logger.log('info', 'gateway listening', {
+    url: gw.url, dataDir, region: config.region, domains: config.domains,
+    virtualBuckets: balancing?.virtualBuckets.map((b) => b.name), backends: balancing?.backends.map((b) => b.name),
+    faultControl: faults ? `${gw.url}/_floodgate/faults` : undefined,
+  });
   if (keySet.generated) {
     const c = keySet.generated;
     process.stderr.write([
@@ -57,7 +154,9 @@ export async function runGateway(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  unwatch?.();
   await gw.close();
+  await faults?.close();
   await store.close();
   return 0;
 }

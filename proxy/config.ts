@@ -6,7 +6,15 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9000');
-const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m)$/, 'expected a duration like 500ms, 30s or 2m')]);
+const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration like 500ms, 30s, 2m or 1h')]);
+
+/** The fault engine in the gateway (docs/faults.md): off unless a control-API token is given. */
+const FaultsFileConfig = z.object({
+  token: z.string().min(8).optional().describe('bearer token of the control API under /_floodgate/ (prefer tokenFile)'),
+  tokenFile: z.string().min(1).optional().describe('file holding the token (e.g. a mounted Secret)'),
+  defaultDuration: duration.optional().describe('lifetime of a fault that gives none (default 5m)'),
+  maxDuration: duration.optional().describe('no fault lives longer than this (default 1h)'),
+}).strict();
 
 export const GatewayFileConfig = z.object({
   listen: hostPort.optional().describe('Address to serve S3 on'),
@@ -19,6 +27,7 @@ export const GatewayFileConfig = z.object({
     accessKeyId: z.string().min(3).max(128),
     secretAccessKey: z.string().min(8).max(128),
   }).strict()).optional().describe('Access keys accepted by the gateway'),
+  faults: FaultsFileConfig.optional().describe('Fault injection control API (docs/faults.md)'),
 }).strict();
 export type GatewayFileConfig = z.infer<typeof GatewayFileConfig>;
 
@@ -31,6 +40,10 @@ export interface GatewayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   credentials: { accessKeyId: string; secretAccessKey: string }[];
   configFile?: string;
+  /** The validated config file (a superset of GatewayFileConfig when the reader accepts more). */
+  file: GatewayFileConfig;
+  /** Fault injection: enabled when a token is set. */
+  faults: { token?: string; defaultDurationMs: number; maxDurationMs: number };
 }
 
 export class ConfigError extends Error {
@@ -45,12 +58,17 @@ export const GATEWAY_FLAGS = {
   domain: { type: 'string', multiple: true, help: 'base domain for virtual-host buckets, repeatable (env FLOODGATE_DOMAINS, comma-separated; default localhost)' },
   'idle-timeout': { type: 'string', help: 'stalled request bodies fail with RequestTimeout after this (env FLOODGATE_IDLE_TIMEOUT, default 30s)' },
   'log-level': { type: 'string', help: 'debug | info | warn | error (env FLOODGATE_LOG_LEVEL, default info)' },
+  'fault-token': { type: 'string', help: 'enables the fault control API under /_floodgate/ with this bearer token (env FLOODGATE_FAULT_TOKEN; default: off)' },
+  'fault-token-file': { type: 'string', help: 'read the fault control token from this file (env FLOODGATE_FAULT_TOKEN_FILE)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
 
 export function usage(): string {
-  const lines = ['Usage: floodgate gateway [flags]', '', 'Runs the S3 gateway. Precedence: flags > environment > config file > defaults.', '', 'Flags:'];
-  for (const [name, f] of Object.entries(GATEWAY_FLAGS)) lines.push(`  --${name.padEnd(14)} ${f.help}`);
+  const lines = ['Usage: floodgate gateway [flags]', '       floodgate gateway reindex --config FILE [--remove-strays]', '',
+    'Runs the S3 gateway. Precedence: flags > environment > config file > defaults.',
+    'A config file with backends: and virtualBuckets: serves virtual buckets spread over backend buckets',
+    '(docs/balancing.md) instead of the embedded store; `reindex` rebuilds their placement index and exits.', '', 'Flags:'];
+  for (const [name, f] of Object.entries(GATEWAY_FLAGS)) lines.push(`  --${name.padEnd(17)} ${f.help}`);
   lines.push('', 'Credentials: FLOODGATE_ACCESS_KEY + FLOODGATE_SECRET_KEY, or `credentials:` in the config file;',
     'otherwise a key pair is generated on first start and kept in <data-dir>/.floodgate/credentials.json.');
   return lines.join('\n');
@@ -58,9 +76,9 @@ export function usage(): string {
 
 function parseDurationMs(v: number | string, field: string): number {
   if (typeof v === 'number') return v;
-  const m = /^(\d+)(ms|s|m)$/.exec(v);
-  if (!m) throw new ConfigError(`${field}: expected a duration like 500ms, 30s or 2m, got "${v}"`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+  if (!m) throw new ConfigError(`${field}: expected a duration like 500ms, 30s, 2m or 1h, got "${v}"`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000);
 }
 
 function formatIssues(source: string, err: z.ZodError): string {
@@ -70,19 +88,36 @@ function formatIssues(source: string, err: z.ZodError): string {
   return `${source}: ${path}: ${msg}`;
 }
 
-export function readConfigFile(path: string): GatewayFileConfig {
-  let raw: unknown;
+/** Parses the YAML of a config file; a file that cannot be read or parsed is a ConfigError. */
+export function readYamlFile(path: string): unknown {
   try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
+    return parseYaml(readFileSync(path, 'utf8')) ?? {};
   } catch (cause) {
     throw new ConfigError(`${path}: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }
-  const r = GatewayFileConfig.safeParse(raw ?? {});
+}
+
+/** Reads and validates a config file; another reader may accept a superset (see gateway-file.ts). */
+export type ConfigFileReader = (path: string) => GatewayFileConfig;
+
+export function readConfigFile(path: string): GatewayFileConfig {
+  const raw = readYamlFile(path);
+  const r = GatewayFileConfig.safeParse(raw);
   if (!r.success) throw new ConfigError(formatIssues(path, r.error));
   return r.data;
 }
 
-export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig & { help: boolean } {
+function readToken(path: string, field: string): string {
+  try {
+    const t = readFileSync(path, 'utf8').trim();
+    if (t) return t;
+  } catch (cause) {
+    throw new ConfigError(`${field}: cannot read ${path}: ${(cause as Error).message}`, { cause });
+  }
+  throw new ConfigError(`${field}: ${path} is empty`);
+}
+
+export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = process.env, readFile: ConfigFileReader = readConfigFile): GatewayConfig & { help: boolean } {
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options: GATEWAY_FLAGS as never, strict: true, allowPositionals: false }));
@@ -91,7 +126,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
   }
   const flag = (n: string) => values[n] as string | undefined;
   const configFile = flag('config') ?? env.FLOODGATE_CONFIG;
-  const file = configFile ? readConfigFile(configFile) : {};
+  const file = configFile ? readFile(configFile) : {};
   const envDomains = env.FLOODGATE_DOMAINS?.split(',').map((s) => s.trim()).filter(Boolean);
   const merged = {
     listen: flag('listen') ?? env.FLOODGATE_LISTEN ?? file.listen ?? '127.0.0.1:9000',
@@ -107,6 +142,11 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
   const colon = listen.lastIndexOf(':');
   const port = Number(listen.slice(colon + 1));
   if (port > 65535) throw new ConfigError(`listen: port ${port} is out of range`);
+  const tokenFile = flag('fault-token-file') ?? env.FLOODGATE_FAULT_TOKEN_FILE;
+  const token = flag('fault-token') ?? env.FLOODGATE_FAULT_TOKEN ??
+    (tokenFile ? readToken(tokenFile, '--fault-token-file') : undefined) ??
+    (file.faults?.tokenFile ? readToken(file.faults.tokenFile, 'faults.tokenFile') : file.faults?.token);
+  if (token !== undefined && token.length < 8) throw new ConfigError('fault token: must be at least 8 characters');
   return {
     listen: { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port },
     dataDir: merged.dataDir,
@@ -116,6 +156,12 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
     logLevel: merged.logLevel as GatewayConfig['logLevel'],
     credentials: file.credentials ?? [],
     configFile,
+    file,
+    faults: {
+      token,
+      defaultDurationMs: parseDurationMs(file.faults?.defaultDuration ?? '5m', 'faults.defaultDuration'),
+      maxDurationMs: parseDurationMs(file.faults?.maxDuration ?? '1h', 'faults.maxDuration'),
+    },
     help: values.help === true,
   };
 }

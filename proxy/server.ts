@@ -1,15 +1,17 @@
 // The gateway's HTTP server. Request lifecycle, in order:
-//   accept → requestId → health/metrics → extra routes (control APIs) → parseTarget →
-//   resolveOperation → verifyRequest → handler → (any error) sendError → finish: metrics + log
+//   accept → requestId → health/metrics/status → extra routes (control APIs) → parseTarget →
+//   resolveOperation → verifyRequest → faults (when an engine is wired) → handler →
+//   (any error) sendError → finish: metrics + log
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { verifyRequest, type KeyLookup } from './auth/sigv4.ts';
 import { S3Error, isS3Error } from './s3/errors.ts';
 import { sendError } from './s3/respond.ts';
-import { parseTarget, resolveOperation, type Operation } from './s3/route.ts';
+import { param, parseTarget, resolveOperation, type Operation } from './s3/route.ts';
 import { HANDLERS } from './s3/dispatch.ts';
-import type { S3Context } from './s3/handlers/context.ts';
+import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
+import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import type { ObjectStore } from './store/types.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
 import { errorFields, type Logger } from './observability/log.ts';
@@ -29,6 +31,18 @@ export interface GatewayOptions {
   routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Readiness beyond "listening" (e.g. the index is open). */
   ready?: () => boolean;
+  /** Served as JSON on anonymous GET /status, like /healthz (the virtual store's status()). */
+  status?: () => unknown;
+  /** Redirect mode: GET/HEAD of an object answered 307 to the URL this returns. */
+  redirect?: RedirectLookup;
+  /** The fault engine, consulted for every authenticated S3 request (docs/faults.md). */
+  faults?: GatewayFaultHooks;
+}
+
+export interface GatewayFaultHooks {
+  engine: FaultEngine;
+  /** The backend a request goes to, for faults matched by backend; asked only when one is active. */
+  locate?: (bucket: string, key: string, uploadId: string | undefined) => Promise<string | undefined>;
 }
 
 export interface Gateway {
@@ -41,6 +55,18 @@ export interface Gateway {
 
 function isAnonymousGet(req: IncomingMessage): boolean {
   return req.method === 'GET' && req.headers.authorization === undefined && !/[?&]X-Amz-Signature=/i.test(req.url ?? '');
+}
+
+/** Zero active faults costs one registry walk; the backend is looked up only for faults that match on it. */
+async function requestFaults(hooks: GatewayFaultHooks, ctx: S3Context): Promise<RequestFaults | undefined> {
+  const active = hooks.engine.registry.active();
+  if (active.length === 0) return undefined;
+  const { bucket, key } = ctx.target;
+  let backend: string | undefined;
+  if (hooks.locate && bucket && key !== undefined && active.some((a) => a.spec.kind !== 'backendDown' && a.spec.match?.backends)) {
+    backend = await hooks.locate(bucket, key, param(ctx.target, 'uploadId')).catch(() => undefined);
+  }
+  return hooks.engine.onRequest({ req: ctx.req, res: ctx.res, operation: ctx.op, bucket, key, backend, requestId: ctx.requestId });
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -86,7 +112,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const op = resolveOperation(req.method ?? 'GET', target, req.headers);
       operation = op;
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
-      ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false };
+      ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
+      if (opts.faults) {
+        ctx.faults = await requestFaults(opts.faults, ctx);
+        if (ctx.faults?.handled || res.destroyed) return;
+      }
       await HANDLERS[op](ctx);
     } catch (e) {
       const err = isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e });
@@ -104,6 +134,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (path === '/readyz') {
       const ok = opts.ready ? opts.ready() : true;
       res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+      return true;
+    }
+    if (path === '/status' && opts.status) {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(opts.status()));
       return true;
     }
     if (path === '/metrics') {

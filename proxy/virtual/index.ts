@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { BucketInfo, ObjectStore } from '../store/types.ts';
 import { S3Error } from '../s3/errors.ts';
-import { createHealthMonitor, type HealthMonitor } from '../health/monitor.ts';
+import { createHealthMonitor, type BackendHealth, type HealthMonitor } from '../health/monitor.ts';
 import { registerBackendMetrics } from '../health/metrics.ts';
 import type { StatusSnapshot } from '../health/status.ts';
 import { openSqliteIndex } from '../placement/sqlite.ts';
@@ -49,6 +49,8 @@ export interface VirtualStore extends ObjectStore {
   registerMetrics(registry: Registry): void;
   /** Aborts multipart uploads older than uploads.maxAge now (also runs on a timer). */
   sweepUploads(): Promise<number>;
+  /** The backend the index places a key on (no read repair), for matching faults by backend. */
+  locate(bucket: string, key: string): Promise<string | undefined>;
   readonly health: HealthMonitor;
   readonly index: PlacementIndex;
   readonly generation: number;
@@ -60,6 +62,26 @@ export interface VirtualStoreOptions {
   /** The file the configuration came from: reload() and watch() read it. */
   configPath?: string;
   log?: LogFn;
+  /**
+   * A backend this answers true for is treated as down (no writes, reads 503) whatever its probes
+   * say: the gateway's `backendDown` fault (injector/faults). Called per candidate; keep it cheap.
+   */
+  backendDown?: (name: string) => boolean;
+}
+
+const FORCED_DOWN = 'a backendDown fault is active';
+
+/** The monitor as the store sees it, with forced-down backends reported down. */
+function withForcedDown(inner: HealthMonitor, down: ((name: string) => boolean) | undefined): HealthMonitor {
+  if (!down) return inner;
+  const view = (h: BackendHealth | undefined): BackendHealth | undefined =>
+    h && down(h.name) ? { ...h, state: 'down', lastError: FORCED_DOWN } : h;
+  return {
+    ...inner,
+    healthy: (name) => !down(name) && inner.healthy(name),
+    get: (name) => view(inner.get(name)),
+    snapshot: () => inner.snapshot().map((h) => view(h)!),
+  };
 }
 
 async function openIndex(config: BalancingConfig, dataDir: string | undefined): Promise<PlacementIndex> {
@@ -81,8 +103,9 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   const log: LogFn = opts.log ?? (() => {});
   const index = await openIndex(config, opts.dataDir);
   const h = config.health;
-  const health = createHealthMonitor({ intervalMs: h.interval, recoveryIntervalMs: h.recoveryInterval, failureThreshold: h.failureThreshold, recoveryThreshold: h.recoveryThreshold, probeTimeoutMs: h.probeTimeout });
-  health.onChange((s) => log(s.state === 'down' ? 'warn' : 'info', `backend ${s.state}`, { backend: s.name, error: s.lastError }));
+  const monitor = createHealthMonitor({ intervalMs: h.interval, recoveryIntervalMs: h.recoveryInterval, failureThreshold: h.failureThreshold, recoveryThreshold: h.recoveryThreshold, probeTimeoutMs: h.probeTimeout });
+  const health = withForcedDown(monitor, opts.backendDown);
+  monitor.onChange((s) => log(s.state === 'down' ? 'warn' : 'info', `backend ${s.state}`, { backend: s.name, error: s.lastError }));
   let rt: Runtime;
   try {
     rt = await createRuntime(config);
@@ -143,6 +166,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     listParts: (b, k, id, after, limit) => mp.listParts(ctx, b, k, id, after, limit),
     listMultipartUploads: (b, o) => mp.listMultipartUploads(ctx, b, o),
     redirectUrl: (b, k, o) => redirectUrl(ctx, b, k, o),
+    locate: async (b, k) => (await index.get(b, k))?.backend,
     isRedirectBucket: (b) => rt.current().buckets.get(b)?.config.mode === 'redirect',
     reindex: (o) => reindex(ctx, o),
     reload,

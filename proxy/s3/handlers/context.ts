@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthResult } from '../../auth/sigv4.ts';
 import type { ObjectStore } from '../../store/types.ts';
+import type { RequestFaults } from '../../../injector/faults/engine.ts';
 import { S3Error } from '../errors.ts';
 import type { Operation, Target } from '../route.ts';
 
@@ -17,7 +18,13 @@ export interface S3Context {
   idleTimeoutMs: number;
   /** Set once a handler starts consuming the request body (errors then need no Connection: close). */
   bodyStarted: boolean;
+  /** Redirect mode: where a GET/HEAD of an object goes instead (answered 307), or undefined to serve it. */
+  redirect?: RedirectLookup;
+  /** Faults the engine decided for this request, when any matched (body faults act on GetObject bodies). */
+  faults?: RequestFaults;
 }
+
+export type RedirectLookup = (bucket: string, key: string, method: 'GET' | 'HEAD', query: [string, string][]) => Promise<URL | undefined>;
 
 export type Handler = (ctx: S3Context) => Promise<void>;
 

@@ -1,9 +1,10 @@
 // Single-object operations and DeleteObjects.
 import { pipeline } from 'node:stream/promises';
+import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { checksumHeaderName } from '../../auth/checksums.ts';
 import { validateKey } from '../../store/keys.ts';
-import type { Checksums, ObjectMeta, RangeSpec } from '../../store/types.ts';
+import type { ChecksumAlgorithm, Checksums, ObjectMeta, PutInput, RangeSpec } from '../../store/types.ts';
 import { decodeBody, readSmallBody } from '../body.ts';
 import { S3Error, isS3Error } from '../errors.ts';
 import { objectHeadersFromRequest, objectResponseHeaders, quoteEtag, readConditions, writeConditions } from '../headers.ts';
@@ -32,9 +33,23 @@ export const putObject: Handler = async (ctx) => {
   const conditions = writeConditions(ctx.req.headers);
   const { body, size, checksums } = decodeBody(ctx.req, ctx.auth, ctx.idleTimeoutMs);
   startBody(ctx);
-  const r = await ctx.store.putObject(bucket, key, { body, size, headers, checksums, conditions });
+  const r = await ctx.store.putObject(bucket, key, { body, size, headers, checksums, conditions, integrity: upstreamIntegrity(ctx) } as PutInput);
   sendEmpty(ctx.res, 200, { etag: quoteEtag(r.etag), ...checksumHeaders(r.checksums) });
 };
+
+/**
+ * The digests the client declared up front (Content-MD5, an x-amz-checksum-* header), for a
+ * remote backend to verify as well (PutInput.integrity, read by backends/s3). We verify them
+ * too; a checksum sent as a trailer is known only at the end and is not forwarded.
+ */
+function upstreamIntegrity(ctx: S3Context): { contentMd5?: string; checksum?: { alg: ChecksumAlgorithm; value: string } } | undefined {
+  const h = ctx.req.headers;
+  if (h['content-md5'] === undefined && !Object.keys(h).some((k) => k.startsWith('x-amz-checksum-'))) return undefined;
+  const i = parseIntegrityHeaders(h);
+  const checksum = i.expect?.value ? { alg: i.expect.alg, value: i.expect.value } : undefined;
+  return i.contentMd5 || checksum ? { contentMd5: i.contentMd5, checksum } : undefined;
+}
+
 
 /** A single `bytes=` range; anything else (multiple ranges, other units, garbage) is ignored as S3 does. */
 export function parseRange(h: string | undefined): RangeSpec | undefined {
@@ -63,6 +78,13 @@ async function getOrHead(ctx: S3Context, head: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   if (param(ctx.target, 'partNumber') !== undefined) throw new S3Error('NotImplemented', 'GetObject by partNumber is not implemented.');
+  if (ctx.redirect) {
+    const location = await ctx.redirect(bucket, key, head ? 'HEAD' : 'GET', [...ctx.target.query]);
+    if (location) {
+      sendEmpty(ctx.res, 307, { location: location.href });
+      return;
+    }
+  }
   const r = await ctx.store.getObject(bucket, key, { range: parseRange(ctx.req.headers.range), conditions: readConditions(ctx.req.headers), head });
   const h = representation(ctx, r.meta, r.range !== undefined);
   let status = 200;
@@ -73,13 +95,14 @@ async function getOrHead(ctx: S3Context, head: boolean): Promise<void> {
   } else {
     h['content-length'] = r.meta.size;
   }
+  const stage = ctx.faults && !head && r.body ? await ctx.faults.wrapBody(status, h) : undefined;
   ctx.res.writeHead(status, h);
   if (head || !r.body) {
     r.body?.destroy();
     ctx.res.end();
     return;
   }
-  await pipeline(r.body, ctx.res);
+  await (stage ? pipeline(r.body, stage, ctx.res) : pipeline(r.body, ctx.res));
 }
 
 export const getObject: Handler = (ctx) => getOrHead(ctx, false);
