@@ -1,18 +1,20 @@
 // The balancing configuration: backend buckets and the virtual buckets spread over them, plus
 // the index, health, timeout and upload-cleanup settings of the gateway. `backends[]` entries are
 // BackendBucket specs and `virtualBuckets[]` entries VirtualBucket specs, each with its name, so
-// the operator renders resources into this file unchanged. (The spec schemas move to crds/ when
-// that lands; this file then imports them.)
+// the operator renders resources into this file unchanged. The spec schemas are the API's
+// (crds/backendbucket.ts, crds/virtualbucket.ts).
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { STRATEGIES } from '../balancer/strategies.ts';
 import { GatewayFileConfig } from '../config.ts';
-import { durationSchema, sizeSchema } from './units.ts';
+import { durationSchema } from './units.ts';
+import { BackendBucketSpec } from '../../crds/backendbucket.ts';
+import { VirtualBucketSpec } from '../../crds/virtualbucket.ts';
+import { bucketName, dnsName } from '../../crds/meta.ts';
 
-const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a lower-case DNS name (a-z, 0-9, "-", ".")');
-const bucketName = z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name (3-63 of a-z, 0-9, ".", "-")');
+export { BackendBucketSpec, VirtualBucketSpec };
+
 const labels = z.record(z.string(), z.string());
 
 /** Credentials the gateway signs backend requests with: inline, from env vars, or from a mounted Secret. */
@@ -24,17 +26,6 @@ const credentials = z.union([
     .describe('a directory with files accessKeyId and secretAccessKey (a mounted Kubernetes Secret)'),
 ]);
 export type CredentialsSource = z.infer<typeof credentials>;
-
-export const BackendBucketSpec = z.object({
-  kind: z.enum(['s3', 'fs']).default('s3').describe('s3: any S3-compatible endpoint; fs: the embedded store on a local directory'),
-  endpoint: z.url({ protocol: /^https?$/ }).optional().describe('s3: http(s)://host[:port]'),
-  bucket: bucketName.optional().describe('s3: the real bucket; fs: the bucket inside the directory (default "floodgate")'),
-  region: z.string().min(1).default('us-east-1'),
-  pathStyle: z.boolean().default(true).describe('http://host/bucket/key rather than http://bucket.host/key'),
-  path: z.string().min(1).optional().describe('fs: the directory'),
-  maxSize: sizeSchema.optional().describe('capacity; a backend this full takes no new writes'),
-  weight: z.number().int().min(0).max(1_000_000).default(1).describe('share for weighted and rendezvous; 0 takes no new writes'),
-});
 
 export const BackendConfig = BackendBucketSpec.extend({
   name: dnsName,
@@ -48,14 +39,6 @@ export const BackendConfig = BackendBucketSpec.extend({
   } else if (!b.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'an fs backend needs a path' });
 });
 export type BackendConfig = z.infer<typeof BackendConfig>;
-
-export const VirtualBucketSpec = z.object({
-  backends: z.array(dnsName).optional().describe('backend names'),
-  backendSelector: z.object({ matchLabels: labels }).strict().optional().describe('or: all backends with these labels'),
-  strategy: z.enum(STRATEGIES).default('round-robin'),
-  mode: z.enum(['proxy', 'redirect']).default('proxy').describe('redirect: GET/HEAD answer 307 to a presigned backend URL'),
-  redirectExpiry: durationSchema.default(60_000).describe('lifetime of redirect URLs'),
-});
 
 export const VirtualBucketConfig = VirtualBucketSpec.extend({ name: bucketName }).strict().superRefine((v, ctx) => {
   if (!v.backends?.length && !v.backendSelector) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'list backends or give a backendSelector' });
