@@ -39,6 +39,11 @@ test('unknown sub-resources are NotImplemented, never a silent write', () => {
   }
 });
 
+test('SigV2 presigned URLs get InvalidRequest naming the supported algorithm, not NotImplemented', () => {
+  assert.throws(() => op('GET', '/b/k?AWSAccessKeyId=AK&Signature=abc%3D&Expires=1795966583'),
+    (e: unknown) => e instanceof S3Error && e.code === 'InvalidRequest' && /AWS4-HMAC-SHA256/.test(e.message));
+});
+
 test('keys are decoded once; virtual-host buckets come from the Host header', () => {
   const t = parseTarget('/b/a%2Fb%20c+d%25e?prefix=x%2By', '127.0.0.1', ['localhost']);
   assert.equal(t.bucket, 'b');

@@ -90,6 +90,10 @@ function unknownSubresource(t: Target): string | undefined {
 
 export function resolveOperation(method: string, t: Target, headers: Record<string, string | string[] | undefined>): Operation {
   const sub = unknownSubresource(t);
+  // SigV2 query auth (boto3's default presign without signature_version='s3v4') is not a sub-resource.
+  if (sub !== undefined && t.query.has('AWSAccessKeyId') && t.query.has('Signature')) {
+    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+  }
   if (sub !== undefined) {
     throw new S3Error('NotImplemented', `The '${sub}' sub-resource is not implemented by this gateway.`);
   }
