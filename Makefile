@@ -43,5 +43,9 @@ bench: testdeps
 crds: deps
 	$(NODE) crds/generate.ts
 
+# The Helm chart: CRDs regenerated into charts/floodgate/crds, strict lint, package into dist/.
+chart: crds
+	@bin=$$(tools/k8s-bins.sh) && $$bin/helm lint --strict charts/floodgate && $$bin/helm package charts/floodgate -d dist
+
 clean:
 	rm -rf node_modules data
