@@ -20,8 +20,9 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
-import { openVirtualStore, openVirtualStoreFromFile, parseBalancingConfig } from '../proxy/virtual/index.ts';
-import { startVirtualGateway, type VirtualGateway } from '../proxy/virtual/gateway.fixture.ts';
+import { openVirtualStore, openVirtualStoreFromFile, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
+import { startFront } from '../proxy/front.ts';
+import { createLogger } from '../proxy/observability/log.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -59,9 +60,20 @@ function rawConfig(vb: string, extra: object = {}) {
   };
 }
 
+interface VirtualGateway {
+  url: string;
+  store: VirtualStore;
+  close(): Promise<void>;
+}
+
+/** The gateway's real front over a virtual store, in this process (the CLI wires the same). */
 async function gatewayFor(vb: string): Promise<VirtualGateway> {
   const store = await openVirtualStore(parseBalancingConfig({ ...rawConfig(vb), index: { kind: 'sqlite', path: join(dir, `${vb}.db`) } }));
-  return startVirtualGateway(store, creds);
+  const gateway = await startFront({
+    store, virtual: store, keys: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined),
+    host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('warn', () => {}),
+  });
+  return { url: gateway.url, store, async close() { await gateway.close(); await store.close(); } };
 }
 
 const client = (url: string) => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: creds, maxAttempts: 4 });
@@ -248,7 +260,7 @@ describe('the gateway process killed with SIGKILL under load', () => {
     const configPath = join(dir, 'crash-sdk.yaml');
     writeFileSync(configPath, stringify({ ...rawConfig(vb), replica: 'crash-sdk', index: { kind: 'sqlite', path: join(dir, 'crash-sdk.db') } }));
     const start = async (): Promise<{ url: string; proc: ChildProcess; exited: Promise<void> }> => {
-      const proc = spawn(process.execPath, [join(ROOT, 'proxy/virtual/gateway.fixture.ts'), configPath, dir], {
+      const proc = spawn(process.execPath, [join(ROOT, 'main.ts'), 'gateway', '--config', configPath, '--data-dir', dir, '--listen', '127.0.0.1:0'], {
         env: { ...process.env, FLOODGATE_ACCESS_KEY: creds.accessKeyId, FLOODGATE_SECRET_KEY: creds.secretAccessKey },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

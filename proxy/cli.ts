@@ -5,18 +5,15 @@
 // buckets — the virtual store spread over them (metrics, /status, reload on file change and
 // SIGHUP, upload sweep). A fault token adds the fault engine and its control API.
 import { mkdirSync } from 'node:fs';
-import type { Metric } from 'prom-client';
 import { resolve } from 'node:path';
 import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './config.ts';
 import { loadKeys } from './credentials.ts';
 import { readGatewayFile } from './gateway-file.ts';
 import { createLogger, errorFields, type Logger } from './observability/log.ts';
-import { startGateway, type GatewayFaultHooks } from './server.ts';
+import { startFront } from './front.ts';
 import type { ObjectStore } from './store/types.ts';
-import type { RedirectLookup } from './s3/handlers/context.ts';
 import type { BalancingConfig } from './virtual/config.ts';
 import type { VirtualStore } from './virtual/index.ts';
-import { decodeUploadId } from './virtual/upload-id.ts';
 import type { GatewayFaults } from '../injector/gateway.ts';
 
 function fail(e: unknown): number {
@@ -105,15 +102,10 @@ export async function runGateway(argv: string[]): Promise<number> {
     return 1;
   }
   const v = virtual;
-  const redirect: RedirectLookup | undefined = v
-    ? async (bucket, key, method, query) => (v.isRedirectBucket(bucket) ? v.redirectUrl(bucket, key, { method, query }) : undefined)
-    : undefined;
-  const faultHooks: GatewayFaultHooks | undefined = faults && {
-    engine: faults.engine,
-    locate: v ? async (bucket, key, uploadId) => (uploadId ? decodeUploadId(uploadId)?.backend : v.locate(bucket, key)) : undefined,
-  };
-  const gw = await startGateway({
+  const gw = await startFront({
     store,
+    virtual: v,
+    faults,
     keys: (id) => keySet.keys.get(id),
     host: config.listen.host,
     port: config.listen.port,
@@ -121,14 +113,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     region: config.region,
     idleTimeoutMs: config.idleTimeoutMs,
     logger,
-    routes: faults?.routes,
-    status: v ? () => v.status() : undefined,
-    redirect,
-    faults: faultHooks,
   });
-  v?.registerMetrics(gw.metrics.registry);
-  // The fault metrics join the gateway's /metrics (getMetricsAsArray holds the metric objects themselves).
-  if (faults) for (const m of faults.engine.metrics.registry.getMetricsAsArray()) gw.metrics.registry.registerMetric(m as unknown as Metric);
   const unwatch = v && config.configFile ? v.watch() : undefined;
   logger.log('info', 'gateway listening', {
     url: gw.url, dataDir, region: config.region, domains: config.domains,
