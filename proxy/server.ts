@@ -101,7 +101,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       opts.logger.log('info', 'request', {
         requestId, operation, method: req.method, bucket, status: res.statusCode, bytesIn,
         bytesOut: Number(res.getHeader('content-length') ?? bytesOut), durationMs: Math.round(seconds * 1e6) / 1e3,
-        complete: res.writableFinished, remote: req.socket.remoteAddress,
+        complete: res.writableFinished, remote: req.socket?.remoteAddress,
       });
     });
 
@@ -157,8 +157,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (!socket.writable) return socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest'}</Code><Message>Malformed HTTP request</Message></Error>`;
-    socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest'}</Code><Message>Malformed HTTP request</Message><RequestId>${requestId}</RequestId></Error>`;
+    socket.end(`HTTP/1.1 ${status}\r\nx-amz-request-id: ${requestId}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   server.on('connection', (s: Socket) => {
     sockets.add(s);
