@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parse } from 'yaml';
+import { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
+import { VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
+import { parseBalancingConfig } from '../../proxy/virtual/index.ts';
+import { selectBackends } from '../../proxy/virtual/config.ts';
+import type { KubeObject } from '../kube/types.ts';
+import { render } from './render.ts';
+
+const vb = (spec: Record<string, unknown>): KubeObject => ({ metadata: { name: 'photos', namespace: 'team-a', uid: 'uid-1', generation: 1 }, spec });
+const bb = (name: string, raw: Record<string, unknown>, labels: Record<string, string> = {}) => ({ name, labels, raw, spec: BackendBucketResourceSpec.parse(raw) });
+const backends = [
+  bb('minio-a', { endpoint: 'http://minio-a:9000', bucket: 'data-a', credentialsSecret: { name: 'minio-a-keys' }, maxSize: '10Gi', weight: 3 }, { tier: 'hot' }),
+  bb('minio.b', { endpoint: 'https://s3.example.com', bucket: 'data-b', region: 'eu-west-1', pathStyle: false, credentialsSecret: { name: 'aws', accessKeyIdKey: 'id', secretAccessKeyKey: 'key' } }),
+];
+
+function renderFor(raw: Record<string, unknown>) {
+  const v = vb(raw);
+  return render({ vb: v, spec: VirtualBucketResourceSpec.parse(raw), rawSpec: raw, backends, image: 'floodgate:test', accessSecretName: 'photos-access' });
+}
+
+test('the rendered ConfigMap is a balancing config the gateway accepts unchanged', () => {
+  const out = renderFor({ backends: ['minio-a', 'minio.b'], strategy: 'weighted', mode: 'redirect', redirectExpiry: '2m' });
+  const config = parseBalancingConfig(parse(out.configMap.data!['config.yaml']!), 'rendered');
+  assert.deepEqual(config.backends.map((b) => b.name), ['minio-a', 'minio.b']);
+  const a = config.backends[0]!;
+  assert.equal(a.maxSize, 10 * 2 ** 30);
+  assert.equal(a.weight, 3);
+  assert.deepEqual(a.credentials, { secretDir: '/etc/floodgate/backends/minio-a' });
+  assert.deepEqual(a.labels, { tier: 'hot' });
+  const b = config.backends[1]!;
+  assert.equal(b.region, 'eu-west-1');
+  assert.equal(b.pathStyle, false);
+  const v = config.virtualBuckets[0]!;
+  assert.equal(v.name, 'photos');
+  assert.equal(v.strategy, 'weighted');
+  assert.equal(v.mode, 'redirect');
+  assert.equal(v.redirectExpiry, 120_000);
+  assert.deepEqual(selectBackends(config.backends, v).map((x) => x.name), ['minio-a', 'minio.b']);
+});
+
+test('bucketName overrides the resource name; no secret material enters the ConfigMap', () => {
+  const out = renderFor({ backendSelector: { matchLabels: { tier: 'hot' } }, bucketName: 'photos-2024' });
+  const config = parseBalancingConfig(parse(out.configMap.data!['config.yaml']!));
+  assert.equal(config.virtualBuckets[0]!.name, 'photos-2024');
+  assert.doesNotMatch(out.configYaml, /accessKeyId:|secretAccessKey:/);
+});
+
+test('the Deployment mounts each backend Secret where the config points and takes access keys from the access Secret', () => {
+  const out = renderFor({ backends: ['minio-a', 'minio.b'], replicas: 1, port: 9100 });
+  const pod = (out.deployment.spec as any).template.spec;
+  const c = pod.containers[0];
+  assert.equal(c.image, 'floodgate:test');
+  assert.deepEqual(c.args, ['gateway', '--config', '/etc/floodgate/config/config.yaml']);
+  const mount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/backends/minio.b');
+  const vol = pod.volumes.find((v: any) => v.name === mount.name);
+  assert.match(mount.name, /^[a-z0-9-]{1,63}$/, 'a DNS label even for a dotted backend name');
+  assert.deepEqual(vol.secret, { secretName: 'aws', items: [{ key: 'id', path: 'accessKeyId' }, { key: 'key', path: 'secretAccessKey' }] });
+  assert.deepEqual(c.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.name]), [['FLOODGATE_ACCESS_KEY', 'photos-access'], ['FLOODGATE_SECRET_KEY', 'photos-access']]);
+  assert.equal((out.service.spec as any).ports[0].port, 9100);
+  for (const o of [out.deployment, out.service, out.configMap]) {
+    assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'floodgate.dev/v1alpha1', kind: 'VirtualBucket', name: 'photos', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  }
+});
+
+test('the config hash changes with the configuration and only then', () => {
+  const a = renderFor({ backends: ['minio-a'] });
+  assert.equal(renderFor({ backends: ['minio-a'] }).configHash, a.configHash);
+  assert.notEqual(renderFor({ backends: ['minio-a'], strategy: 'rendezvous' }).configHash, a.configHash);
+  assert.equal((a.deployment.spec as any).template.metadata.annotations['floodgate.dev/config-hash'], a.configHash);
+});

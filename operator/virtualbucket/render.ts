@@ -1,0 +1,144 @@
+// The pure step of the VirtualBucket controller: from the resource and its BackendBuckets to the
+// gateway's ConfigMap (the balancing YAML of docs/balancing.md), Service and Deployment. Backend
+// credentials never enter the ConfigMap: each backend's Secret is mounted where the config's
+// `credentials.secretDir` points, and the access keys come from the access Secret as env vars.
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+import type { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
+import type { VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
+import { API_VERSION } from '../../crds/meta.ts';
+import type { KubeObject, OwnerReference } from '../kube/types.ts';
+
+export const GATEWAY_PORT = 9000;
+const CONFIG_DIR = '/etc/floodgate/config';
+const SECRETS_DIR = '/etc/floodgate/backends';
+const DATA_DIR = '/var/lib/floodgate';
+
+export interface RenderInput {
+  vb: KubeObject;
+  spec: VirtualBucketResourceSpec;
+  /** Raw spec as written (sizes and durations kept in the user's notation). */
+  rawSpec: Record<string, unknown>;
+  backends: { name: string; labels: Record<string, string>; spec: BackendBucketResourceSpec; raw: Record<string, unknown> }[];
+  image: string;
+  accessSecretName: string;
+}
+
+export interface Rendered {
+  bucketName: string;
+  configYaml: string;
+  configHash: string;
+  configMap: KubeObject;
+  service: KubeObject;
+  deployment: KubeObject;
+}
+
+/** Volume names are DNS labels (no dots, <= 63): derived from the backend name by hash. */
+const volumeOf = (backend: string) => `backend-${createHash('sha256').update(backend).digest('hex').slice(0, 12)}`;
+
+export const childName = (vb: KubeObject) => `${vb.metadata.name}-gateway`;
+
+export function ownerRef(vb: KubeObject): OwnerReference {
+  return { apiVersion: API_VERSION, kind: 'VirtualBucket', name: vb.metadata.name, uid: vb.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+export function labelsFor(vb: KubeObject): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'floodgate-gateway',
+    'app.kubernetes.io/instance': vb.metadata.name,
+    'app.kubernetes.io/managed-by': 'floodgate-operator',
+  };
+}
+
+/** The gateway's balancing configuration for one virtual bucket. */
+export function renderConfig(i: Pick<RenderInput, 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
+  const raw = i.rawSpec;
+  return {
+    listen: `0.0.0.0:${GATEWAY_PORT}`,
+    dataDir: DATA_DIR,
+    backends: i.backends.map((b) => ({
+      name: b.name,
+      kind: 's3',
+      endpoint: b.spec.endpoint,
+      bucket: b.spec.bucket,
+      region: b.spec.region,
+      pathStyle: b.spec.pathStyle,
+      ...(b.raw.maxSize !== undefined ? { maxSize: b.raw.maxSize } : {}),
+      weight: b.spec.weight,
+      labels: b.labels,
+      credentials: { secretDir: `${SECRETS_DIR}/${b.name}` },
+    })),
+    virtualBuckets: [{
+      name: bucketName,
+      backends: i.backends.map((b) => b.name),
+      strategy: i.spec.strategy,
+      mode: i.spec.mode,
+      redirectExpiry: raw.redirectExpiry ?? i.spec.redirectExpiry,
+    }],
+    index: { kind: 'sqlite', path: `${DATA_DIR}/index.db` },
+  };
+}
+
+export function render(i: RenderInput): Rendered {
+  const { vb } = i;
+  const ns = vb.metadata.namespace!;
+  const name = childName(vb);
+  const bucketName = i.spec.bucketName ?? vb.metadata.name;
+  const labels = labelsFor(vb);
+  const meta = { name, namespace: ns, labels, ownerReferences: [ownerRef(vb)] };
+  const configYaml = stringify(renderConfig(i, bucketName), { lineWidth: 0 });
+  const configHash = createHash('sha256').update(configYaml).digest('hex').slice(0, 16);
+
+  const configMap: KubeObject = { metadata: meta, data: { 'config.yaml': configYaml } };
+  const service: KubeObject = {
+    metadata: meta,
+    spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 's3', port: i.spec.port, targetPort: GATEWAY_PORT, protocol: 'TCP' }] },
+  };
+  const secretEnv = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: i.accessSecretName, key } } });
+  const deployment: KubeObject = {
+    metadata: meta,
+    spec: {
+      replicas: i.spec.replicas,
+      // One sqlite index per pod: never two pods of the same generation at once.
+      strategy: { type: 'Recreate' },
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels, annotations: { 'floodgate.dev/config-hash': configHash } },
+        spec: {
+          automountServiceAccountToken: false,
+          securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'gateway',
+            image: i.spec.image ?? i.image,
+            args: ['gateway', '--config', `${CONFIG_DIR}/config.yaml`],
+            ports: [{ name: 's3', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
+            env: [secretEnv('FLOODGATE_ACCESS_KEY', 'accessKeyId'), secretEnv('FLOODGATE_SECRET_KEY', 'secretAccessKey')],
+            readinessProbe: { httpGet: { path: '/readyz', port: GATEWAY_PORT }, periodSeconds: 5 },
+            livenessProbe: { httpGet: { path: '/healthz', port: GATEWAY_PORT }, periodSeconds: 10, failureThreshold: 6 },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            volumeMounts: [
+              { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+              { name: 'data', mountPath: DATA_DIR },
+              ...i.backends.map((b) => ({ name: volumeOf(b.name), mountPath: `${SECRETS_DIR}/${b.name}`, readOnly: true })),
+            ],
+          }],
+          volumes: [
+            { name: 'config', configMap: { name } },
+            { name: 'data', emptyDir: {} },
+            ...i.backends.map((b) => ({
+              name: volumeOf(b.name),
+              secret: {
+                secretName: b.spec.credentialsSecret.name,
+                items: [
+                  { key: b.spec.credentialsSecret.accessKeyIdKey, path: 'accessKeyId' },
+                  { key: b.spec.credentialsSecret.secretAccessKeyKey, path: 'secretAccessKey' },
+                ],
+              },
+            })),
+          ],
+        },
+      },
+    },
+  };
+  return { bucketName, configYaml, configHash, configMap, service, deployment };
+}
