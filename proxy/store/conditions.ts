@@ -1,7 +1,6 @@
-// GET/HEAD preconditions evaluated against the index's metadata, i.e. against exactly what the
-// client is served (RFC 9110 order, as S3 applies it). Temporary: proxy/store/conditions.ts
-// owns this once it lands.
-import type { ObjectMeta, ReadConditions } from '../store/types.ts';
+// Preconditions, evaluated by every store against exactly the metadata the client is served:
+// GET/HEAD conditions in RFC 9110 order as S3 applies them, and conditional writes.
+import type { ObjectMeta, ReadConditions, WriteConditions } from './types.ts';
 import { S3Error } from '../s3/errors.ts';
 
 function etagMatches(header: string, etag: string): boolean {
@@ -24,5 +23,17 @@ export function checkReadConditions(meta: ObjectMeta, c: ReadConditions | undefi
     if (etagMatches(c.ifNoneMatch, meta.etag)) throw new S3Error('NotModified', undefined, { headers: { etag: `"${meta.etag}"` } });
   } else if (c.ifModifiedSince && seconds(meta.lastModified) <= seconds(c.ifModifiedSince)) {
     throw new S3Error('NotModified', undefined, { headers: { etag: `"${meta.etag}"` } });
+  }
+}
+
+/** Conditional writes against the current object's ETag (undefined when the key is absent). */
+export function checkWriteConditions(currentEtag: string | undefined, c: WriteConditions | undefined): void {
+  if (!c) return;
+  if (c.ifNoneMatch === '*' && currentEtag !== undefined) {
+    throw new S3Error('PreconditionFailed', undefined, { details: { Condition: 'If-None-Match' } });
+  }
+  if (c.ifMatch !== undefined) {
+    if (currentEtag === undefined) throw new S3Error('NoSuchKey');
+    if (!etagMatches(c.ifMatch, currentEtag)) throw new S3Error('PreconditionFailed', undefined, { details: { Condition: 'If-Match' } });
   }
 }

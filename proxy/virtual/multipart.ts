@@ -7,7 +7,8 @@ import { S3Error } from '../s3/errors.ts';
 import { compositeChecksum } from '../backends/s3/multipart.ts';
 import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import { decodeUploadId, encodeUploadId } from './upload-id.ts';
-import { checkWriteConditions, chooseBackend, commitWrite } from './write.ts';
+import { chooseBackend, commitWrite } from './write.ts';
+import { checkWriteConditions } from '../store/conditions.ts';
 import type { Generation } from './runtime.ts';
 
 async function uploadOf(ctx: VirtualContext, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
@@ -72,7 +73,7 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
     vbucketOf(gen, bucket);
     const u = await uploadOf(ctx, bucket, key, uploadId);
     const current = await ctx.index.get(bucket, key);
-    checkWriteConditions(current, conditions);
+    checkWriteConditions(current?.etag, conditions);
     const partSums = await checkPartChecksums(ctx, u, parts);
     const b = backendOf(ctx, gen, u.backend);
     const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: u.backend, op: 'put' });

@@ -7,7 +7,7 @@ import type { GetOptions, GetResult, ObjectMeta, ScanOptions } from '../store/ty
 import type { PlacedObject } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { backendKey, backendOf, lockKey, metaOf, onBackend, vbucketOf, type VirtualContext } from './context.ts';
-import { checkReadConditions } from './conditions.ts';
+import { checkReadConditions } from '../store/conditions.ts';
 import { reconcileKey } from './repair.ts';
 import type { Generation } from './runtime.ts';
 

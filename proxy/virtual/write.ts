@@ -10,15 +10,8 @@ import { isBackendFault } from '../backends/s3/errors.ts';
 import { backendKey, backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
+import { checkWriteConditions } from '../store/conditions.ts';
 
-export function checkWriteConditions(current: PlacedObject | undefined, c: WriteConditions | undefined): void {
-  if (!c) return;
-  if (c.ifNoneMatch === '*' && current) throw new S3Error('PreconditionFailed', undefined, { details: { Condition: 'If-None-Match' } });
-  if (c.ifMatch !== undefined) {
-    if (!current) throw new S3Error('NoSuchKey');
-    if (c.ifMatch !== '*' && c.ifMatch !== current.etag) throw new S3Error('PreconditionFailed', undefined, { details: { Condition: 'If-Match' } });
-  }
-}
 
 /** Picks a backend for `size` bytes, excluding `tried`; throws 503 naming why none qualifies. */
 export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime, key: string, size: number, tried: ReadonlySet<string>): string {
@@ -60,7 +53,7 @@ export async function putObject(ctx: VirtualContext, bucket: string, key: string
     const vb = vbucketOf(gen, bucket);
     return await ctx.locks.run(lockKey(bucket, key), async () => {
       const current = await ctx.index.get(bucket, key);
-      checkWriteConditions(current, input.conditions);
+      checkWriteConditions(current?.etag, input.conditions);
       const tried = new Set<string>();
       for (;;) {
         const name = chooseBackend(ctx, gen, vb, key, input.size, tried);
