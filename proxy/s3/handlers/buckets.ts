@@ -3,7 +3,20 @@ import { sendEmpty, sendXml } from '../respond.ts';
 import { xmlDocument } from '../xml.ts';
 import { readSmallBody } from '../body.ts';
 import { parseXml } from '../xml.ts';
+import { S3Error } from '../errors.ts';
 import { bucketOf, type Handler } from './context.ts';
+
+/** S3's naming rules for new buckets (existing names are looked up as given). */
+export function validateBucketName(name: string): void {
+  const problem =
+    name.length < 3 || name.length > 63 ? 'must be between 3 and 63 characters long'
+    : !/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) ? 'may contain only lower-case letters, digits, "." and "-", and must begin and end with a letter or digit'
+    : name.includes('..') ? 'must not contain two adjacent periods'
+    : /^\d{1,3}(\.\d{1,3}){3}$/.test(name) ? 'must not be formatted as an IP address'
+    : /^xn--|^sthree-|-s3alias$|--ol-s3$/.test(name) ? 'uses a prefix or suffix S3 reserves'
+    : undefined;
+  if (problem) throw new S3Error('InvalidBucketName', `The bucket name "${name}" ${problem}.`, { details: { BucketName: name } });
+}
 
 const OWNER = { ID: 'floodgate', DisplayName: 'floodgate' };
 
@@ -17,6 +30,7 @@ export const listBuckets: Handler = async (ctx) => {
 
 export const createBucket: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
+  validateBucketName(bucket);
   const length = ctx.req.headers['content-length'];
   if ((length !== undefined && length !== '0') || ctx.req.headers['transfer-encoding']) {
     ctx.bodyStarted = true;
