@@ -71,16 +71,22 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   const event = o.onEvent ?? (() => {});
   const domains = o.domains ?? [];
 
+  const newRequestId = () => randomBytes(8).toString('hex').toUpperCase();
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (control(req, res)) return;
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    let requestId: string | undefined;
     try {
+      // With no fault held at all, nothing is classified or allocated: straight to the upstream.
+      if (registry.size === 0) return await forward(pool, req, res);
+      requestId = newRequestId();
       const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
       const faults = await engine.onRequest({ req, res, requestId, ...c });
       if (faults?.handled || res.destroyed) return;
-      await forward(pool, req, res, { wrapBody: faults ? (s, h) => faults.wrapBody(s, h) : undefined });
+      await forward(pool, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
     } catch (e) {
       if (res.headersSent || res.destroyed) { res.destroy(); return; }
+      requestId ??= newRequestId();
       event('upstream error', { requestId, error: (e as Error).message });
       sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
     }

@@ -90,7 +90,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   try {
     if (balancing) {
       const engine = faults?.engine;
-      virtual = await openVirtual(config, balancing, dataDir, logger, engine ? (name) => engine.isBackendDown(name) : undefined);
+      virtual = await openVirtual(config, balancing, dataDir, logger, engine ? (name) => engine.registry.size > 0 && engine.isBackendDown(name) : undefined);
       store = virtual;
     } else {
       const { openFsStore } = await import('./store/fs/index.ts');

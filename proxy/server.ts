@@ -59,8 +59,8 @@ function isAnonymousGet(req: IncomingMessage): boolean {
 
 /** Zero active faults costs one registry walk; the backend is looked up only for faults that match on it. */
 async function requestFaults(hooks: GatewayFaultHooks, ctx: S3Context): Promise<RequestFaults | undefined> {
+  if (hooks.engine.registry.size === 0) return undefined;
   const active = hooks.engine.registry.active();
-  if (active.length === 0) return undefined;
   const { bucket, key } = ctx.target;
   let backend: string | undefined;
   if (hooks.locate && bucket && key !== undefined && active.some((a) => a.spec.kind !== 'backendDown' && a.spec.match?.backends)) {

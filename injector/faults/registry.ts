@@ -63,6 +63,11 @@ export class FaultRegistry {
     return this.#faults.get(id);
   }
 
+  /** Faults held, expired ones included until swept: 0 means no request can match (the fast path). */
+  get size(): number {
+    return this.#faults.size;
+  }
+
   list(): Activation[] {
     return [...this.#faults.values()];
   }

@@ -9,8 +9,18 @@ import type { Dispatcher } from 'undici';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'expect', 'proxy-authorization', 'proxy-authenticate']);
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
+/** Header names a Connection header lists (hop-by-hop too); usually none, without allocating. */
+function connectionListed(v: string | string[] | undefined): ReadonlySet<string> {
+  if (v === undefined) return NO_NAMES;
+  const s = String(v).toLowerCase();
+  if (s === 'keep-alive' || s === 'close') return NO_NAMES;
+  return new Set(s.split(',').map((x) => x.trim()).filter(Boolean));
+}
+
 export function requestHeaders(req: IncomingMessage): string[] {
-  const listed = new Set(String(req.headers.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const listed = connectionListed(req.headers.connection);
   const out: string[] = [];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
@@ -22,7 +32,7 @@ export function requestHeaders(req: IncomingMessage): string[] {
 }
 
 export function responseHeaders(h: Dispatcher.ResponseData['headers']): OutgoingHttpHeaders {
-  const listed = new Set(String(h.connection ?? '').toLowerCase().split(',').map((s) => s.trim()).filter(Boolean));
+  const listed = connectionListed(h.connection);
   const out: OutgoingHttpHeaders = {};
   for (const [k, v] of Object.entries(h)) {
     if (v === undefined || HOP.has(k) || listed.has(k)) continue;
