@@ -4,16 +4,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { startHarness, type Harness } from '../injector/testing/harness.ts';
+import { VENV_BIN as venv, noPython as missing } from './lib/python.ts';
 
 const run = promisify(execFile);
-const venv = join(process.env.FLOODGATE_CACHE ?? join(homedir(), '.cache', 'floodgate'), 'pyenv', 'bin');
-const missing = existsSync(join(venv, 'aws')) ? false : 'boto3/AWS CLI not installed: run tools/pydeps.sh (make testdeps does)';
 
 const SCRIPT = `
 import boto3, sys, json
