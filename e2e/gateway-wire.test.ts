@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { presignUrl } from '../proxy/auth/sigv4.ts';
@@ -164,6 +164,29 @@ describe('aws-chunked bodies', () => {
     data[0]![data[0]!.length - 10]! ^= 1;
     expectError(await send({ method: 'PUT', path: objectPath(BUCKET, CANARY), headers: flipped.headers, body: Buffer.concat(data), creds: null }), 403, 'SignatureDoesNotMatch');
     await assertIntact(['chunked/ok']);
+  });
+
+  test('signed chunks with a signed trailer: the right crc32 lands; a wrong one (validly signed) is BadDigest; a tampered trailer is refused', async () => {
+    const chunks = [randomBytes(70_000), randomBytes(3)];
+    const data = Buffer.concat(chunks);
+    const attempt = (key: string, crc: string, tamper = false) => {
+      const headers = signHeaders(new URL(gw.url), {
+        method: 'PUT', path: objectPath(BUCKET, key), creds: gw.creds, payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+        headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(data.length), 'x-amz-trailer': 'x-amz-checksum-crc32' },
+      });
+      const frames = signedChunks(headers.authorization!, headers['x-amz-date']!, gw.creds, chunks, { 'x-amz-checksum-crc32': crc });
+      let body = Buffer.concat(frames);
+      if (tamper) body = Buffer.from(body.toString('latin1').replace(`x-amz-checksum-crc32:${crc}`, `x-amz-checksum-crc32:${crcB64(Buffer.from('x'))}`), 'latin1');
+      return send({ method: 'PUT', path: objectPath(BUCKET, key), headers, body: Readable.from([body]), creds: null });
+    };
+    const ok = await attempt('chunked/signed-trailer', crcB64(data));
+    assert.equal(ok.status, 200, ok.body.toString());
+    const back = await send({ method: 'GET', path: objectPath(BUCKET, 'chunked/signed-trailer') });
+    assert.ok(back.body.equals(data));
+    expectError(await attempt(CANARY, crcB64(Buffer.from('other'))), 400, 'BadDigest');
+    expectError(await attempt(CANARY, crcB64(data), true), 403, 'SignatureDoesNotMatch');
+    await assertIntact(['chunked/ok', 'chunked/signed-trailer']);
+    assert.equal((await send({ method: 'DELETE', path: objectPath(BUCKET, 'chunked/signed-trailer') })).status, 204);
   });
 
   function trailerPut(key: string, data: Buffer, trailer: string, decodedLength = data.length): Promise<RawResponse> {

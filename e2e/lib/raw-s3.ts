@@ -98,8 +98,9 @@ export function xmlField(body: Buffer | string, name: string): string | undefine
 /**
  * Frames `chunks` as a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body chained from the seed signature in
  * `authorization` (as signRequest produced it). Returns the frames so a test can tamper with one.
+ * With `trailers`, the last frame carries them and their x-amz-trailer-signature (the -TRAILER mode).
  */
-export function signedChunks(authorization: string, amzDate: string, creds: Credentials, chunks: readonly Buffer[]): Buffer[] {
+export function signedChunks(authorization: string, amzDate: string, creds: Credentials, chunks: readonly Buffer[], trailers?: Record<string, string>): Buffer[] {
   const m = /Signature=([0-9a-f]{64})/.exec(authorization);
   if (!m) throw new Error('no seed signature in authorization header');
   const scope = `${amzDate.slice(0, 8)}/${REGION}/s3/aws4_request`;
@@ -108,7 +109,14 @@ export function signedChunks(authorization: string, amzDate: string, creds: Cred
   const frames: Buffer[] = [];
   for (const data of [...chunks, Buffer.alloc(0)]) {
     prev = hmac(key, `AWS4-HMAC-SHA256-PAYLOAD\n${amzDate}\n${scope}\n${prev}\n${EMPTY_SHA256}\n${sha256Hex(data)}`).toString('hex');
-    frames.push(Buffer.concat([Buffer.from(`${data.length.toString(16)};chunk-signature=${prev}\r\n`), data, Buffer.from('\r\n')]));
+    const tail = data.length === 0 && trailers ? '' : '\r\n';
+    frames.push(Buffer.concat([Buffer.from(`${data.length.toString(16)};chunk-signature=${prev}\r\n`), data, Buffer.from(tail)]));
+  }
+  if (trailers) {
+    const lines = Object.keys(trailers).sort().map((k) => `${k}:${trailers[k]}\n`).join('');
+    const sig = hmac(key, `AWS4-HMAC-SHA256-TRAILER\n${amzDate}\n${scope}\n${prev}\n${sha256Hex(lines)}`).toString('hex');
+    const wire = Object.entries(trailers).map(([k, v]) => `${k}:${v}\r\n`).join('');
+    frames.push(Buffer.from(`${wire}x-amz-trailer-signature:${sig}\r\n\r\n`));
   }
   return frames;
 }
