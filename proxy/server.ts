@@ -113,7 +113,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       operation = op;
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
-      if (opts.faults) {
+      if (opts.faults && opts.faults.engine.registry.size > 0) {
+        // The byte counter above set the body flowing: hold it while faults are decided (and
+        // delayed), or its first chunks would reach only the counter. The handler resumes it.
+        req.pause();
         ctx.faults = await requestFaults(opts.faults, ctx);
         if (ctx.faults?.handled || res.destroyed) return;
       }

@@ -1,0 +1,96 @@
+// Balancing overhead: `floodgate gateway` serving a virtual bucket over one MinIO bucket, against
+// the same MinIO directly, in one run: GET and PUT of 4 KiB and 64 MiB objects at concurrency 1
+// and 32. Targets (issue 5): large-object throughput >= 90 % of direct; added p50 <= 1 ms for
+// small objects unloaded (concurrency 1).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, startMinio } from '../proxy/backends/s3/minio.fixture.ts';
+import { openS3Store } from '../proxy/backends/s3/store.ts';
+import { compare, runLoad, sizeLabel, type Endpoint } from './load.ts';
+import { printTable, type Cell } from './table.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const VB = 'bench';
+const BUCKET = 'fg-bench';
+
+/** `floodgate gateway` in its own process at log level warn (no per-request log lines). */
+export async function startCliGateway(args: string[], env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawn(process.execPath, [join(ROOT, 'main.ts'), 'gateway', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
+    env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d; });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited: ${stderr}`);
+    if (await fetch(`${url}/readyz`).then((r) => r.ok, () => false)) break;
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`gateway did not start: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url, async stop() { proc.kill('SIGTERM'); await exited; } };
+}
+
+export async function bench(): Promise<void> {
+  const minio = await startMinio();
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-bal-'));
+  const creds = { accessKeyId: 'AKBENCH' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
+  const direct = openS3Store({ name: 'direct', endpoint: minio.endpoint, region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
+  let gw: { url: string; stop(): Promise<void> } | undefined;
+  try {
+    await direct.createBucket(BUCKET);
+    const config = join(dir, 'gateway.yaml');
+    writeFileSync(config, stringify({
+      backends: [{ name: 'minio', endpoint: minio.endpoint, bucket: BUCKET, credentials: minio.credentials }],
+      virtualBuckets: [{ name: VB, backends: ['minio'] }],
+      credentials: [creds],
+    }));
+    gw = await startCliGateway(['--config', config, '--data-dir', join(dir, 'data')]);
+    const viaGw = (prefix = ''): Endpoint => ({ url: gw!.url, creds, bucket: VB, prefix });
+    // Directly: the same objects in the backend bucket, under the virtual bucket's namespace.
+    const viaMinio = (prefix = ''): Endpoint => ({ url: minio.endpoint, creds: minio.credentials, bucket: BUCKET, prefix: `${VB}/${prefix}` });
+
+    const rows: Record<string, Cell>[] = [];
+    const cells = [
+      { size: 4 * KiB, concurrency: 1, maxOps: 2000, maxSeconds: 3 },
+      { size: 4 * KiB, concurrency: 32, maxOps: 8000, maxSeconds: 3 },
+      { size: 64 * MiB, concurrency: 1, maxOps: 6, maxSeconds: 8 },
+      { size: 64 * MiB, concurrency: 32, maxOps: 32, maxSeconds: 15 },
+    ];
+    for (const size of [4 * KiB, 64 * MiB]) {
+      // Objects to read, written once through the gateway (so the index knows them).
+      const keys = Array.from({ length: size > MiB ? 4 : 64 }, (_, i) => `get/${size}/${i}`);
+      await runLoad(viaGw(), { method: 'PUT', size, concurrency: 4, keys, maxOps: keys.length, maxSeconds: 120 });
+      for (const c of cells.filter((x) => x.size === size)) {
+        for (const method of ['GET', 'PUT'] as const) {
+          const spec = { method, size, concurrency: c.concurrency, maxOps: c.maxOps, maxSeconds: c.maxSeconds,
+            keys: method === 'GET' ? keys : Array.from({ length: 64 }, (_, i) => `put/${size}/${i}`) };
+          const [d, g] = await compare(viaMinio(method === 'PUT' ? 'direct-' : ''), viaGw(), spec);
+          rows.push({
+            op: method, size: sizeLabel(size), conc: c.concurrency,
+            'direct ops/s': d.opsPerSec, 'gw ops/s': g.opsPerSec, 'direct MiB/s': d.mibPerSec, 'gw MiB/s': g.mibPerSec,
+            'direct p50 ms': d.p50Ms, 'gw p50 ms': g.p50Ms, 'direct p99 ms': d.p99Ms, 'gw p99 ms': g.p99Ms,
+            'added p50 ms': g.p50Ms - d.p50Ms, ratio: g.mibPerSec / d.mibPerSec,
+          });
+        }
+      }
+    }
+    printTable('balancing: gateway (virtual bucket over one MinIO bucket) vs the same MinIO directly — targets: 64 MiB ratio >= 0.90, 4 KiB c=1 added p50 <= 1 ms', rows);
+  } finally {
+    await gw?.stop();
+    await direct.close();
+    await minio.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
