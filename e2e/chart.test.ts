@@ -185,7 +185,9 @@ describe('helm chart', () => {
 async function assertOperatorRbac(cp: ControlPlane): Promise<void> {
   const can = async (...args: string[]) => {
     const r = await cp.kubectl(['auth', 'can-i', ...args, `--as=${SA}`], { allowFail: true });
-    return r.stdout.trim();
+    const answer = r.stdout.trim();
+    assert.ok(answer === 'yes' || answer === 'no', `can-i ${args.join(' ')}: ${r.stderr}`);
+    return answer;
   };
   const allowed: string[][] = [
     ['list', 'virtualbuckets.floodgate.dev', '-A'],
@@ -217,7 +219,7 @@ async function assertOperatorRbac(cp: ControlPlane): Promise<void> {
     ['escalate', 'clusterroles.rbac.authorization.k8s.io'],
     ['impersonate', 'serviceaccounts', '-A'],
     ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
-    ['delete', 'namespaces', 'apps'],
+    ['delete', 'namespaces/apps'],
   ];
   for (const a of allowed) assert.equal(await can(...a), 'yes', `operator may ${a.join(' ')}`);
   for (const d of denied) assert.equal(await can(...d), 'no', `operator may not ${d.join(' ')}`);

@@ -13,13 +13,15 @@ set -euo pipefail
 K8S_VERSION=${K8S_VERSION:-1.36.3}    # etcd client 3.6.x in its go.mod; builds with Go 1.26
 ETCD_VERSION=${ETCD_VERSION:-3.6.16}
 HELM_VERSION=${HELM_VERSION:-3.22.0}
+# Bump when the build recipe changes, so cached bin dirs built the old way are rebuilt.
+RECIPE=2
 
 cache=${FLOODGATE_CACHE:-$HOME/.cache/floodgate}
 out=$cache/k8s-v$K8S_VERSION-etcd$ETCD_VERSION-helm$HELM_VERSION
 bin=$out/bin
 bins=(etcd kube-apiserver kube-controller-manager kubectl helm)
 
-complete() { [ -f "$bin/.complete" ] && for b in "${bins[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
+complete() { [ "$(cat "$bin/.complete" 2>/dev/null)" = "$RECIPE" ] && for b in "${bins[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
 if complete; then echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH=/usr/local/go/bin:$PATH
@@ -74,10 +76,18 @@ go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION" >&2
 go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
 
 # --- helm (no replaces: go install works) ---
-log "building helm v$HELM_VERSION"
-GOBIN=$work/bin go install -trimpath \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" \
-  "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+# Like helm's Makefile, stamp the version and the Kubernetes minor of its client libraries: the
+# latter is what `helm template` assumes the cluster runs (the unstamped default is 1.20, which a
+# chart's `kubeVersion: >=1.29` refuses).
+helmmod=$(go mod download -json "helm.sh/helm/v3@v$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+helmk8s=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$helmmod" | head -1)
+[ -n "$helmk8s" ] || { echo "k8s-bins.sh: no k8s.io/client-go in helm's go.mod" >&2; exit 1; }
+log "building helm v$HELM_VERSION (Kubernetes 1.$helmk8s libraries)"
+hl="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  hl+=" -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$helmk8s"
+done
+GOBIN=$work/bin go install -trimpath -ldflags "$hl" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 
 "$work/bin/kube-apiserver" --version >&2
 "$work/bin/etcd" --version | head -1 >&2
@@ -85,6 +95,6 @@ GOBIN=$work/bin go install -trimpath \
 
 mkdir -p "$bin"
 for b in "${bins[@]}"; do mv -f "$work/bin/$b" "$bin/$b"; done
-touch "$bin/.complete"
+echo "$RECIPE" >"$bin/.complete"
 log "done"
 echo "$bin"

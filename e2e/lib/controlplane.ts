@@ -123,7 +123,9 @@ async function boot(binDir: string, dir: string, procs: ReturnType<typeof proces
     kubeconfig, server, binDir, kubectl, helm,
     async restartApiServer() {
       if (stopped) throw new Error('control plane is stopped');
-      await apiserver.stop();
+      // It stops listening at once on SIGTERM but then waits for open watches (the controller
+      // manager's) to drain for tens of seconds; clients see it gone either way.
+      await apiserver.stop(3_000);
       apiserver = await startApiServer();
     },
     async stop() {
