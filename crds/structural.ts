@@ -71,6 +71,14 @@ function hoistObjects(outer: Schema, branches: Schema[]): Schema {
       properties[k] = properties[k] ? mergeProperty(properties[k]!, v) : v;
     }
   }
+  // A default on a field only some branches have would be filled into every object (and then
+  // break the per-branch rules below): the branch's consumer applies it instead.
+  for (const [k, v] of Object.entries(properties)) {
+    if (!branches.every((b) => k in ((b.properties as Record<string, Schema>) ?? {})) && 'default' in v) {
+      const { default: _d, ...rest } = v;
+      properties[k] = rest;
+    }
+  }
   const reqs = branches.map((b) => new Set((b.required as string[]) ?? []));
   const required = [...reqs[0]!].filter((k) => reqs.every((r) => r.has(k)));
   const disc = Object.keys(properties).find((k) => branches.every((b) => {

@@ -48,7 +48,7 @@ test('the API server refuses bad resources with messages a person understands', 
   const b = { endpoint: 'http://127.0.0.1:1', bucket: 'data-x' };
   await refused(vbOf('bad-strategy', { backends: ['a'], strategy: 'least-space' }), /spec\.strategy: Unsupported value: "least-space": supported values: "round-robin"/);
   await refused(backendBucketOf(NS, 'bad-weight', b, 's', { weight: -1 }), /spec\.weight: Invalid value: -1: spec\.weight in body should be greater than or equal to 0/);
-  await refused(vbOf('bad-duration', { backends: ['a'], redirectExpiry: '5 parsecs' }), /spec\.redirectExpiry: Invalid value: "string": expected a duration like 500ms, 30s, 5m or 24h/);
+  await refused(vbOf('bad-duration', { backends: ['a'], redirectExpiry: '5 parsecs' }), /spec\.redirectExpiry: Invalid value: "5 parsecs": expected a duration like 500ms, 30s, 5m or 24h/);
   await refused(backendBucketOf(NS, 'bad-size', b, 's', { maxSize: 'lots' }), /expected a size like 500Mi, 10Gi or 2TB/);
   await refused(vbOf('both', { backends: ['a'], backendSelector: { matchLabels: { t: 'x' } } }), /list backends or give a backendSelector, not both/);
   await refused(backendBucketOf(NS, 'bad-endpoint', { endpoint: 'http://h:1/path', bucket: 'data-x' }, 's'), /must be an http\(s\):\/\/host\[:port\] URL without a path/);
@@ -90,10 +90,12 @@ test('BackendBuckets: probed with their Secret; a wrong Secret or a dead endpoin
     assert.ok(bb.metadata.finalizers.includes('floodgate.dev/in-use-protection'));
   }
   for (const [name, reason] of [['no-secret', 'SecretNotFound'], ['wrong-keys', 'AccessDenied'], ['dead', 'EndpointUnreachable']] as const) {
+    let seen = '';
     const bb = await waitFor(`${name} Degraded ${reason}`, async () => {
       const o = await getObject(cp, 'backendbucket', NS, name);
+      seen = `${condition(o, 'Degraded')?.reason}: ${condition(o, 'Degraded')?.message}`;
       return condition(o, 'Degraded')?.reason === reason && o;
-    });
+    }).catch((e: Error) => { throw new Error(`${e.message}; condition: ${seen}`); });
     assert.equal(condition(bb, 'Ready').status, 'False');
     assert.equal(condition(bb, 'Degraded').status, 'True');
   }

@@ -24,8 +24,9 @@ const DENIED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotM
 
 function classify(e: unknown, t: ProbeTarget): { reason: string; message: string } {
   if (e instanceof S3Error) {
-    if (DENIED.has(e.code)) return { reason: 'AccessDenied', message: `${t.endpoint} refused the credentials: ${e.code}` };
-    if (e.code === 'NoSuchBucket') return { reason: 'BucketNotFound', message: `bucket "${t.bucket}" does not exist on ${t.endpoint}` };
+    // The S3 backend reports a refused signature as 503 to gateway clients; its message keeps the status.
+    if (DENIED.has(e.code) || e.status === 403 || /refused the gateway's request with 40[13]/.test(e.message)) return { reason: 'AccessDenied', message: `${t.endpoint} refused the credentials: ${e.code}` };
+    if (e.code === 'NoSuchBucket' || e.status === 404) return { reason: 'BucketNotFound', message: `bucket "${t.bucket}" does not exist on ${t.endpoint}` };
     if (isConnectionError(e)) return { reason: 'EndpointUnreachable', message: `cannot reach ${t.endpoint}: ${e.message}` };
     return { reason: 'ProbeFailed', message: `${t.endpoint}: ${e.code}: ${e.message}` };
   }
