@@ -2,8 +2,9 @@
 // plane, real S3 backends (`floodgate gateway` processes over the embedded store), and the gateway
 // a VirtualBucket would run in a pod — started here from the rendered ConfigMap and Secrets, on
 // loopback, so the operator reads a real /status.
+import { rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -95,7 +96,13 @@ export async function startBackend(bucket: string): Promise<Backend> {
   const s3 = new S3Client({ endpoint: gateway.url, region: 'us-east-1', forcePathStyle: true, credentials: creds });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
-  return { gateway, creds, bucket, endpoint: gateway.url, close: () => gateway.stop() };
+  return {
+    gateway, creds, bucket, endpoint: gateway.url,
+    close: async () => {
+      await gateway.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export const secretOf = (ns: string, name: string, c: TestCredentials) => ({
