@@ -2,7 +2,6 @@
 // plane, real S3 backends (`floodgate gateway` processes over the embedded store), and the gateway
 // a VirtualBucket would run in a pod — started here from the rendered ConfigMap and Secrets, on
 // loopback, so the operator reads a real /status.
-import { rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
