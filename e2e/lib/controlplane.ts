@@ -77,6 +77,9 @@ async function boot(binDir: string, dir: string, procs: ReturnType<typeof proces
     `--service-account-issuer=${server}`, `--service-account-key-file=${pki.saPublicKey}`,
     `--service-account-signing-key-file=${pki.saPrivateKey}`,
     '--service-cluster-ip-range=10.0.0.0/24', '--allow-privileged=true', '--profiling=false',
+    // Checked like on stricter clusters: setting blockOwnerDeletion needs update on the owner's
+    // finalizers, so a chart's RBAC that lacks it fails here too.
+    '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
     // Without the controller manager nothing creates the `default` ServiceAccount pods need.
     ...(controllers ? [] : ['--disable-admission-plugins=ServiceAccount']),
   ];
