@@ -50,7 +50,6 @@ function upstreamIntegrity(ctx: S3Context): { contentMd5?: string; checksum?: { 
   return i.contentMd5 || checksum ? { contentMd5: i.contentMd5, checksum } : undefined;
 }
 
-
 /** A single `bytes=` range; anything else (multiple ranges, other units, garbage) is ignored as S3 does. */
 export function parseRange(h: string | undefined): RangeSpec | undefined {
   if (!h) return undefined;
