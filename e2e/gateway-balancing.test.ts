@@ -169,6 +169,12 @@ describe('floodgate gateway --config with three backends', () => {
     assert.match(location.pathname, /^\/fg-(one|two)\/photos-redir\/r\/obj\.bin$/);
     assert.match(location.search, /X-Amz-Expires=30/);
     assert.ok(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(body), 'fetch follows the redirect');
+    const headUrl = await import('@aws-sdk/s3-request-presigner').then(({ getSignedUrl }) => getSignedUrl(s3, new HeadObjectCommand({ Bucket: rb, Key: 'r/obj.bin' }), { expiresIn: 60 }));
+    const head = await fetch(headUrl, { method: 'HEAD', redirect: 'manual' });
+    assert.equal(head.status, 307, 'HEAD redirects too');
+    const followed = await fetch(head.headers.get('location')!, { method: 'HEAD' });
+    assert.equal(followed.status, 200, 'the presigned HEAD URL is valid on MinIO');
+    assert.equal(followed.headers.get('content-length'), String(body.length));
     // PUT and listings stay proxied.
     assert.equal((await s3.send(new ListObjectsV2Command({ Bucket: rb }))).KeyCount, 1);
     // The JS SDK does not follow a 307 on GetObject (its HTTP handler never follows redirects):

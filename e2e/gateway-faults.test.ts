@@ -189,3 +189,15 @@ test('without a token the gateway has no control API', async () => {
     await plain.stop();
   }
 });
+
+test('floodgate injector is a subcommand of the one command', async () => {
+  const { execFile } = await import('node:child_process');
+  const { promisify } = await import('node:util');
+  const { ROOT } = await import('./lib/gateway.ts');
+  const run = promisify(execFile);
+  const { stdout } = await run(join(ROOT, 'bin', 'floodgate'), ['injector', '--help'], { timeout: 30_000 });
+  assert.match(stdout, /^Usage: floodgate injector --upstream URL/);
+  const bad = await run(process.execPath, [join(ROOT, 'main.ts'), 'injector', '--listen', '127.0.0.1:0'], { timeout: 30_000 }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+  assert.equal(bad?.code, 2);
+  assert.match(bad!.stderr, /floodgate injector: --upstream is required/);
+});
