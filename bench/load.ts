@@ -3,7 +3,7 @@
 // Every run is bounded by a request count and a wall-clock budget.
 import { Pool } from 'undici';
 import { presignUrl, type Credentials } from '../proxy/auth/sign.ts';
-import { percentile } from './table.ts';
+import { percentile, type Cell } from './table.ts';
 
 export interface Endpoint {
   /** http://host:port */
@@ -101,3 +101,47 @@ export async function compare(a: Endpoint, b: Endpoint, spec: LoadSpec, rounds =
 }
 
 export const sizeLabel = (n: number) => (n >= MiB ? `${n / MiB} MiB` : `${n / 1024} KiB`);
+
+const KiB = 1024;
+
+/** The matrix both bench sections measure: 4 KiB and 64 MiB at concurrency 1 and 32, each bounded. */
+export const CELLS = [
+  { size: 4 * KiB, concurrency: 1, maxOps: 2000, maxSeconds: 3 },
+  { size: 4 * KiB, concurrency: 32, maxOps: 8000, maxSeconds: 3 },
+  { size: 64 * MiB, concurrency: 1, maxOps: 8, maxSeconds: 8 },
+  { size: 64 * MiB, concurrency: 32, maxOps: 32, maxSeconds: 15 },
+];
+
+export interface SideBySide {
+  /** Column prefixes, e.g. "direct" and "gw". */
+  names: [string, string];
+  /** The two endpoints for an operation (PUTs may need distinct key spaces). */
+  endpoints(method: 'GET' | 'PUT'): [Endpoint, Endpoint];
+  /** Writes the objects the GETs read, through whichever endpoint must know them. */
+  seed(size: number, keys: string[]): Promise<void>;
+}
+
+/** GET and PUT over CELLS, side by side: ops/s, MiB/s, p50/p99, added p50 and the throughput ratio. */
+export async function sideBySide(o: SideBySide): Promise<Record<string, Cell>[]> {
+  const [a, b] = o.names;
+  const rows: Record<string, Cell>[] = [];
+  for (const size of [...new Set(CELLS.map((c) => c.size))]) {
+    const keys = Array.from({ length: size > MiB ? 4 : 64 }, (_, i) => `get/${size}/${i}`);
+    await o.seed(size, keys);
+    for (const c of CELLS.filter((x) => x.size === size)) {
+      for (const method of ['GET', 'PUT'] as const) {
+        const spec = { method, size, concurrency: c.concurrency, maxOps: c.maxOps, maxSeconds: c.maxSeconds,
+          keys: method === 'GET' ? keys : Array.from({ length: 64 }, (_, i) => `put/${size}/${i}`) };
+        const [ea, eb] = o.endpoints(method);
+        const [ra, rb] = await compare(ea, eb, spec);
+        rows.push({
+          op: method, size: sizeLabel(size), conc: c.concurrency,
+          [`${a} ops/s`]: ra.opsPerSec, [`${b} ops/s`]: rb.opsPerSec, [`${a} MiB/s`]: ra.mibPerSec, [`${b} MiB/s`]: rb.mibPerSec,
+          [`${a} p50 ms`]: ra.p50Ms, [`${b} p50 ms`]: rb.p50Ms, [`${a} p99 ms`]: ra.p99Ms, [`${b} p99 ms`]: rb.p99Ms,
+          'added p50 ms': rb.p50Ms - ra.p50Ms, ratio: rb.mibPerSec / ra.mibPerSec,
+        });
+      }
+    }
+  }
+  return rows;
+}
