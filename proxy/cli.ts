@@ -115,6 +115,10 @@ export async function runGateway(argv: string[]): Promise<number> {
     logger,
   });
   const unwatch = v && config.configFile ? v.watch() : undefined;
+  // SIGHUP reloads a balancing config (v.watch); on the embedded store there is nothing to reload,
+  // and the default action (exit) would take the gateway down.
+  const ignoreHup = () => logger.log('info', 'SIGHUP: nothing to reload on the embedded store');
+  if (!unwatch) process.on('SIGHUP', ignoreHup);
   logger.log('info', 'gateway listening', {
     url: gw.url, dataDir, region: config.region, domains: config.domains,
     virtualBuckets: balancing?.virtualBuckets.map((b) => b.name), backends: balancing?.backends.map((b) => b.name),
@@ -140,6 +144,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   unwatch?.();
+  process.off('SIGHUP', ignoreHup);
   await gw.close();
   await faults?.close();
   await store.close();
