@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import {
   CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand,
-  S3Client, S3ServiceException, ListMultipartUploadsCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand,
+  S3Client, ListMultipartUploadsCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -24,12 +24,13 @@ import { openVirtualStore, openVirtualStoreFromFile, parseBalancingConfig, type 
 import { startFront } from '../proxy/front.ts';
 import { createLogger } from '../proxy/observability/log.ts';
 import { VENV_BIN as venv, noPython } from './lib/python.ts';
+import { MiB, bytes, s3Error } from './lib/s3.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 const creds = { accessKeyId: 'AKVIRTUAL' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
 const BUCKET = 'fg-backend';
-const MiB = 1024 * 1024;
+
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 
 let minios: Minio[] = [];
@@ -76,22 +77,6 @@ async function gatewayFor(vb: string): Promise<VirtualGateway> {
 }
 
 const client = (url: string) => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: creds, maxAttempts: 4 });
-
-async function bytes(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
-
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return e;
-    throw e;
-  }
-  assert.fail('expected an S3 error');
-}
 
 /** Objects of a virtual bucket on each backend, read directly from MinIO. */
 async function spread(vb: string): Promise<number[]> {

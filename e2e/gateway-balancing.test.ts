@@ -16,6 +16,7 @@ import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import type { StatusSnapshot } from '../proxy/health/status.ts';
 import { newCredentials, ROOT, spawnGateway, tempDir, type SpawnedGateway } from './lib/gateway.ts';
+import { bytes } from './lib/s3.ts';
 
 const run = promisify(execFile);
 const creds = newCredentials();
@@ -73,12 +74,6 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 15_
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-async function bytes(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
 }
 
 describe('floodgate gateway --config with three backends', () => {

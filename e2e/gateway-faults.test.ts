@@ -14,6 +14,7 @@ import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store } from '../proxy/backends/s3/store.ts';
 import type { StatusSnapshot } from '../proxy/health/status.ts';
 import { newCredentials, spawnGateway, tempDir, type SpawnedGateway } from './lib/gateway.ts';
+import { s3Error } from './lib/s3.ts';
 
 const TOKEN = randomBytes(16).toString('hex');
 const creds = newCredentials();
@@ -62,16 +63,6 @@ async function inject(spec: object): Promise<string> {
   const r = await api('POST', 'faults', spec);
   assert.equal(r.status, 201, await r.clone().text());
   return ((await r.json()) as { id: string }).id;
-}
-
-async function s3Error(p: Promise<unknown>): Promise<S3ServiceException> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof S3ServiceException) return e;
-    throw e;
-  }
-  assert.fail('expected an S3 error');
 }
 
 const status = async () => (await (await fetch(`${gw.url}/status`)).json()) as StatusSnapshot;

@@ -2,19 +2,14 @@
 // in front of a real S3 server (MinIO when built, else the Floodgate gateway).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand,
   PutObjectCommand, S3ServiceException, UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startHarness, type Harness } from '../injector/testing/harness.ts';
+import { bytes, sha } from './lib/s3.ts';
 
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-async function bytes(body: unknown): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-  return Buffer.concat(chunks);
-}
 async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; $metadata?: { attempts?: number; httpStatusCode?: number } }> {
   try {
     await p;

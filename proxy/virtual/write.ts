@@ -3,7 +3,7 @@
 //   intent → backend PUT → index commit (returns the replaced record) → old copy deleted when it
 //   lived on another backend → intent cleared.
 // A crash anywhere leaves the intent, and recovery (repair.ts) settles the key.
-import type { PutInput, PutResult, WriteConditions, ObjectMeta } from '../store/types.ts';
+import type { PutInput, PutResult, ObjectMeta } from '../store/types.ts';
 import type { PlacedObject } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { isBackendFault } from '../backends/s3/errors.ts';
