@@ -40,13 +40,17 @@ export function k8sBinDir(): string {
 
 export async function startControlPlane(opts: { controllers?: boolean } = {}): Promise<ControlPlane> {
   const binDir = k8sBinDir();
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-k8s-'));
-  const procs = processGroup(dir);
-  try {
-    return await boot(binDir, dir, procs, opts.controllers ?? false);
-  } catch (err) {
-    await procs.stopAll();
-    throw err;
+  // Free ports are picked before the servers bind them, so a test running beside this one can
+  // take one in between: such a start is retried on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), 'floodgate-k8s-'));
+    const procs = processGroup(dir);
+    try {
+      return await boot(binDir, dir, procs, opts.controllers ?? false);
+    } catch (err) {
+      await procs.stopAll();
+      if (attempt >= 3 || !/address already in use/.test(String((err as Error).message))) throw err;
+    }
   }
 }
 
