@@ -14,6 +14,9 @@ import { S3Error } from '../../s3/errors.ts';
 /** A stored object is one or more blobs (a completed multipart upload keeps its parts). */
 export type Segment = [id: string, size: number];
 
+/** 1 MiB reads: 64 KiB (the default) costs ~40 % of large-GET throughput in per-chunk overhead. */
+const READ_CHUNK = 1024 * 1024;
+
 class Md5Counter extends Transform {
   readonly md5 = createHash('md5');
   bytes = 0;
@@ -76,7 +79,7 @@ export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir
     },
 
     read(segments, start, end) {
-      if (segments.length === 1) return createReadStream(path(segments[0]![0]), { start, end });
+      if (segments.length === 1) return createReadStream(path(segments[0]![0]), { start, end, highWaterMark: READ_CHUNK });
       const out = new PassThrough();
       void (async () => {
         let offset = 0;
@@ -85,7 +88,7 @@ export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir
           if (size > 0 && segEnd >= start && offset <= end) {
             const from = Math.max(start, offset) - offset;
             const to = Math.min(end, segEnd) - offset;
-            await pipeline(createReadStream(path(id), { start: from, end: to }), out, { end: false });
+            await pipeline(createReadStream(path(id), { start: from, end: to, highWaterMark: READ_CHUNK }), out, { end: false });
           }
           offset += size;
           if (offset > end) break;
