@@ -57,3 +57,10 @@ export function decodeDigest(value: string, bytes: number): Buffer | undefined {
   const b = Buffer.from(value, 'base64');
   return b.length === bytes && b.toString('base64') === value ? b : undefined;
 }
+
+/** The COMPOSITE checksum of a multipart object: the digest of the parts' (base64) digests, `-N`. */
+export function compositeChecksum(alg: ChecksumAlgorithm, parts: readonly string[]): string {
+  const d = createDigest(alg);
+  for (const p of parts) d.update(Buffer.from(p, 'base64'));
+  return `${d.digest().toString('base64')}-${parts.length}`;
+}

@@ -62,6 +62,16 @@ export interface PutInput {
   /** Filled in by the front's verifier by the time `body` ends; stored and echoed back. */
   checksums: Checksums;
   conditions?: WriteConditions;
+  /**
+   * The digests the client declared up front (Content-MD5, an x-amz-checksum-* header), for a
+   * remote backend to verify too. The front has verified them already; stores may ignore this.
+   */
+  integrity?: UpstreamIntegrity;
+}
+
+export interface UpstreamIntegrity {
+  contentMd5?: string;
+  checksum?: { alg: ChecksumAlgorithm; value?: string };
 }
 
 export interface PutResult {

@@ -4,7 +4,7 @@
 import type { ChecksumAlgorithm, CompletePart, ObjectHeaders, ObjectMeta, PartInfo, PutInput, PutResult, UploadInfo, WriteConditions } from '../store/types.ts';
 import type { UploadRecord } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
-import { compositeChecksum } from '../backends/s3/multipart.ts';
+import { compositeChecksum } from '../auth/checksums.ts';
 import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import { decodeUploadId, encodeUploadId } from './upload-id.ts';
 import { chooseBackend, commitWrite } from './write.ts';

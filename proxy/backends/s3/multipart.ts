@@ -3,7 +3,7 @@
 // (S3 keeps the connection alive with whitespace while it assembles): the body decides.
 import { createHash } from 'node:crypto';
 import type { ChecksumAlgorithm, Checksums, CompletePart, ObjectHeaders, ObjectMeta, ObjectStore, PartInfo, PutInput, PutResult, UploadInfo, WriteConditions } from '../../store/types.ts';
-import { createDigest } from '../../auth/checksums.ts';
+import { compositeChecksum } from '../../auth/checksums.ts';
 import { escapeXml } from '../../s3/xml.ts';
 import type { S3Http } from './http.ts';
 import { call, drain, text } from './call.ts';
@@ -17,12 +17,6 @@ type MultipartOps = Pick<ObjectStore, 'createMultipartUpload' | 'uploadPart' | '
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const EMPTY = sha256('');
 
-/** The COMPOSITE checksum of a multipart object: the digest of the part digests, `-N`. */
-export function compositeChecksum(alg: ChecksumAlgorithm, parts: readonly string[]): string {
-  const d = createDigest(alg);
-  for (const p of parts) d.update(Buffer.from(p, 'base64'));
-  return `${d.digest().toString('base64')}-${parts.length}`;
-}
 
 /** Composite checksums, when every part listed a value of the same single algorithm. */
 function compositeOf(parts: CompletePart[]): Checksums {

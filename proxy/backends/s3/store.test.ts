@@ -11,7 +11,7 @@ import type { PutInput } from '../../store/types.ts';
 import { startMinio, type Minio } from './minio.fixture.ts';
 import { openS3Store, type S3Store } from './store.ts';
 import { isBackendFault } from './errors.ts';
-import { compositeChecksum } from './multipart.ts';
+import { compositeChecksum } from '../../auth/checksums.ts';
 
 let minio: Minio;
 let store: S3Store;
@@ -271,10 +271,15 @@ test('destroying a download aborts the upstream request', async () => {
 test('declared digests passed along are verified by the backend too', async () => {
   const data = Buffer.from('integrity matters');
   const md5b64 = createHash('md5').update(data).digest('base64');
-  const withIntegrity = (integrity: object) => Object.assign(input(data), { integrity });
+  const withIntegrity = (integrity: PutInput['integrity']) => ({ ...input(data), integrity });
   await store.putObject(BUCKET, 'checked', withIntegrity({ contentMd5: md5b64 }));
   await rejectsWith(store.putObject(BUCKET, 'checked', withIntegrity({ contentMd5: createHash('md5').update('other').digest('base64') })), 'BadDigest');
   await rejectsWith(store.putObject(BUCKET, 'checked', withIntegrity({ checksum: { alg: 'crc32', value: 'AAAAAA==' } })), 'BadDigest');
   const g = await store.getObject(BUCKET, 'checked', {});
   assert.equal((await readAll(g.body)).toString(), 'integrity matters');
+  // Parts too: a wrong declared digest is refused by the backend, a right one lands.
+  const id = await store.createMultipartUpload(BUCKET, 'checked-mp', { userMeta: {} });
+  await rejectsWith(store.uploadPart(BUCKET, 'checked-mp', id, 1, withIntegrity({ checksum: { alg: 'crc32', value: 'AAAAAA==' } })), 'BadDigest');
+  await store.uploadPart(BUCKET, 'checked-mp', id, 1, withIntegrity({ contentMd5: md5b64 }));
+  await store.abortMultipartUpload(BUCKET, 'checked-mp', id);
 });

@@ -2,7 +2,7 @@
 // bucket. Bodies stream both ways (request body piped, response body handed back unread); what
 // the backend answers — ETag, metadata, errors — is what we return.
 import { createHash } from 'node:crypto';
-import type { ChecksumAlgorithm, ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
+import type { ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
 import { presignUrl } from '../../auth/sign.ts';
 import { S3Error } from '../../s3/errors.ts';
 import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
@@ -21,17 +21,9 @@ export interface S3Store extends ObjectStore {
   probe(bucket: string): Promise<void>;
 }
 
-/**
- * Digests the client declared up front, when the front passes them along (an optional field of
- * PutInput): forwarded so the backend verifies the bytes it stores, too.
- */
-export interface UpstreamIntegrity {
-  contentMd5?: string;
-  checksum?: { alg: ChecksumAlgorithm; value?: string };
-}
-
+/** The client's up-front digests (PutInput.integrity), forwarded so the backend verifies them too. */
 export function integrityHeaders(input: PutInput): Record<string, string> {
-  const i = (input as PutInput & { integrity?: UpstreamIntegrity }).integrity;
+  const i = input.integrity;
   const out: Record<string, string> = {};
   if (i?.contentMd5) out['content-md5'] = i.contentMd5;
   if (i?.checksum?.value) out[`x-amz-checksum-${i.checksum.alg}`] = i.checksum.value;

@@ -10,7 +10,7 @@ import { param } from '../route.ts';
 import { parseXml, xmlDocument } from '../xml.ts';
 import { encodeIf, encodingType } from './list.ts';
 import { bucketOf, intParam, keyOf, type Handler, type S3Context } from './context.ts';
-import { checksumHeaders, startBody } from './objects.ts';
+import { checksumHeaders, startBody, upstreamIntegrity } from './objects.ts';
 
 const OWNER = { ID: 'floodgate', DisplayName: 'floodgate' };
 
@@ -39,7 +39,7 @@ export const uploadPart: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
   const { body, size, checksums } = decodeBody(ctx.req, ctx.auth, ctx.idleTimeoutMs);
   startBody(ctx);
-  const r = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, { body, size, headers: { userMeta: {} }, checksums });
+  const r = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, { body, size, headers: { userMeta: {} }, checksums, integrity: upstreamIntegrity(ctx) });
   sendEmpty(ctx.res, 200, { etag: quoteEtag(r.etag), ...checksumHeaders(r.checksums) });
 };
 

@@ -4,7 +4,7 @@ import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { checksumHeaderName } from '../../auth/checksums.ts';
 import { validateKey } from '../../store/keys.ts';
-import type { ChecksumAlgorithm, Checksums, ObjectMeta, PutInput, RangeSpec } from '../../store/types.ts';
+import type { Checksums, ObjectMeta, RangeSpec, UpstreamIntegrity } from '../../store/types.ts';
 import { decodeBody, readSmallBody } from '../body.ts';
 import { S3Error, isS3Error } from '../errors.ts';
 import { objectHeadersFromRequest, objectResponseHeaders, quoteEtag, readConditions, writeConditions } from '../headers.ts';
@@ -33,7 +33,7 @@ export const putObject: Handler = async (ctx) => {
   const conditions = writeConditions(ctx.req.headers);
   const { body, size, checksums } = decodeBody(ctx.req, ctx.auth, ctx.idleTimeoutMs);
   startBody(ctx);
-  const r = await ctx.store.putObject(bucket, key, { body, size, headers, checksums, conditions, integrity: upstreamIntegrity(ctx) } as PutInput);
+  const r = await ctx.store.putObject(bucket, key, { body, size, headers, checksums, conditions, integrity: upstreamIntegrity(ctx) });
   sendEmpty(ctx.res, 200, { etag: quoteEtag(r.etag), ...checksumHeaders(r.checksums) });
 };
 
@@ -42,7 +42,7 @@ export const putObject: Handler = async (ctx) => {
  * remote backend to verify as well (PutInput.integrity, read by backends/s3). We verify them
  * too; a checksum sent as a trailer is known only at the end and is not forwarded.
  */
-function upstreamIntegrity(ctx: S3Context): { contentMd5?: string; checksum?: { alg: ChecksumAlgorithm; value: string } } | undefined {
+export function upstreamIntegrity(ctx: S3Context): UpstreamIntegrity | undefined {
   const h = ctx.req.headers;
   if (h['content-md5'] === undefined && !Object.keys(h).some((k) => k.startsWith('x-amz-checksum-'))) return undefined;
   const i = parseIntegrityHeaders(h);

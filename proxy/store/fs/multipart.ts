@@ -1,7 +1,7 @@
 // Completing a multipart upload: S3's part rules, the `md5-of-md5s-N` ETag, and the COMPOSITE
 // checksum (the digest of the parts' digests, `-N` suffixed) of the upload's algorithm.
 import { createHash } from 'node:crypto';
-import { createDigest } from '../../auth/checksums.ts';
+import { compositeChecksum } from '../../auth/checksums.ts';
 import { S3Error } from '../../s3/errors.ts';
 import type { ChecksumAlgorithm, Checksums, CompletePart } from '../types.ts';
 
@@ -47,13 +47,9 @@ export function completeParts(requested: CompletePart[], stored: Map<number, Sto
   for (const p of parts) md5.update(Buffer.from(p.etag, 'hex'));
   const checksums: Checksums = {};
   if (alg) {
-    const composite = createDigest(alg);
-    for (const p of parts) {
-      const v = p.checksums[alg];
-      if (!v) throw new S3Error('InvalidRequest', `The upload was created with a ${alg.toUpperCase()} checksum, but part ${p.partNumber} was uploaded without one.`);
-      composite.update(Buffer.from(v, 'base64'));
-    }
-    checksums[alg] = `${composite.digest().toString('base64')}-${parts.length}`;
+    const missing = parts.find((p) => !p.checksums[alg]);
+    if (missing) throw new S3Error('InvalidRequest', `The upload was created with a ${alg.toUpperCase()} checksum, but part ${missing.partNumber} was uploaded without one.`);
+    checksums[alg] = compositeChecksum(alg, parts.map((p) => p.checksums[alg]!));
   }
   return { parts, etag: `${md5.digest('hex')}-${parts.length}`, checksums };
 }
