@@ -3,10 +3,10 @@
 // embedded store (it verifies SigV4 against the Host it receives, like MinIO).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { freePort } from '../../e2e/lib/ports.ts';
 
 export interface Upstream {
   url: string;
@@ -18,14 +18,6 @@ export interface Upstream {
 export function minioBinary(): string | undefined {
   const p = join(process.env.FLOODGATE_CACHE ?? join(homedir(), '.cache', 'floodgate'), 'minio', 'minio');
   return existsSync(p) && process.env.FLOODGATE_TEST_UPSTREAM !== 'gateway' ? p : undefined;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 async function startMinio(bin: string): Promise<Upstream> {

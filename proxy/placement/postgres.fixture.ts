@@ -3,10 +3,10 @@
 // refuses to run as root, so as root it runs as the `postgres` system user (or `nobody`).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, mkdtempSync, rmSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../e2e/lib/ports.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -15,14 +15,6 @@ export interface PostgresServer {
   port: number;
   pid: number;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 function unprivileged(): { uid: number; gid: number } | undefined {

@@ -4,9 +4,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../../e2e/lib/ports.ts';
+export { freePort };
 
 const ROOT = resolve(import.meta.dirname, '../../..');
 
@@ -27,14 +28,6 @@ export function minioBinary(): string {
   const bin = join(process.env.FLOODGATE_CACHE ?? join(homedir(), '.cache', 'floodgate'), 'minio', 'minio');
   if (!existsSync(bin)) execFileSync(join(ROOT, 'tools', 'minio.sh'), { stdio: ['ignore', 'ignore', 'inherit'] });
   return bin;
-}
-
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 export async function startMinio(): Promise<Minio> {
