@@ -17,6 +17,7 @@ import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import type { StatusSnapshot } from '../proxy/health/status.ts';
 import { newCredentials, ROOT, spawnGateway, tempDir, type SpawnedGateway } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
+import { Readable } from 'node:stream';
 
 const run = promisify(execFile);
 const creds = newCredentials();
@@ -123,24 +124,25 @@ describe('floodgate gateway --config with three backends', () => {
     assert.match(await (await fetch(`${gw.url}/metrics`)).text(), /floodgate_backend_objects\{backend="local"\} 10/);
   });
 
-  test('client checksums sent as headers are forwarded: MinIO stores and verifies them', async () => {
+  test('client checksums, as headers (Buffer bodies) or aws-chunked trailers (stream bodies), are forwarded: MinIO stores and verifies them', async () => {
     const body = Buffer.from('checksummed through the gateway\n');
     const { crc32 } = await import('node:zlib');
     const value = Buffer.alloc(4);
     value.writeUInt32BE(crc32(body));
-    // Two puts so one lands on each MinIO bucket; the fs backend does not report checksums back.
+    // Three puts of each kind so copies land on both MinIO buckets; the fs backend does not report checksums back.
     for (const key of ['sum/a', 'sum/b', 'sum/c']) {
       await s3.send(new PutObjectCommand({ Bucket: vb, Key: key, Body: body, ChecksumCRC32: value.toString('base64') }));
+      await s3.send(new PutObjectCommand({ Bucket: vb, Key: `${key}-stream`, Body: Readable.from([body]), ContentLength: body.length, ChecksumAlgorithm: 'CRC32' }));
     }
-    let seen = 0;
+    let seen = 0; // stream (trailer) copies checked on MinIO; every header copy is checked too
     for (const bucket of ['fg-one', 'fg-two']) {
       for (const o of await direct.scan(bucket, { prefix: `${vb}/sum/`, after: '', limit: 10 })) {
         const r = await fetchHeadWithChecksum(bucket, o.key);
         assert.equal(r, value.toString('base64'), `${bucket}/${o.key} carries the client's CRC32`);
-        seen++;
+        if (o.key.endsWith('-stream')) seen++;
       }
     }
-    assert.ok(seen >= 1, 'at least one copy on MinIO');
+    assert.ok(seen >= 1, 'at least one trailer-checksummed copy on MinIO');
   });
 
   async function fetchHeadWithChecksum(bucket: string, key: string): Promise<string | undefined> {
@@ -233,7 +235,7 @@ test('floodgate gateway reindex: objects written behind the gateway are indexed'
     s3.destroy();
     await gw.stop();
   }
-  await direct.putObject('fg-two', `${vb}/behind/one`, { body: (await import('node:stream')).Readable.from([Buffer.from('behind')]), size: 6, headers: { userMeta: {} }, checksums: {} });
+  await direct.putObject('fg-two', `${vb}/behind/one`, { body: Readable.from([Buffer.from('behind')]), size: 6, headers: { userMeta: {} }, checksums: {} });
   const { stdout } = await run(process.execPath, [join(ROOT, 'main.ts'), 'gateway', 'reindex', '--config', path, '--data-dir', data], { timeout: 60_000 });
   assert.match(stdout, /reindex: 1 virtual buckets, 2 objects scanned: 1 added, 0 updated, 0 removed/);
   const again = await spawnGateway(data, creds, ['--config', path]);

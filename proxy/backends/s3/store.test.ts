@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable, Transform } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { S3Error } from '../../s3/errors.ts';
 import type { PutInput } from '../../store/types.ts';
 import { startMinio, type Minio } from './minio.fixture.ts';
@@ -282,4 +283,24 @@ test('declared digests passed along are verified by the backend too', async () =
   await rejectsWith(store.uploadPart(BUCKET, 'checked-mp', id, 1, withIntegrity({ checksum: { alg: 'crc32', value: 'AAAAAA==' } })), 'BadDigest');
   await store.uploadPart(BUCKET, 'checked-mp', id, 1, withIntegrity({ contentMd5: md5b64 }));
   await store.abortMultipartUpload(BUCKET, 'checked-mp', id);
+});
+
+test('a checksum the client sent as a trailer goes upstream as an aws-chunked trailer', async () => {
+  const data = randomBytes(200_000);
+  const right = Buffer.alloc(4);
+  right.writeUInt32BE(crc32(data));
+  // As from the front: the verifier fills the checksum in only once the body has ended.
+  const trailered = (value: string): PutInput => {
+    const checksums: PutInput['checksums'] = {};
+    const body = Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]);
+    body.once('end', () => { checksums.crc32 = value; });
+    return { body, size: data.length, headers: { userMeta: {} }, checksums, integrity: { checksum: { alg: 'crc32' } } };
+  };
+  await store.putObject(BUCKET, 'trailered', trailered(right.toString('base64')));
+  const head = await store.getObject(BUCKET, 'trailered', { head: true });
+  assert.equal(head.meta.checksums.crc32, right.toString('base64'), 'the backend stored the trailer checksum');
+  assert.deepEqual(await readAll((await store.getObject(BUCKET, 'trailered', {})).body), data);
+  const e = await store.putObject(BUCKET, 'trailered', trailered('AAAAAA==')).then(() => undefined, (err: unknown) => err);
+  assert.ok(e instanceof S3Error && e.status === 400, `the backend refused a wrong trailer: ${String(e)}`);
+  assert.deepEqual(await readAll((await store.getObject(BUCKET, 'trailered', {})).body), data);
 });

@@ -2,12 +2,14 @@
 // bucket. Bodies stream both ways (request body piped, response body handed back unread); what
 // the backend answers — ETag, metadata, errors — is what we return.
 import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import type { ObjectStore, PutInput, PutResult, GetOptions, GetResult, ObjectMeta, ScanOptions, BucketInfo } from '../../store/types.ts';
 import { presignUrl } from '../../auth/sign.ts';
 import { S3Error } from '../../s3/errors.ts';
 import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
 import { call, drain, text } from './call.ts';
 import { holdTail } from './hold-tail.ts';
+import { TrailerEncoder, trailerBodyLength } from './trailer-body.ts';
 import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
 import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
 import { multipartOps } from './multipart.ts';
@@ -44,10 +46,20 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     let bodyError: unknown;
     input.body.once('error', (e) => { bodyError = e; });
     const body = holdTail(input.body);
+    // A checksum the client sends as a trailer goes upstream as a trailer too.
+    const trailer = input.integrity?.checksum && !input.integrity.checksum.value ? input.integrity.checksum.alg : undefined;
+    const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer ? {
+      body: new TrailerEncoder(body, trailer, () => input.checksums[trailer]),
+      payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+      headers: {
+        'content-length': String(trailerBodyLength(input.size, trailer)), 'content-encoding': 'aws-chunked',
+        'x-amz-decoded-content-length': String(input.size), 'x-amz-trailer': `x-amz-checksum-${trailer}`,
+      },
+    } : { body, headers: { 'content-length': String(input.size) } };
     try {
       const res = await call(http, {
-        method: 'PUT', bucket, key, query, body, idempotent: false,
-        headers: { 'content-length': String(input.size), ...integrityHeaders(input), ...extra },
+        method: 'PUT', bucket, key, query, body: framing.body, payloadHash: framing.payloadHash, idempotent: false,
+        headers: { ...framing.headers, ...integrityHeaders(input), ...extra },
       });
       await drain(res);
       return { etag: unquote(String(res.headers.etag ?? '')), checksums: input.checksums, lastModified: new Date(), size: input.size };
@@ -58,6 +70,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
       if (!body.started && e instanceof S3Error) Object.assign(e, { bodyUnread: true });
       throw e;
     } finally {
+      if (!framing.body.destroyed && !framing.body.readableEnded) framing.body.destroy();
       if (!body.destroyed && !body.readableEnded) body.destroy();
     }
   }

@@ -40,13 +40,14 @@ export const putObject: Handler = async (ctx) => {
 /**
  * The digests the client declared up front (Content-MD5, an x-amz-checksum-* header), for a
  * remote backend to verify as well (PutInput.integrity, read by backends/s3). We verify them
- * too; a checksum sent as a trailer is known only at the end and is not forwarded.
+ * too; a checksum sent as a trailer is forwarded as a trailer with the value we computed.
  */
 export function upstreamIntegrity(ctx: S3Context): UpstreamIntegrity | undefined {
   const h = ctx.req.headers;
-  if (h['content-md5'] === undefined && !Object.keys(h).some((k) => k.startsWith('x-amz-checksum-'))) return undefined;
+  if (h['content-md5'] === undefined && h['x-amz-trailer'] === undefined && !Object.keys(h).some((k) => k.startsWith('x-amz-checksum-'))) return undefined;
   const i = parseIntegrityHeaders(h);
-  const checksum = i.expect?.value ? { alg: i.expect.alg, value: i.expect.value } : undefined;
+  // A trailer-borne checksum has no value yet: the backend sends the one we compute as a trailer.
+  const checksum = i.expect ? { alg: i.expect.alg, value: i.expect.value } : undefined;
   return i.contentMd5 || checksum ? { contentMd5: i.contentMd5, checksum } : undefined;
 }
 
