@@ -7,6 +7,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort } from '../../e2e/lib/ports.ts';
+import { minioServing } from '../../proxy/backends/s3/minio.fixture.ts';
 
 export interface Upstream {
   url: string;
@@ -38,7 +39,7 @@ async function startMinio(bin: string): Promise<Upstream> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/minio/health/live`)).ok) break;
+      if (await minioServing(url)) break;
     } catch { /* not up yet */ }
     if (proc.exitCode !== null || Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`minio did not start: ${stderr}`); }
     await new Promise((r) => setTimeout(r, 100));

@@ -30,6 +30,17 @@ export function minioBinary(): string {
   return bin;
 }
 
+/**
+ * Live is not enough: right after start (and more so under load) MinIO answers S3 requests with
+ * 503 "Server not initialized yet". An anonymous ListBuckets gets 403 once it really serves.
+ */
+export async function minioServing(endpoint: string): Promise<boolean> {
+  if (!(await fetch(`${endpoint}/minio/health/live`)).ok) return false;
+  const r = await fetch(`${endpoint}/`);
+  await r.arrayBuffer();
+  return r.status !== 503;
+}
+
 export async function startMinio(): Promise<Minio> {
   const bin = minioBinary();
   const dir = mkdtempSync(join(tmpdir(), 'floodgate-minio-'));
@@ -54,7 +65,7 @@ export async function startMinio(): Promise<Minio> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
-        if ((await fetch(`${endpoint}/minio/health/live`)).ok) return;
+        if (await minioServing(endpoint)) return;
       } catch { /* not up yet */ }
       if (p.exitCode !== null || Date.now() > deadline) {
         p.kill('SIGKILL');
