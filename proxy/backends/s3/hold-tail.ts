@@ -7,9 +7,12 @@
 // that refuses the connection leaves the body untouched for another backend to take.
 import { Readable } from 'node:stream';
 
-export class HoldTail extends Readable {
+/**
+ * A stage that takes nothing from its source until its own consumer first asks for bytes, so a
+ * body nobody read stays usable elsewhere. Subclasses say what each chunk and the end become.
+ */
+export abstract class OnDemand extends Readable {
   #source: Readable;
-  #held: Buffer | undefined;
   #started = false;
 
   constructor(source: Readable) {
@@ -22,6 +25,11 @@ export class HoldTail extends Readable {
     return this.#started;
   }
 
+  /** Handles a source chunk; false asks the source to pause. */
+  protected abstract onChunk(chunk: Buffer): boolean;
+  /** The source ended cleanly: push what is left, then null. */
+  protected abstract onEnd(): void;
+
   override _read(): void {
     if (this.#started) {
       this.#source.resume();
@@ -29,16 +37,8 @@ export class HoldTail extends Readable {
     }
     this.#started = true;
     const src = this.#source;
-    src.on('data', (chunk: Buffer) => {
-      const prev = this.#held;
-      this.#held = chunk;
-      if (prev && !this.push(prev)) src.pause();
-    });
-    src.once('end', () => {
-      if (this.#held) this.push(this.#held);
-      this.#held = undefined;
-      this.push(null);
-    });
+    src.on('data', (chunk: Buffer) => { if (!this.onChunk(chunk)) src.pause(); });
+    src.once('end', () => this.onEnd());
     src.once('error', (e) => this.destroy(e));
   }
 
@@ -46,6 +46,22 @@ export class HoldTail extends Readable {
     // Untouched, the source stays usable (another backend may take it).
     if (this.#started && !this.#source.readableEnded) this.#source.destroy();
     done(err);
+  }
+}
+
+export class HoldTail extends OnDemand {
+  #held: Buffer | undefined;
+
+  protected onChunk(chunk: Buffer): boolean {
+    const prev = this.#held;
+    this.#held = chunk;
+    return prev ? this.push(prev) : true;
+  }
+
+  protected onEnd(): void {
+    if (this.#held) this.push(this.#held);
+    this.#held = undefined;
+    this.push(null);
   }
 }
 

@@ -2,7 +2,8 @@
 // STREAMING-UNSIGNED-PAYLOAD-TRAILER in fixed-size chunks, and the trailer carries the digest the
 // front's verifier computed — known only once the body has ended. Fixed chunks make the encoded
 // length computable up front, so the request keeps a Content-Length.
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { OnDemand } from './hold-tail.ts';
 import { DIGEST_BYTES } from '../../auth/checksums.ts';
 import type { ChecksumAlgorithm } from '../../store/types.ts';
 
@@ -26,17 +27,14 @@ export function trailerBodyLength(size: number, alg: ChecksumAlgorithm): number 
  * Re-chunks the source and appends `0`, the trailer (its value read at the end) and the final
  * CRLF. Like HoldTail it reads nothing before the upstream connection asks for bytes.
  */
-export class TrailerEncoder extends Readable {
-  #source: Readable;
+export class TrailerEncoder extends OnDemand {
   #alg: ChecksumAlgorithm;
   #value: () => string | undefined;
   #pending: Buffer[] = [];
   #pendingBytes = 0;
-  #started = false;
 
   constructor(source: Readable, alg: ChecksumAlgorithm, value: () => string | undefined) {
-    super();
-    this.#source = source;
+    super(source);
     this.#alg = alg;
     this.#value = value;
   }
@@ -47,7 +45,7 @@ export class TrailerEncoder extends Readable {
     return this.push('\r\n');
   }
 
-  #take(chunk: Buffer): boolean {
+  protected onChunk(chunk: Buffer): boolean {
     this.#pending.push(chunk);
     this.#pendingBytes += chunk.length;
     if (this.#pendingBytes < TRAILER_CHUNK) return true;
@@ -62,7 +60,7 @@ export class TrailerEncoder extends Readable {
     return more;
   }
 
-  #finish(): void {
+  protected onEnd(): void {
     if (this.#pendingBytes) this.#frame(Buffer.concat(this.#pending, this.#pendingBytes));
     const value = this.#value();
     if (!value) {
@@ -71,23 +69,5 @@ export class TrailerEncoder extends Readable {
     }
     this.push(`0\r\n${trailerLine(this.#alg, value)}\r\n`);
     this.push(null);
-  }
-
-  override _read(): void {
-    if (this.#started) {
-      this.#source.resume();
-      return;
-    }
-    this.#started = true;
-    const src = this.#source;
-    src.on('data', (chunk: Buffer) => { if (!this.#take(chunk)) src.pause(); });
-    src.once('end', () => this.#finish());
-    src.once('error', (e) => this.destroy(e));
-  }
-
-  override _destroy(err: Error | null, done: (e?: Error | null) => void): void {
-    // Untouched, the source stays usable (another backend may take it).
-    if (this.#started && !this.#source.readableEnded) this.#source.destroy(err ?? undefined);
-    done(err);
   }
 }
