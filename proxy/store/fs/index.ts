@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { S3Error } from '../../s3/errors.ts';
 import { keyRange } from '../../placement/types.ts';
 import { checkReadConditions, checkWriteConditions } from '../conditions.ts';
@@ -155,17 +156,12 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       checkReadConditions(meta, opts.conditions);
       const range = resolveRange(opts.range, meta.size);
       if (opts.head) return { meta, range };
-      const start = range?.start ?? 0;
-      const end = range?.end ?? meta.size - 1;
+      if (meta.size === 0) return { meta, range, body: Readable.from([]) };
       const segments = JSON.parse(row.segments) as Segment[];
       const ids = segments.map(([id]) => id);
       // Pinned in the same turn the row was read: a concurrent overwrite cannot unlink these blobs.
       blobs.pin(ids);
-      if (end < start) {
-        blobs.unpin(ids);
-        return { meta, range, body: blobs.read([], 0, -1) };
-      }
-      const body = blobs.read(segments, start, end);
+      const body = blobs.read(segments, range?.start ?? 0, range?.end ?? meta.size - 1);
       body.once('close', () => blobs.unpin(ids));
       return { meta, range, body };
     },
