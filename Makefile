@@ -22,11 +22,15 @@ node_modules/.stamp: package.json package-lock.json
 deps: node_modules/.stamp
 
 # Test dependencies that are not npm packages: boto3 + AWS CLI (PyPI), MinIO and the Kubernetes
-# control plane (built from the Go module proxy). Each script caches under $(FLOODGATE_CACHE).
+# control plane (built from the Go module proxy), the test cluster's Debian packages (containerd,
+# runc, CNI plugins…) and its node binaries (kubelet, kube-proxy, kube-scheduler, CoreDNS).
+# Each build caches under $(FLOODGATE_CACHE).
 testdeps: deps
 	tools/pydeps.sh
 	@[ ! -x tools/minio.sh ] || tools/minio.sh
 	@[ ! -x tools/k8s-bins.sh ] || tools/k8s-bins.sh
+	@[ ! -x tools/cluster-pkgs.sh ] || tools/cluster-pkgs.sh
+	@[ ! -x tools/cluster-bins.sh ] || tools/cluster-bins.sh
 
 typecheck: deps
 	npx tsc -p tsconfig.json
