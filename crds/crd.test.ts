@@ -6,7 +6,7 @@ import { stale } from './generate.ts';
 import { BackendBucketResourceSpec } from './backendbucket.ts';
 import { VirtualBucketResourceSpec } from './virtualbucket.ts';
 import { FaultExperimentSpec } from './faultexperiment.ts';
-import type { Schema } from './structural.ts';
+import { KNOWN_FORMATS, type Schema } from './structural.ts';
 
 const FORBIDDEN = ['$schema', '$ref', '$defs', 'definitions', 'anyOf', 'oneOf', 'allOf', 'propertyNames', 'uniqueItems', 'const', 'patternProperties'];
 
@@ -31,6 +31,19 @@ test('every generated schema is structural: each node typed, no forbidden keywor
       if (/\.spec\.[^[{]*$/.test(path)) assert.ok(typeof s.description === 'string' && s.description.length > 0, `${path} has no description`);
     });
   }
+});
+
+test('every format in a generated schema is one the API server knows (no "unrecognized format" warning on apply)', () => {
+  for (const crd of allCrds()) {
+    const version = (crd.spec as { versions: { schema: { openAPIV3Schema: Schema } }[] }).versions[0]!;
+    walk(version.schema.openAPIV3Schema, (crd.metadata as { name: string }).name, (s, path) => {
+      if (s.format !== undefined) assert.ok(KNOWN_FORMATS.has(s.format as string), `${path} has format ${String(s.format)}`);
+    });
+  }
+  // The disk fault's path keeps its check as a pattern.
+  const fe = JSON.stringify(openApiOf(FaultExperimentSpec));
+  assert.ok(!fe.includes('starts_with'));
+  assert.ok(fe.includes('"pattern":"^\\\\/.*"'), 'the disk path pattern is kept');
 });
 
 test('sizes and durations become int-or-string with a CEL rule that explains the format', () => {

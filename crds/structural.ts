@@ -6,6 +6,14 @@ export type Schema = { [k: string]: unknown };
 const DROP = ['$schema', '$id', 'id', 'propertyNames', 'patternProperties', 'examples', 'readOnly', 'writeOnly',
   'unevaluatedProperties', 'if', 'then', 'else', 'dependencies', 'prefixItems', 'additionalItems', 'const'];
 const SAFE_INT = 9007199254740991;
+/**
+ * The formats the API server knows (apiextensions-apiserver's supported list). Any other
+ * (zod writes e.g. `starts_with` beside the pattern that really checks it) makes every
+ * `kubectl apply` of the CRD print `Warning: unrecognized format`, so it is dropped.
+ */
+export const KNOWN_FORMATS = new Set(['bsonobjectid', 'uri', 'email', 'hostname', 'ipv4', 'ipv6', 'cidr', 'mac', 'uuid', 'uuid3', 'uuid4', 'uuid5',
+  'isbn', 'isbn10', 'isbn13', 'creditcard', 'ssn', 'hexcolor', 'rgbcolor', 'byte', 'password', 'date', 'duration', 'datetime', 'date-time',
+  'int32', 'int64', 'float', 'double']);
 const MAX_INT_OR_STRING_LENGTH = 64;
 
 const isObj = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -137,6 +145,7 @@ export function structuralize(input: Schema): Schema {
     s.format ??= 'int64';
   }
   if (s.format === 'date-time') delete s.pattern;
+  if (typeof s.format === 'string' && !KNOWN_FORMATS.has(s.format)) delete s.format;
   if (isObj(s.properties)) {
     s.properties = Object.fromEntries(Object.entries(s.properties).map(([k, v]) => [k, structuralize(v as Schema)]));
   }
