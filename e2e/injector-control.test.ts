@@ -121,6 +121,22 @@ describe('control API', () => {
     assert.match((await api('GET', '/_floodgate/metrics', undefined, null)).body, /floodgate_fault_activations_total\{kind="error",outcome="kill-switch"\} 1/);
   });
 
+  test('a fault id with invalid percent-encoding in the path is a 400', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const r = await api(method, '/_floodgate/faults/%E0%A4%A');
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error, /percent-encoding/);
+    }
+  });
+
+  test('a fault whose expiresAt has already passed is refused and never runs', async () => {
+    const r = await api('POST', '/_floodgate/faults', { kind: 'error', code: 'SlowDown', status: 503, expiresAt: new Date(Date.now() - 1000).toISOString() });
+    assert.equal(r.status, 400, JSON.stringify(r.body));
+    assert.match(r.body.error, /^expiresAt: .*passed/);
+    assert.equal(await s3Status(), 502);
+    assert.deepEqual((await api('GET', '/_floodgate/faults')).body.faults, []);
+  });
+
   test('the S3 listener serves the control API too, and unknown control paths are 404', async () => {
     const r = await fetch(`${sc.url}/_floodgate/faults`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(r.status, 200);

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { activationView, type Activation } from '../faults/activation.ts';
 import type { FaultEngine } from '../faults/engine.ts';
 import { describeIssues, FaultSpec, RESOURCE_KINDS } from '../faults/model.ts';
-import { ConflictError, type EndReason } from '../faults/registry.ts';
+import { ConflictError, InvalidFaultError, type EndReason } from '../faults/registry.ts';
 import { bearerOk, HttpError, readJson, sendJson } from './http.ts';
 
 export const CONTROL_PREFIX = '/_floodgate/';
@@ -69,6 +69,7 @@ export function createControlHandler(o: ControlOptions): ControlHandler {
         out.push({ ...view(activation), created });
       } catch (e) {
         if (e instanceof ConflictError) throw new HttpError(409, e.message, { cause: e });
+        if (e instanceof InvalidFaultError) throw new HttpError(400, e.message, { cause: e });
         if (e instanceof Error && e.name === 'CapError') throw new HttpError(400, e.message, { cause: e });
         throw new HttpError(422, `could not start ${s.kind} fault: ${(e as Error).message}`, { cause: e });
       }
@@ -102,7 +103,12 @@ export function createControlHandler(o: ControlOptions): ControlHandler {
       return sendJson(res, 200, { entries: o.engine.ledger.entries({ faultId: q.get('faultId') ?? undefined, limit }) });
     }
     if (path.startsWith(`${base}/`)) {
-      const id = decodeURIComponent(path.slice(base.length + 1));
+      let id: string;
+      try {
+        id = decodeURIComponent(path.slice(base.length + 1));
+      } catch (cause) {
+        throw new HttpError(400, `fault id: invalid percent-encoding in ${JSON.stringify(path)}`, { cause });
+      }
       if (req.method === 'GET') {
         const a = reg.get(id);
         if (a) return sendJson(res, 200, view(a));

@@ -8,8 +8,11 @@ import type { FaultSpec } from './model.ts';
 export type EndReason = 'expired' | 'lease-lost' | 'stopped' | 'kill-switch' | 'failed' | 'shutdown';
 
 export interface Effects {
-  /** Called before the activation becomes visible; throwing refuses the fault. */
-  start(a: Activation): Promise<void>;
+  /**
+   * Called before the activation becomes visible; throwing refuses the fault. When `signal`
+   * aborts (the injector is shutting down) the effect must undo what it did so far and throw.
+   */
+  start(a: Activation, signal?: AbortSignal): Promise<void>;
   /** Must not throw; called exactly once per started activation. */
   stop(a: Activation, reason: EndReason): Promise<void>;
 }
@@ -28,9 +31,17 @@ export class ConflictError extends Error {
   override name = 'ConflictError';
 }
 
+/** A fault that validates but cannot be activated as given ("field: why"; reported as 400). */
+export class InvalidFaultError extends Error {
+  override name = 'InvalidFaultError';
+}
+
 export class FaultRegistry {
   #faults = new Map<string, Activation>();
   #ending = new Set<string>();
+  /** Activations whose effects are still starting, by id: the id is taken from the first await on. */
+  #starting = new Map<string, { spec: FaultSpec; done: Promise<unknown>; abort: AbortController }>();
+  #closed = false;
   #opts: RegistryOptions;
   #now: () => number;
   #timer: NodeJS.Timeout;
@@ -42,18 +53,42 @@ export class FaultRegistry {
     this.#timer.unref();
   }
 
-  /** Adds a fault. The same id with the same spec is a no-op (idempotent inject); a different spec conflicts. */
+  /**
+   * Adds a fault. The same id with the same spec is a no-op (idempotent inject), also while the
+   * first inject is still starting its effect; a different spec conflicts (409).
+   */
   async add(spec: FaultSpec): Promise<{ activation: Activation; created: boolean }> {
+    if (this.#closed) throw new ConflictError('the injector is shutting down');
     if (spec.id !== undefined) {
+      const starting = this.#starting.get(spec.id);
+      if (starting) {
+        if (JSON.stringify(starting.spec) !== JSON.stringify(spec)) throw new ConflictError(`fault ${spec.id} is being started with a different spec`);
+        await starting.done.catch(() => {});
+        return this.add(spec);
+      }
       const existing = this.#faults.get(spec.id);
       if (existing) {
         if (JSON.stringify(existing.spec) === JSON.stringify(spec)) return { activation: existing, created: false };
         throw new ConflictError(`fault ${spec.id} is already active with a different spec`);
       }
     }
-    const a = activate(spec, { now: this.#now(), defaultDurationMs: this.#opts.defaultDurationMs, maxDurationMs: this.#opts.maxDurationMs });
-    if (this.#faults.has(a.id)) throw new ConflictError(`fault ${a.id} is already active`);
-    await this.#opts.effects?.start(a);
+    const now = this.#now();
+    if (spec.expiresAt !== undefined && Date.parse(spec.expiresAt) <= now) throw new InvalidFaultError(`expiresAt: ${spec.expiresAt} has already passed`);
+    const a = activate(spec, { now, defaultDurationMs: this.#opts.defaultDurationMs, maxDurationMs: this.#opts.maxDurationMs });
+    if (this.#faults.has(a.id) || this.#starting.has(a.id)) throw new ConflictError(`fault ${a.id} is already active`);
+    const abort = new AbortController();
+    const done = Promise.resolve().then(() => this.#opts.effects?.start(a, abort.signal));
+    this.#starting.set(a.id, { spec, done, abort });
+    try {
+      await done;
+    } finally {
+      this.#starting.delete(a.id);
+    }
+    if (abort.signal.aborted) {
+      // Started although asked to stop: revert at once, never make it visible.
+      await this.#opts.effects?.stop(a, 'shutdown');
+      throw new ConflictError('the injector is shutting down');
+    }
     this.#faults.set(a.id, a);
     this.#opts.onStart?.(a);
     return { activation: a, created: true };
@@ -124,8 +159,13 @@ export class FaultRegistry {
     }));
   }
 
+  /** Reverts every fault, including those still starting (aborted and undone), and refuses new ones. */
   async close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#timer);
+    const starting = [...this.#starting.values()];
+    for (const s of starting) s.abort.abort();
+    await Promise.all(starting.map((s) => s.done.catch(() => {})));
     await this.clear('shutdown');
   }
 }
