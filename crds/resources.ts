@@ -70,8 +70,12 @@ export const FAULT_EXPERIMENT: ResourceDef = {
   spec: FaultExperimentSpec, status: FaultExperimentStatus,
   columns: [
     { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'experiment phase' },
-    { name: 'Duration', type: 'string', jsonPath: '.spec.duration', description: 'how long it runs' },
+    { name: 'Selected', type: 'integer', jsonPath: '.status.selected', description: 'targets selected', priority: 1 },
     { name: 'Injected', type: 'integer', jsonPath: '.status.injected', description: 'targets with faults active' },
+    { name: 'Faulted', type: 'integer', jsonPath: '.status.faulted', description: 'requests faulted, all targets', priority: 1 },
+    { name: 'Effective', type: 'string', jsonPath: '.status.conditions[?(@.type=="Effective")].status', description: 'did the faults match any request' },
+    { name: 'Duration', type: 'string', jsonPath: '.spec.duration', description: 'how long it runs' },
+    { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', description: 'why it is in this phase', priority: 1 },
     age,
   ],
 };

@@ -58,7 +58,7 @@ test('the API server refuses bad resources with messages a person understands', 
     spec: { target: { virtualBucket: 'photos' }, duration: '30s', faults: [{ kind: 'latency', code: 'SlowDown' }] } }, /kind "latency" requires ms/);
   // A good FaultExperiment passes.
   const ok = await applyObjects(cp, [{ apiVersion: 'floodgate.dev/v1alpha1', kind: 'FaultExperiment', metadata: { name: 'fx-ok', namespace: NS },
-    spec: { target: { pods: { selector: { matchLabels: { app: 'x' } }, mode: 'percent', value: 50 } }, duration: '5m', faults: [{ kind: 'error', code: 'SlowDown', status: 503, trigger: { probability: 0.5 } }] } }], true);
+    spec: { target: { pods: { selector: { matchLabels: { app: 'x' } }, mode: 'percent', value: 50 } }, duration: '5m', faults: [{ kind: 'error', code: 'SlowDown', status: 503, match: {}, trigger: { probability: 0.5 } }] } }], true);
   assert.equal(ok.code, 0, ok.stderr);
   // Immutable: the real bucket of a BackendBucket.
   await applyObjects(cp, [backendBucketOf(NS, 'immutable', b, 's')]);
