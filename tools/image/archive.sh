@@ -6,7 +6,12 @@
 #     [--user UID:GID] [--env K=V]... [--label K=V]... [--workdir DIR] [--volume PATH]...
 #     [--expose PORT/tcp]... LAYERDIR...
 #
-# Each LAYERDIR becomes one uncompressed layer, in the order given (later layers win). The archive
+#   tools/image/archive.sh --layer DIR --out LAYER.tar   only write DIR as a layer tar, and its
+#                                                        digest into LAYER.tar.sha256
+#
+# Each LAYERDIR becomes one uncompressed layer, in the order given (later layers win). A LAYERDIR
+# may instead be a layer tar written by --layer: it is used as it is, its digest read from the
+# .sha256 file beside it (so a cached 100 MB layer is not hashed again). The archive
 # holds both a docker `manifest.json` and an OCI layout (`oci-layout` + `index.json`) over the same
 # blobs/sha256/ files, as `docker save` of Docker >= 25 does, so `docker load`, `ctr images import`,
 # `kind load image-archive` and `skopeo` (docker-archive: and oci-archive:) all read it.
@@ -34,12 +39,13 @@ json_str() {
 json_array_check() { [[ $1 == \[*\] ]] || die "$2 must be a JSON array, e.g. '[\"/bin/sh\"]', got: $1"; }
 join() { local IFS=,; echo "$*"; }
 
-ref='' out='' entrypoint='' cmd='' user='' workdir=''
+ref='' out='' entrypoint='' cmd='' user='' workdir='' layer_only=''
 envs=() labels=() volumes=() exposes=() layers=()
 while [ $# -gt 0 ]; do
   case $1 in
     --ref) ref=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --layer) [ -d "$2" ] || die "layer directory not found: $2"; layer_only=$2; shift 2 ;;
     --entrypoint) json_array_check "$2" --entrypoint; entrypoint=$2; shift 2 ;;
     --cmd) json_array_check "$2" --cmd; cmd=$2; shift 2 ;;
     --user) user=$2; shift 2 ;;
@@ -50,11 +56,27 @@ while [ $# -gt 0 ]; do
     --expose) [[ $2 =~ ^[0-9]+/(tcp|udp)$ ]] || die "--expose wants PORT/tcp or PORT/udp, got: $2"; exposes+=("$2"); shift 2 ;;
     --help|-h) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     --*) die "unknown flag $1" ;;
+    *.tar) [ -f "$1" ] && [ -f "$1.sha256" ] || die "layer tar (with .sha256 beside it) not found: $1"; layers+=("$(readlink -f "$1")"); shift ;;
     *) [ -d "$1" ] || die "layer directory not found: $1"; layers+=("$(cd "$1" && pwd)"); shift ;;
   esac
 done
-[ -n "$ref" ] || die "--ref is required"
 [ -n "$out" ] || die "--out is required"
+TAR_REPRO=(--format=gnu --no-recursion --mtime=@0 --owner=0 --group=0 --numeric-owner --no-acls --no-xattrs --no-selinux)
+
+# Writes directory $1 as a reproducible layer tar $2.
+layer_tar() {
+  (cd "$1" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort) > "$2.list"
+  tar -C "$1" "${TAR_REPRO[@]}" -cf "$2" -T "$2.list"
+  rm -f "$2.list"
+}
+if [ -n "$layer_only" ]; then
+  mkdir -p "$(dirname "$out")"
+  layer_tar "$layer_only" "$out.tmp"
+  sha256sum "$out.tmp" | cut -d' ' -f1 > "$out.sha256.tmp"
+  mv -f "$out.tmp" "$out" && mv -f "$out.sha256.tmp" "$out.sha256"
+  echo "$out"; exit 0
+fi
+[ -n "$ref" ] || die "--ref is required"
 [ ${#layers[@]} -gt 0 ] || die "at least one LAYERDIR is required"
 
 # Full name for containerd (docker.io/library/x:latest style) and the tag for OCI ref.name.
@@ -81,19 +103,21 @@ blob() {
   size=$(stat -c %s "$1")
   mv -f "$1" "$work/blobs/sha256/$digest"
 }
-TAR_REPRO=(--format=gnu --no-recursion --mtime=@0 --owner=0 --group=0 --numeric-owner --no-acls --no-xattrs --no-selinux)
-
 diff_ids=() layer_descs=() layer_paths=() history=()
 for dir in "${layers[@]}"; do
-  (cd "$dir" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort) > "$work/list"
-  tar -C "$dir" "${TAR_REPRO[@]}" -cf "$work/layer.tar" -T "$work/list"
-  blob "$work/layer.tar"
+  if [ -f "$dir" ]; then
+    digest=$(cat "$dir.sha256") size=$(stat -c %s "$dir")
+    [[ $digest =~ ^[0-9a-f]{64}$ ]] || die "bad digest in $dir.sha256"
+    ln -f "$dir" "$work/blobs/sha256/$digest" 2>/dev/null || cp "$dir" "$work/blobs/sha256/$digest"
+  else
+    layer_tar "$dir" "$work/layer.tar"
+    blob "$work/layer.tar"
+  fi
   diff_ids+=("\"sha256:$digest\"")
   layer_paths+=("\"blobs/sha256/$digest\"")
   layer_descs+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"sha256:$digest\",\"size\":$size}")
-  history+=("{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":$(json_str "archive.sh layer $(basename "$dir")")}")
+  history+=("{\"created\":\"1970-01-01T00:00:00Z\",\"created_by\":$(json_str "archive.sh layer $(basename "$dir" .tar)")}")
 done
-rm -f "$work/list"
 
 has_path=0
 for e in "${envs[@]}"; do [[ $e == PATH=* ]] && has_path=1; done
