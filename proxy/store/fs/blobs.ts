@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../../s3/errors.ts';
 
@@ -83,22 +83,22 @@ export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir
 
     read(segments, start, end) {
       if (segments.length === 1) return createReadStream(path(segments[0]![0]), { start, end, highWaterMark: READ_CHUNK });
-      const out = new PassThrough();
-      void (async () => {
+      // One generator over the segments, not a pipeline per segment into one PassThrough: each
+      // of those added listeners to the shared stream (MaxListenersExceededWarning from 11 parts).
+      async function* segmentBytes(): AsyncGenerator<Buffer> {
         let offset = 0;
         for (const [id, size] of segments) {
           const segEnd = offset + size - 1;
           if (size > 0 && segEnd >= start && offset <= end) {
             const from = Math.max(start, offset) - offset;
             const to = Math.min(end, segEnd) - offset;
-            await pipeline(createReadStream(path(id), { start: from, end: to, highWaterMark: READ_CHUNK }), out, { end: false });
+            yield* createReadStream(path(id), { start: from, end: to, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
           }
           offset += size;
           if (offset > end) break;
         }
-        out.end();
-      })().catch((e: unknown) => out.destroy(e as Error));
-      return out;
+      }
+      return Readable.from(segmentBytes(), { objectMode: false, highWaterMark: READ_CHUNK });
     },
 
     pin(ids) {
