@@ -9,6 +9,7 @@ import { join } from 'node:path';
 export interface Pki {
   caCert: string;         // path, PEM
   caCertPem: string;
+  caKey: string;          // path
   servingCert: string;    // path
   servingKey: string;     // path
   saPublicKey: string;    // path
@@ -23,8 +24,11 @@ function openssl(args: string[]): void {
   }
 }
 
-/** Writes the PKI into `dir` (which must exist). EC P-256 keys: fast to make, accepted everywhere. */
-export function writePki(dir: string): Pki {
+/**
+ * Writes the PKI into `dir` (which must exist). EC P-256 keys: fast to make, accepted everywhere.
+ * `extraSans` (e.g. `IP:10.1.2.3`, `DNS:kubernetes.default`) are added to the apiserver's certificate.
+ */
+export function writePki(dir: string, opts: { extraSans?: string[] } = {}): Pki {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc'];
   const caCert = join(dir, 'ca.crt');
   const caKey = join(dir, 'ca.key');
@@ -33,7 +37,7 @@ export function writePki(dir: string): Pki {
   const servingCert = join(dir, 'apiserver.crt');
   const servingKey = join(dir, 'apiserver.key');
   openssl(['req', '-x509', ...ec, '-CA', caCert, '-CAkey', caKey, '-keyout', servingKey, '-out', servingCert,
-    '-days', '3650', '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-days', '3650', '-subj', '/CN=kube-apiserver', '-addext', `subjectAltName=${['IP:127.0.0.1', 'DNS:localhost', ...(opts.extraSans ?? [])].join(',')}`,
     '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=serverAuth']);
   const sa = generateKeyPairSync('ec', { namedCurve: 'prime256v1',
     publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
@@ -41,7 +45,18 @@ export function writePki(dir: string): Pki {
   const saPrivateKey = join(dir, 'sa.key');
   writeFileSync(saPublicKey, sa.publicKey);
   writeFileSync(saPrivateKey, sa.privateKey, { mode: 0o600 });
-  return { caCert, caCertPem: readFileSync(caCert, 'utf8'), servingCert, servingKey, saPublicKey, saPrivateKey };
+  return { caCert, caCertPem: readFileSync(caCert, 'utf8'), caKey, servingCert, servingKey, saPublicKey, saPrivateKey };
+}
+
+/** A client certificate signed by the PKI's CA (CN = user, O = each group); returns [cert, key] paths. */
+export function issueClientCert(pki: Pki, dir: string, name: string, user: string, groups: string[] = []): [string, string] {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const subj = `/CN=${user}` + groups.map((g) => `/O=${g}`).join('');
+  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc', '-CA', pki.caCert,
+    '-CAkey', pki.caKey, '-keyout', key, '-out', cert, '-days', '3650', '-subj', subj,
+    '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'extendedKeyUsage=clientAuth']);
+  return [cert, key];
 }
 
 export interface TokenUser {

@@ -23,9 +23,16 @@ export interface ProcessGroup {
   children(): Child[];
   /** Stops every child (in reverse start order), the reaper, then removes the directory. */
   stopAll(): Promise<void>;
+  /** Leaves the children running past this process (no exit hook, no reaper): for a cluster kept up to debug. */
+  release(): void;
 }
 
-export function processGroup(dir: string): ProcessGroup {
+/**
+ * `keepDir`: the directory (logs, pids) survives stop and crash, for a caller that owns it and
+ * cleans it itself (the test cluster keeps its logs for debugging).
+ */
+export function processGroup(dir: string, opts: { keepDir?: boolean } = {}): ProcessGroup {
+  const keep = opts.keepDir ?? false;
   const live = new Map<number, { child: Child; proc: ChildProcess }>();
   const pidFile = join(dir, 'pids');
   const writePids = () => writeFileSync(pidFile, [...live.keys()].join(' ') + '\n');
@@ -34,14 +41,15 @@ export function processGroup(dir: string): ProcessGroup {
   // Polls once a second; exits on its own when the directory is gone (normal stop).
   const watcher = spawn('bash', ['-c',
     'while kill -0 "$1" 2>/dev/null && [ -d "$2" ]; do sleep 1; done; ' +
-    '[ -d "$2" ] || exit 0; kill -KILL $(cat "$2/pids") 2>/dev/null; rm -rf "$2"', 'reaper', String(process.pid), dir],
+    '[ -d "$2" ] || exit 0; kill -KILL $(cat "$2/pids") 2>/dev/null; [ "$3" = keep ] || rm -rf "$2"', 'reaper',
+    String(process.pid), dir, keep ? 'keep' : 'remove'],
   { detached: true, stdio: 'ignore' });
   watcher.unref();
 
   const onExit = () => {
     for (const { proc } of live.values()) if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     if (watcher.exitCode === null) watcher.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   };
   process.on('exit', onExit);
 
@@ -87,8 +95,13 @@ export function processGroup(dir: string): ProcessGroup {
     async stopAll() {
       for (const { child } of [...live.values()].reverse()) await child.stop();
       process.off('exit', onExit);
-      rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
       if (watcher.exitCode === null) watcher.kill('SIGKILL');
+    },
+    release() {
+      process.off('exit', onExit);
+      if (watcher.exitCode === null) watcher.kill('SIGKILL');
+      for (const { proc } of live.values()) proc.unref();
     },
   };
 }

@@ -147,7 +147,7 @@ async function boot(binDir: string, dir: string, procs: ReturnType<typeof proces
 }
 
 /** Polls `check` until it returns true; fails early with the process log when the process exits. */
-async function waitUntil(child: Child, check: () => Promise<boolean>, what: string): Promise<void> {
+export async function waitUntil(child: Child, check: () => Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   for (;;) {
     if (!child.running()) throw new Error(`${child.name} exited before ${what} was ready:\n${child.logTail()}`);
@@ -159,7 +159,7 @@ async function waitUntil(child: Child, check: () => Promise<boolean>, what: stri
   }
 }
 
-function readyz(server: string, ca: string, token: string): Promise<boolean> {
+export function readyz(server: string, ca: string, token: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const req = request(`${server}/readyz`, { ca, headers: { authorization: `Bearer ${token}` }, timeout: 5_000 }, (res) => {
       res.resume();
@@ -171,9 +171,9 @@ function readyz(server: string, ca: string, token: string): Promise<boolean> {
   });
 }
 
-type Result = { code: number; stdout: string; stderr: string };
+export type Result = { code: number; stdout: string; stderr: string };
 
-function run(name: string, bin: string, fixed: string[], args: string[], env: Record<string, string>,
+export function run(name: string, bin: string, fixed: string[], args: string[], env: Record<string, string>,
   o: { input?: string; allowFail?: boolean }): Promise<Result> {
   return new Promise((resolve, reject) => {
     const p = spawn(bin, [...fixed, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
