@@ -1,10 +1,13 @@
 // `floodgate injector`: flags → caps → sidecar. Logs are JSON lines on stdout. SIGTERM/SIGINT
 // revert every fault before exiting; a last synchronous revert runs on any exit.
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration, parseSize } from './faults/model.ts';
 import { checkCaps, DEFAULT_CAPS, type Caps } from './faults/resource/caps.ts';
 import { createResourceEffects } from './faults/resource/effects.ts';
+import { openStateFile, recoverState } from './faults/resource/state.ts';
 import { startSidecar } from './sidecar.ts';
 
 export const INJECTOR_HELP = `Usage: floodgate injector --upstream URL [options]
@@ -36,6 +39,10 @@ Caps on resource faults (a fault over a cap is refused with 400):
                                 always allowed)
   --process-name NAME           process: name (comm or full command line) that may be paused or
                                 killed, repeatable (default: none, process faults refused)
+  --state-file PATH             record of disk fills and paused processes, undone at the next start
+                                after a kill -9 (default: floodgate-injector-HOST-PORT.state.json in
+                                the temp dir; none when --listen has port 0). In a pod, put it on an
+                                emptyDir volume so it survives a container restart
   --help                        show this help
 `;
 
@@ -78,6 +85,7 @@ export async function runInjector(argv: string[]): Promise<void> {
       'max-network-connections': { type: 'string' },
       'network-target': { type: 'string', multiple: true, default: [] },
       'process-name': { type: 'string', multiple: true, default: [] },
+      'state-file': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -101,7 +109,13 @@ export async function runInjector(argv: string[]): Promise<void> {
   };
   const listen = hostPort(v.listen, '--listen');
   const control = v['control-listen'] ? hostPort(v['control-listen'], '--control-listen') : undefined;
-  const effects = createResourceEffects(caps);
+  const statePath = v['state-file'] ?? (listen.port === 0 ? undefined : join(tmpdir(), `floodgate-injector-${listen.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${listen.port}.state.json`));
+  if (statePath) {
+    // A previous injector on this address died without reverting (kill -9, OOM kill): undo first.
+    const undone = recoverState(statePath, caps.diskPaths);
+    if (undone.removed.length || undone.resumed.length || undone.skipped.length) log('warn', 'reverted faults left by a previous injector', { stateFile: statePath, ...undone });
+  }
+  const effects = createResourceEffects(caps, openStateFile(statePath));
   process.once('exit', () => effects.stopAllSync());
   const sidecar = await startSidecar({
     host: listen.host,

@@ -13,11 +13,12 @@ function fullGc(): void {
   gc?.();
 }
 
-export async function startMemory(bytes: number): Promise<Running> {
+export async function startMemory(bytes: number, signal?: AbortSignal): Promise<Running> {
   let held: Buffer[] = [];
   let total = 0;
   let stopped = false;
   while (total < bytes && !stopped) {
+    if (signal?.aborted) { held = []; throw new Error('aborted: the injector is stopping'); }
     const n = Math.min(CHUNK, bytes - total);
     held.push(Buffer.allocUnsafeSlow(n).fill(0x5a));
     total += n;

@@ -3,6 +3,7 @@
 // process's `comm` or its whole command line; the injector never signals itself.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Running } from './types.ts';
+import { processStart, type PausedPid } from './state.ts';
 
 export function findProcesses(name: string): number[] {
   const out: number[] = [];
@@ -28,9 +29,11 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-export async function startProcess(name: string, action: 'pause' | 'kill'): Promise<Running> {
+/** `record` is called with the pids about to be paused before any is stopped (the state file). */
+export async function startProcess(name: string, action: 'pause' | 'kill', record?: (pids: PausedPid[]) => void): Promise<Running> {
   const pids = findProcesses(name);
   if (pids.length === 0) throw new Error(`no process named "${name}"`);
+  if (action === 'pause') record?.(pids.flatMap((pid) => { const start = processStart(pid); return start ? [{ pid, start }] : []; }));
   const hit = pids.filter((p) => signal(p, action === 'pause' ? 'SIGSTOP' : 'SIGKILL'));
   let paused = action === 'pause' ? hit : [];
   const resume = () => { for (const p of paused) signal(p, 'SIGCONT'); paused = []; };
