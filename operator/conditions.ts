@@ -2,7 +2,7 @@
 // condition's status flips, so `kubectl wait` and dashboards see real transitions.
 import type { Condition } from '../crds/meta.ts';
 
-export type ConditionType = 'Ready' | 'Progressing' | 'Degraded';
+export type ConditionType = 'Ready' | 'Progressing' | 'Degraded' | 'Effective';
 export type { Condition };
 
 export interface ConditionInput {
