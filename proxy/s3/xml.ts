@@ -34,14 +34,46 @@ export function xmlDocument(root: string, body: XmlNode, namespace = true): stri
   return `<?xml version="1.0" encoding="UTF-8"?>\n<${root}${ns}>${inner}</${root}>`;
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: true,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  trimValues: false,
-  processEntities: true,
-  isArray: (name) => name === 'Part' || name === 'Object',
-});
+const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * Decodes the five predefined entities and character references (`&#34;`, `&#x27;`) in one pass,
+ * so `&amp;#34;` stays the text `&#34;`. Go's encoding/xml writes quotes as `&#34;` and `&#39;`.
+ * Anything else (`&nbsp;`, `&#0;`, a surrogate) is not XML: the document is malformed.
+ */
+export function decodeXmlText(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&([^;&\s]{0,10});?/g, (whole, name: string) => {
+    if (!whole.endsWith(';')) throw new Error(`unterminated reference ${whole}`);
+    if (name in PREDEFINED) return PREDEFINED[name]!;
+    const m = /^#(?:x([0-9a-fA-F]{1,6})|([0-9]{1,7}))$/.exec(name);
+    const cp = m ? (m[1] !== undefined ? parseInt(m[1], 16) : Number(m[2])) : -1;
+    // Control characters 1-31 are accepted: escapeXml writes them for keys that contain them.
+    if (cp <= 0 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp === 0xfffe || cp === 0xffff) throw new Error(`invalid reference ${whole}`);
+    return String.fromCodePoint(cp);
+  });
+}
+
+/**
+ * The one parser configuration for every XML document, request bodies and backend replies alike:
+ * values stay strings ("0012" is a key, not a number), whitespace is kept, namespaces dropped,
+ * references decoded by decodeXmlText, and the tags in `lists` are always arrays.
+ */
+export function xmlParser(lists: Iterable<string>): XMLParser {
+  const arrays = new Set(lists);
+  return new XMLParser({
+    ignoreAttributes: true,
+    removeNSPrefix: true,
+    parseTagValue: false,
+    trimValues: false,
+    processEntities: false,
+    htmlEntities: false,
+    tagValueProcessor: (_name, value) => decodeXmlText(value),
+    isArray: (name) => arrays.has(name),
+  });
+}
+
+const parser = xmlParser(['Part', 'Object']);
 
 /** Parses a request body document whose root must be `root`. */
 export function parseXml(text: string, root: string): Record<string, unknown> {

@@ -4,7 +4,7 @@
 // backend's fault, not the client's (refused credentials, missing backend bucket, 5xx, dead
 // connections), become 503 ServiceUnavailable naming the backend, and are marked so the health
 // monitor counts them.
-import { XMLParser } from 'fast-xml-parser';
+import { xmlParser } from '../../s3/xml.ts';
 import type { Dispatcher } from 'undici';
 import { S3Error, S3_ERRORS, type S3ErrorCode } from '../../s3/errors.ts';
 import { isConnectionError } from './http.ts';
@@ -46,7 +46,7 @@ export function backendUnavailable(backend: string, why: string, cause?: unknown
   return Object.assign(e, { backendFault: true as const, backend });
 }
 
-const parser = new XMLParser({ ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false });
+const parser = xmlParser([]);
 
 export function parseErrorXml(text: string): { code: string; message: string } | undefined {
   if (!/<Error[\s>]/.test(text)) return undefined;

@@ -1,17 +1,14 @@
 // Parsing the XML documents a backend answers with. Values stay strings (a key like "0012" must
 // not become a number); lists are always arrays.
-import { XMLParser } from 'fast-xml-parser';
 import type { BucketInfo, ObjectMeta, PartInfo, UploadInfo } from '../../store/types.ts';
 import { parseChecksumAlgorithm } from '../../auth/checksums.ts';
 import { CHECKSUM_ALGORITHMS, type Checksums } from '../../store/types.ts';
 import { S3Error } from '../../s3/errors.ts';
+import { xmlParser } from '../../s3/xml.ts';
 import { unquote } from './meta.ts';
 
 const LISTS = new Set(['Contents', 'CommonPrefixes', 'Part', 'Upload', 'Bucket']);
-const parser = new XMLParser({
-  ignoreAttributes: true, removeNSPrefix: true, parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: true,
-  isArray: (name) => LISTS.has(name),
-});
+const parser = xmlParser(LISTS);
 
 type Node = Record<string, unknown>;
 
