@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { startControlPlane, type ControlPlane } from './lib/controlplane.ts';
 import { applyObjects, backendBucketOf, condition, getObject, secretOf, startBackend, startOperator, waitFor } from './lib/operator.ts';
+import { IMAGE, IMAGE_REPOSITORY } from '../version.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CHART = join(ROOT, 'charts', 'floodgate');
@@ -83,9 +84,9 @@ describe('helm chart', () => {
     const pod = dep.spec.template.spec;
     assert.equal(pod.serviceAccountName, 'fg-floodgate-operator');
     const c = pod.containers[0];
-    assert.equal(c.image, 'floodgate/floodgate:0.1.0', 'tag defaults to appVersion');
+    assert.equal(c.image, IMAGE, 'tag defaults to appVersion, the image `make image` builds');
     assert.deepEqual(c.args, ['operator', '--http-listen=0.0.0.0:8080', '--log-level=info', '--workers=4', '--resync=10m', '--probe-timeout=5s',
-      '--gateway-image=floodgate/floodgate:0.1.0', '--leader-elect=true', `--leader-election-namespace=${NS}`,
+      `--gateway-image=${IMAGE}`, '--leader-elect=true', `--leader-election-namespace=${NS}`,
       '--leader-election-id=fg-floodgate-operator', '--lease-duration=15s', '--renew-deadline=10s', '--retry-period=2s']);
     assert.deepEqual(c.env.map((e: Any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
@@ -105,8 +106,8 @@ describe('helm chart', () => {
     const dep: Any = find(objs, 'Deployment');
     assert.equal(dep.spec.replicas, 3);
     const c = dep.spec.template.spec.containers[0];
-    assert.equal(c.image, 'floodgate/floodgate:v9');
-    for (const a of ['--log-level=debug', '--gateway-image=floodgate/floodgate:v9', '--lease-duration=30s', '--http-listen=0.0.0.0:9090',
+    assert.equal(c.image, `${IMAGE_REPOSITORY}:v9`);
+    for (const a of ['--log-level=debug', `--gateway-image=${IMAGE_REPOSITORY}:v9`, '--lease-duration=30s', '--http-listen=0.0.0.0:9090',
       '--gateway-status-url-template=http://{service}.{namespace}:{port}/status']) assert.ok(c.args.includes(a), `${a} in ${c.args}`);
     assert.equal(c.ports[0].containerPort, 9090);
     const single: Any = find(await template('leaderElection.enabled=false'), 'Deployment');

@@ -30,9 +30,9 @@ nodebin=$("$root/tools/node.sh")/node
 want=v$(cat "$root/.node-version")
 [ "$("$nodebin" --version)" = "$want" ] || { echo "floodgate.sh: need Node $want at $nodebin, found $("$nodebin" --version)" >&2; exit 1; }
 eval "$("$nodebin" "$root/version.ts")"   # VERSION IMAGE_REPOSITORY IMAGE SOURCE_URL
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || busybox=/bin/busybox
-file -L "$busybox" | grep -q 'statically linked' || { echo "floodgate.sh: needs a static busybox (apt-get install busybox-static)" >&2; exit 1; }
+# busybox-static installs /bin/busybox; `ldd` fails on a static binary (and on a missing one).
+busybox=/bin/busybox
+[ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 || { echo "floodgate.sh: needs a static $busybox (apt-get install busybox-static)" >&2; exit 1; }
 
 mkdir -p "$cache"
 stage=$(mktemp -d "$cache/.stage.XXXXXX")

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# The Floodgate image for Docker users: `docker build -t ghcr.io/floodgate/floodgate:0.1.0 .`
+# The build stage runs the same tools/image/floodgate.sh as `make image` (which needs no Docker), so
+# both images hold the same files; the final stage repeats that script's image config, and
+# e2e/image.test.ts fails when the two disagree (user, entrypoint, cmd, workdir, volumes, ports,
+# labels, Node version, image version).
+ARG NODE_VERSION=24.21.0
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends busybox-static binutils \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+ARG REVISION=unknown
+RUN FLOODGATE_CACHE=/cache FLOODGATE_REVISION=${REVISION} tools/image/floodgate.sh --rootfs /rootfs
+
+FROM scratch
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+COPY --from=build /rootfs/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+USER 65532:65532
+WORKDIR /var/lib/floodgate
+VOLUME ["/tmp", "/var/lib/floodgate"]
+EXPOSE 8080/tcp 9000/tcp
+LABEL org.opencontainers.image.title=floodgate \
+      org.opencontainers.image.version=${VERSION} \
+      org.opencontainers.image.source=https://github.com/floodgate/floodgate \
+      org.opencontainers.image.revision=${REVISION}
+ENTRYPOINT ["/usr/local/bin/node", "/app/main.ts"]
+CMD ["--help"]
