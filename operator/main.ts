@@ -1,10 +1,12 @@
-// `floodgate operator`: informers → work queues → reconcilers for BackendBucket and
-// VirtualBucket, started only while this replica holds the leader Lease.
+// `floodgate operator`: informers → work queues → reconcilers for BackendBucket, VirtualBucket
+// and FaultExperiment, started only while this replica holds the leader Lease.
 //
 //   runOperator ─┬─ kube/api.ts (REST over the kubeconfig) · kube/apply.ts (SSA, one field manager)
 //                ├─ kube/informer.ts ×3 ──▶ wiring.ts ──▶ workqueue.ts ×2 ──▶ controller.ts
 //                │     backendbucket/reconcile.ts (probe.ts)   virtualbucket/reconcile.ts (render.ts,
 //                │                                              access.ts, gateway-status.ts)
+//                ├─ faultexperiment/ (wiring.ts ← informers on FaultExperiments + Pods, kill-switch.ts;
+//                │     reconcile.ts → targets.ts select.ts · injector-client.ts · plan.ts)
 //                ├─ kube/leader.ts (Lease) · kube/events.ts · conditions.ts
 //                └─ http.ts (/metrics /healthz /readyz)
 import { hostname } from 'node:os';
@@ -25,6 +27,11 @@ import { TYPES } from './kube/types.ts';
 import { reconcileVirtualBucket } from './virtualbucket/reconcile.ts';
 import { onBackendBucket, onDeployment, onVirtualBucket } from './wiring.ts';
 import { createWorkQueue } from './workqueue.ts';
+import { createInjectorClient } from './faultexperiment/injector-client.ts';
+import { watchKillSwitch, type KillSwitch } from './faultexperiment/kill-switch.ts';
+import { reconcileFaultExperiment } from './faultexperiment/reconcile.ts';
+import { FX_TYPE, POD_TYPE, type FxCtx, type FxOptions } from './faultexperiment/types.ts';
+import { onFaultExperiment, onKillSwitch, onPod } from './faultexperiment/wiring.ts';
 import { IMAGE } from '../version.ts';
 
 export const OPERATOR_FLAGS = {
@@ -36,6 +43,9 @@ export const OPERATOR_FLAGS = {
   workers: { type: 'string', help: 'reconcile workers per kind (default 4)' },
   resync: { type: 'string', help: 'full relist period of every informer (default 10m)' },
   'probe-timeout': { type: 'string', help: 'timeout of one backend probe (default 5s)' },
+  'operator-namespace': { type: 'string', help: 'the operator\'s namespace: no experiment acts in it; holds the kill-switch ConfigMap (default $POD_NAMESPACE)' },
+  'max-pod-share': { type: 'string', help: 'most of a namespace\'s running pods (percent) one FaultExperiment may select (default 100)' },
+  'injection-deadline': { type: 'string', help: 'a FaultExperiment fails when its targets have not confirmed within this (default 60s)' },
   'leader-elect': { type: 'string', help: 'true | false (default true)' },
   'leader-election-namespace': { type: 'string', help: 'namespace of the Lease (default $POD_NAMESPACE or "default")' },
   'leader-election-id': { type: 'string', help: 'name of the Lease (default floodgate-operator)' },
@@ -47,7 +57,7 @@ export const OPERATOR_FLAGS = {
 } as const;
 
 export function usage(): string {
-  return ['Usage: floodgate operator [flags]', '', 'Reconciles BackendBuckets and VirtualBuckets (install the CRDs first: floodgate crds --print | kubectl apply -f -).', '', 'Flags:',
+  return ['Usage: floodgate operator [flags]', '', 'Reconciles BackendBuckets, VirtualBuckets and FaultExperiments (install the CRDs first: floodgate crds --print | kubectl apply -f -).', '', 'Flags:',
     ...Object.entries(OPERATOR_FLAGS).map(([n, f]) => `  --${n.padEnd(29)} ${f.help}`)].join('\n');
 }
 
@@ -63,6 +73,12 @@ function hostPort(v: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(v);
   if (!m || Number(m[2]) > 65535) throw new FlagError(`--http-listen: expected host:port, got "${v}"`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+function percent(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || n > 100) throw new FlagError(`--max-pod-share: expected a percentage 1-100, got "${v}"`);
+  return n;
 }
 
 function configFrom(s: (k: string) => string | undefined) {
@@ -82,6 +98,11 @@ function configFrom(s: (k: string) => string | undefined) {
       gatewayStatusUrlTemplate: s('gateway-status-url-template') ?? 'http://{service}.{namespace}.svc:{port}/status',
       probeTimeoutMs: ms(s('probe-timeout'), '5s', 'probe-timeout'),
     } satisfies OperatorOptions,
+    fx: {
+      operatorNamespace: s('operator-namespace') ?? process.env.POD_NAMESPACE,
+      maxPodSharePercent: percent(s('max-pod-share') ?? '100'),
+      injectionDeadlineMs: ms(s('injection-deadline'), '60s', 'injection-deadline'),
+    } satisfies FxOptions,
   };
 }
 
@@ -124,6 +145,8 @@ export async function runOperator(argv: string[]): Promise<number> {
   const leaderGauge = new Gauge({ name: 'floodgate_operator_leader', help: '1 while this replica leads', registers: [registry] });
   const metrics = controllerMetrics(registry);
   const queues = { backendBucket: createWorkQueue(), virtualBucket: createWorkQueue() };
+  const fxQueue = createWorkQueue();
+  let killSwitch: KillSwitch | undefined;
   const namespace = s('namespace');
 
   let informers: Informer[] = [];
@@ -138,7 +161,13 @@ export async function runOperator(argv: string[]): Promise<number> {
     const bb = startInformer(kube, TYPES.backendBucket, { namespace, resyncMs: cfg.resyncMs, onChange: (k, o, old) => onBackendBucket(c, k, o, old), onError: onError('BackendBucket') });
     const vb = startInformer(kube, TYPES.virtualBucket, { namespace, resyncMs: cfg.resyncMs, onChange: (k, o, old) => onVirtualBucket(c, k, o, old), onError: onError('VirtualBucket') });
     const dep = startInformer(kube, TYPES.deployment, { namespace, resyncMs: cfg.resyncMs, labelSelector: 'app.kubernetes.io/managed-by=floodgate-operator', onChange: (_k, o, old) => onDeployment(c, o, old), onError: onError('Deployment') });
-    informers = [bb, vb, dep];
+    const fx = startInformer(kube, FX_TYPE, { namespace, resyncMs: cfg.resyncMs, onChange: (k, o, old) => onFaultExperiment(fxQueue.add, k, o, old), onError: onError('FaultExperiment') });
+    const pods = startInformer(kube, POD_TYPE, { namespace, resyncMs: cfg.resyncMs, onChange: (_k, o, old) => onPod(fxQueue.add, fx, o, old), onError: onError('Pod') });
+    informers = [bb, vb, dep, fx, pods];
+    killSwitch = watchKillSwitch(kube, cfg.fx.operatorNamespace ?? 'default', {
+      onChange: (on) => { log(on ? 'warn' : 'info', on ? 'kill switch on: aborting every FaultExperiment' : 'kill switch off', {}); if (on) onKillSwitch(fxQueue.add, fx); },
+      onError: (e) => log('warn', 'kill switch not readable', { error: (e as Error).message }),
+    });
     Object.assign(c, {
       kube, backendBuckets: bb, virtualBuckets: vb, deployments: dep, log, queues, options: cfg.options, now: () => new Date(),
       events: createEventRecorder(kube, identity, (e) => log('warn', 'event not recorded', { error: (e as Error).message })),
@@ -153,6 +182,11 @@ export async function runOperator(argv: string[]): Promise<number> {
     };
     void runController({ name: 'backendbucket', queue: queues.backendBucket, workers: cfg.workers, reconcile: gated(reconcileBackendBucket), log, metrics });
     void runController({ name: 'virtualbucket', queue: queues.virtualBucket, workers: cfg.workers, reconcile: gated(reconcileVirtualBucket), log, metrics });
+    const fxCtx: FxCtx = {
+      kube, experiments: fx, pods, virtualBuckets: vb, backendBuckets: bb, injector: createInjectorClient(), events: c.events, log,
+      now: () => new Date(), killSwitch: () => killSwitch?.on ?? false, options: cfg.fx,
+    };
+    void runController({ name: 'faultexperiment', queue: fxQueue, workers: cfg.workers, reconcile: gated((_c, key) => reconcileFaultExperiment(fxCtx, key)), log, metrics });
   }
 
   let exitCode = 0;
@@ -185,9 +219,11 @@ export async function runOperator(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => stop(0));
   process.once('SIGINT', () => stop(0));
   await stopped;
-  log('info', 'operator stopping', { exitCode, reconciling: ctx ? queues.backendBucket.processing + queues.virtualBucket.processing : 0 });
+  log('info', 'operator stopping', { exitCode, reconciling: ctx ? queues.backendBucket.processing + queues.virtualBucket.processing + fxQueue.processing : 0 });
   queues.backendBucket.shutDown();
   queues.virtualBucket.shutDown();
+  fxQueue.shutDown();
+  killSwitch?.stop();
   for (const i of informers) i.stop();
   if (exitCode === 0) await elector?.release();
   http.server.close();
