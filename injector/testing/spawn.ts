@@ -1,7 +1,7 @@
 // Runs `floodgate injector` (injector/main.ts) as a child process so tests measure its CPU, RSS,
 // disk and network use from outside, through /proc and the filesystem.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -59,6 +59,40 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // CLK_TCK is 100 on Linux
+}
+
+/** Per thread of `pid`: [ns on a CPU, ns runnable but waiting for one] (/proc/<pid>/task/<tid>/schedstat). */
+function threadSched(pid: number): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
+      out.set(tid, [run!, wait!]);
+    } catch { /* thread ended meanwhile */ }
+  }
+  return out;
+}
+
+/**
+ * Cores a process used over `ms`, each thread's CPU time against the wall time it could have run
+ * (wall minus its wait for a core): what a burner controls, independent of how loaded the
+ * machine is. On an idle machine it equals CPU time / wall time.
+ */
+export async function cpuShareOfRunnableTime(pid: number, ms: number): Promise<number> {
+  const before = threadSched(pid);
+  const t0 = process.hrtime.bigint();
+  await sleep(ms);
+  const after = threadSched(pid);
+  const wall = Number(process.hrtime.bigint() - t0);
+  let cores = 0;
+  for (const [tid, [run1, wait1]] of after) {
+    const b = before.get(tid);
+    if (!b) continue;
+    const run = run1 - b[0];
+    const given = wall - (wait1 - b[1]);
+    if (run > 0 && given > 0) cores += run / given;
+  }
+  return cores;
 }
 
 export function rssBytes(pid: number): number {
