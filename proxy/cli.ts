@@ -4,6 +4,8 @@
 // The store is the embedded fs store, or — when the config file declares backends and virtual
 // buckets — the virtual store spread over them (metrics, /status, reload on file change and
 // SIGHUP, upload sweep). A fault token adds the fault engine and its control API.
+// A virtual store first makes sure its index is as new as its backends, rebuilding it if not
+// (virtual/index-check.ts): until then /readyz and every S3 call answer 503.
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './config.ts';
@@ -113,7 +115,23 @@ export async function runGateway(argv: string[]): Promise<number> {
     region: config.region,
     idleTimeoutMs: config.idleTimeoutMs,
     logger,
+    ready: v ? () => v.indexReady : undefined,
   });
+  let stopSignal = '';
+  const stopping = new AbortController();
+  const stopped = new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      stopSignal = signal;
+      stopping.abort();
+      done();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  if (v) {
+    logger.log('info', 'gateway started: checking the placement index before serving', { url: gw.url });
+    await v.ensureIndexCurrent(stopping.signal);
+  }
   const unwatch = v && config.configFile ? v.watch() : undefined;
   // SIGHUP reloads a balancing config (v.watch); on the embedded store there is nothing to reload,
   // and the default action (exit) would take the gateway down.
@@ -135,14 +153,8 @@ export async function runGateway(argv: string[]): Promise<number> {
       '',
     ].join('\n'));
   }
-  await new Promise<void>((done) => {
-    const stop = (signal: string) => {
-      logger.log('info', 'shutting down', { signal });
-      done();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  await stopped;
+  logger.log('info', 'shutting down', { signal: stopSignal });
   unwatch?.();
   process.off('SIGHUP', ignoreHup);
   await gw.close();

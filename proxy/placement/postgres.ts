@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS ${s}.uploads (
 );
 CREATE INDEX IF NOT EXISTS uploads_by_key ON ${s}.uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON ${s}.uploads (initiated);
+CREATE TABLE IF NOT EXISTS ${s}.meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size BIGINT NOT NULL,
   last_modified BIGINT NOT NULL, checksums TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
@@ -185,6 +186,12 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
     },
     async parts(id, after, limit) {
       return (await all(`SELECT * FROM ${s}.parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`, [id, after, limit])).map(partFromRow);
+    },
+    async getMeta(name) {
+      return (await all(`SELECT value FROM ${s}.meta WHERE name = ?`, [name]))[0]?.value as string | undefined;
+    },
+    async setMeta(name, value) {
+      await all(`INSERT INTO ${s}.meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [name, value]);
     },
     async close() {
       await pool.end();

@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS uploads (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads (initiated);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
   last_modified INTEGER NOT NULL, checksums TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
@@ -137,6 +138,14 @@ export function openSqliteIndex(path: string): PlacementIndex {
     },
     async parts(id, after, limit) {
       return (q('SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?').all(id, after, limit) as Row[]).map(partFromRow);
+    },
+    async getMeta(name) {
+      return (q('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+    },
+    setMeta(name, value) {
+      return batch(() => {
+        q('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+      });
     },
     async close() {
       if (closed) return;

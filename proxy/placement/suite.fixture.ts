@@ -33,6 +33,15 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
     assert.equal(await ix.get('other', 'a/b c'), undefined);
   });
 
+  withIndex('meta values: absent, set, replaced', async (ix) => {
+    assert.equal(await ix.getMeta('identity'), undefined);
+    await ix.setMeta('identity', 'one');
+    await ix.setMeta('identity', 'two');
+    await ix.setMeta('session', '3');
+    assert.equal(await ix.getMeta('identity'), 'two');
+    assert.equal(await ix.getMeta('session'), '3');
+  });
+
   withIndex('usage counters follow puts, overwrites across backends and deletes', async (ix) => {
     await ix.put(obj('vb', 'a', 'b1', 10));
     await ix.put(obj('vb', 'b', 'b1', 5));

@@ -93,6 +93,10 @@ export interface PlacementIndex {
   putPart(p: PartRecord): Promise<void>;
   parts(uploadId: string, after: number, limit: number): Promise<PartRecord[]>;
 
+  /** Small named values the index keeps about itself: its identity and start count (virtual/index-marker.ts). */
+  getMeta(name: string): Promise<string | undefined>;
+  setMeta(name: string, value: string): Promise<void>;
+
   close(): Promise<void>;
 }
 

@@ -9,6 +9,7 @@
 //                     ├─ read.ts   getObject · scan · redirectUrl · lookup
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
+//                        index-check.ts (index-marker.ts): rebuild a stale index before serving
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { BucketInfo, ObjectStore } from '../store/types.ts';
@@ -25,6 +26,7 @@ import { createKeyLock } from './key-lock.ts';
 import * as mp from './multipart.ts';
 import { getObject, redirectUrl, scan, type RedirectOptions } from './read.ts';
 import { reindex, type ReindexReport } from './reindex.ts';
+import { ensureIndexCurrent, type IndexCheck } from './index-check.ts';
 import { recoverIntents } from './repair.ts';
 import { createRuntime, type Generation, type Runtime } from './runtime.ts';
 import { startSweeper, sweepUploads, type Sweeper } from './sweep.ts';
@@ -35,12 +37,20 @@ import { watchConfig } from './reload.ts';
 
 export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
 export type { ReindexReport } from './reindex.ts';
+export type { IndexCheck } from './index-check.ts';
 
 export interface VirtualStore extends ObjectStore {
   /** Redirect mode: where to send a GET/HEAD (307), or undefined to serve it through the gateway. */
   redirectUrl(bucket: string, key: string, opts?: RedirectOptions): Promise<URL | undefined>;
   isRedirectBucket(bucket: string): boolean;
   reindex(opts?: { removeStrays?: boolean }): Promise<ReindexReport>;
+  /**
+   * The gateway's start: rebuilds the index when it is empty or older than its backends
+   * (index-marker.ts), retrying until every backend could be listed. Until it resolves, S3 calls
+   * answer 503 and `indexReady` is false. Undefined when `signal` aborted first.
+   */
+  ensureIndexCurrent(signal?: AbortSignal): Promise<IndexCheck | undefined>;
+  readonly indexReady: boolean;
   /** Applies a new configuration (or re-reads the file given at open); in-flight requests finish on the old one. */
   reload(config?: BalancingConfig): Promise<void>;
   /** Reloads on SIGHUP and when the config file changes; returns a function that stops watching. */
@@ -134,6 +144,12 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   }
 
   const bucketInfo = (gen: Generation, name: string): BucketInfo => ({ name, creationDate: vbucketOf(gen, name).created });
+  let indexReady = true;
+  // While the index is rebuilt, a listing would miss objects and a write could race the rebuild.
+  const gated = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    if (!indexReady) throw new S3Error('ServiceUnavailable', 'The gateway is rebuilding its placement index from the backends; retry shortly.');
+    return fn(...a);
+  };
 
   const store: VirtualStore = {
     health,
@@ -155,20 +171,27 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       if ((await index.scan(bucket, { prefix: '', after: '', limit: 1 })).length) throw new S3Error('BucketNotEmpty');
       throw new S3Error('AccessDenied', 'Virtual buckets are defined in the gateway configuration; remove it there.');
     },
-    putObject: (b, k, input) => putObject(ctx, b, k, input),
-    getObject: (b, k, o) => getObject(ctx, b, k, o),
-    deleteObject: (b, k) => deleteObject(ctx, b, k),
-    scan: (b, o) => scan(ctx, b, o),
-    createMultipartUpload: (b, k, hd, alg) => mp.createMultipartUpload(ctx, b, k, hd, alg),
-    uploadPart: (b, k, id, n, input) => mp.uploadPart(ctx, b, k, id, n, input),
-    completeMultipartUpload: (b, k, id, parts, c) => mp.completeMultipartUpload(ctx, b, k, id, parts, c),
-    abortMultipartUpload: (b, k, id) => mp.abortMultipartUpload(ctx, b, k, id),
-    listParts: (b, k, id, after, limit) => mp.listParts(ctx, b, k, id, after, limit),
-    listMultipartUploads: (b, o) => mp.listMultipartUploads(ctx, b, o),
-    redirectUrl: (b, k, o) => redirectUrl(ctx, b, k, o),
+    putObject: gated((b, k, input) => putObject(ctx, b, k, input)),
+    getObject: gated((b, k, o) => getObject(ctx, b, k, o)),
+    deleteObject: gated((b, k) => deleteObject(ctx, b, k)),
+    scan: gated((b, o) => scan(ctx, b, o)),
+    createMultipartUpload: gated((b, k, hd, alg) => mp.createMultipartUpload(ctx, b, k, hd, alg)),
+    uploadPart: gated((b, k, id, n, input) => mp.uploadPart(ctx, b, k, id, n, input)),
+    completeMultipartUpload: gated((b, k, id, parts, c) => mp.completeMultipartUpload(ctx, b, k, id, parts, c)),
+    abortMultipartUpload: gated((b, k, id) => mp.abortMultipartUpload(ctx, b, k, id)),
+    listParts: gated((b, k, id, after, limit) => mp.listParts(ctx, b, k, id, after, limit)),
+    listMultipartUploads: gated((b, o) => mp.listMultipartUploads(ctx, b, o)),
+    redirectUrl: gated((b, k, o) => redirectUrl(ctx, b, k, o)),
     locate: async (b, k) => (await index.get(b, k))?.backend,
     isRedirectBucket: (b) => rt.current().buckets.get(b)?.config.mode === 'redirect',
     reindex: (o) => reindex(ctx, o),
+    get indexReady() { return indexReady; },
+    async ensureIndexCurrent(signal) {
+      indexReady = false;
+      const r = await ensureIndexCurrent(ctx, signal);
+      if (r?.current) indexReady = true;
+      return r;
+    },
     reload,
     watch() {
       if (!opts.configPath) throw new Error('watch() needs the store to be opened from a file');
