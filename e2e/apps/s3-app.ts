@@ -4,7 +4,8 @@
 // which the test reads back with `kubectl logs`:
 //   {"t":<epoch ms>,"op":"put"|"get"|"mpu"|"mb","key":…,"ok":true|false,"status":…,"code":…,"sha":…}
 // Modes (APP_MODE):
-//   buckets    create the buckets in BUCKETS (comma-separated); waits for the endpoint (≤ 120 s)
+//   buckets    create the buckets in BUCKETS (comma-separated); waits (≤ 120 s) while the
+//              endpoint is unreachable or answers 5xx
 //   roundtrip  SMALL_COUNT small objects and one LARGE_MIB multipart upload under PREFIX, each
 //              read back and compared; exits 1 when any step failed
 //   loop       put a new object then get one acknowledged earlier, until MAX_OPS operations or
@@ -70,7 +71,8 @@ async function buckets(): Promise<number> {
         return undefined;
       });
       if (o.ok) break;
-      if (Date.now() > deadline) return 1;
+      // Only an endpoint that is not up yet is waited for; a 4xx is the answer.
+      if (Date.now() > deadline || (o.status !== undefined && o.status < 500)) return 1;
       await sleep(1000);
     }
   }
