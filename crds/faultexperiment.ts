@@ -1,7 +1,8 @@
 // FaultExperiment: faults from the one fault model (injector/faults/model.ts) applied to a target
 // for a bounded time. The controller is operator/faultexperiment/ (docs/faults.md, "Experiments").
 import { z } from 'zod';
-import { Duration, FaultSpec, S3_KINDS } from '../injector/faults/model.ts';
+import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
+import { Duration, FaultSpec } from '../injector/faults/model.ts';
 import { cel, commonStatus, dnsName, labels } from './meta.ts';
 
 const DURATION_MESSAGE = 'must be a duration such as "30s", "5m" or "1h30m"';
@@ -45,7 +46,7 @@ export const Target = z.object({
 }));
 
 /** Kinds decided per request: the ones `match` applies to and the ledger counts. */
-export const REQUEST_KINDS: ReadonlySet<string> = new Set([...S3_KINDS].filter((k) => k !== 'backendDown'));
+export const REQUEST_KINDS: ReadonlySet<string> = PER_REQUEST_KINDS;
 const REQUEST_KIND_LIST = [...REQUEST_KINDS].map((k) => `'${k}'`).join(', ');
 export const MATCH_REQUIRED = 'match is required on request faults (all S3 kinds but backendDown): write match: {} to match every request';
 

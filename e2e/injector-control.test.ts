@@ -46,6 +46,7 @@ describe('control API', () => {
       [{ kind: 'cpu', cores: 64 }, /^cores: 64 exceeds the cap of 1/],
       [{ kind: 'memory', bytes: '10Gi' }, /^bytes: \d+ exceeds the cap/],
       [{ kind: 'process', name: 'init', action: 'kill' }, /^name: process "init" is not an allowed target/],
+      [{ kind: 'backendDown', backend: 'b' }, /^kind: "backendDown" faults run only in the gateway/],
       [{ faults: [{ kind: 'stall' }, { kind: 'latency' }] }, /^faults\.1\.ms: /],
       ['{not json', /^body is not valid JSON/],
       [[], /^\(body\): /],

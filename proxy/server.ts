@@ -12,6 +12,7 @@ import { param, parseTarget, resolveOperation, type Operation } from './s3/route
 import { HANDLERS } from './s3/dispatch.ts';
 import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
 import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
+import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
 import type { ObjectStore } from './store/types.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
 import { errorFields, type Logger } from './observability/log.ts';
@@ -63,7 +64,7 @@ async function requestFaults(hooks: GatewayFaultHooks, ctx: S3Context): Promise<
   const active = hooks.engine.registry.active();
   const { bucket, key } = ctx.target;
   let backend: string | undefined;
-  if (hooks.locate && bucket && key !== undefined && active.some((a) => a.spec.kind !== 'backendDown' && a.spec.match?.backends)) {
+  if (hooks.locate && bucket && key !== undefined && active.some((a) => PER_REQUEST_KINDS.has(a.spec.kind) && a.spec.match?.backends)) {
     backend = await hooks.locate(bucket, key, param(ctx.target, 'uploadId')).catch(() => undefined);
   }
   return hooks.engine.onRequest({ req: ctx.req, res: ctx.res, operation: ctx.op, bucket, key, backend, requestId: ctx.requestId });

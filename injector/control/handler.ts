@@ -11,7 +11,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { activationView, type Activation } from '../faults/activation.ts';
 import type { FaultEngine } from '../faults/engine.ts';
-import { describeIssues, FaultSpec, RESOURCE_KINDS } from '../faults/model.ts';
+import { runsIn } from '../faults/kinds.ts';
+import { describeIssues, FaultSpec } from '../faults/model.ts';
 import { ConflictError, InvalidFaultError, type EndReason } from '../faults/registry.ts';
 import { bearerOk, HttpError, readJson, sendJson } from './http.ts';
 
@@ -53,7 +54,8 @@ export function createControlHandler(o: ControlOptions): ControlHandler {
     const specs = 'faults' in r.data ? r.data.faults : [r.data];
     specs.forEach((s, i) => {
       const at = specs.length > 1 || first ? `faults.${i}.` : '';
-      if (!o.resources && RESOURCE_KINDS.has(s.kind)) throw new HttpError(400, `${at}kind: "${s.kind}" faults run only in the sidecar (floodgate injector)`);
+      const place = o.resources ? 'sidecar' : 'gateway';
+      if (!runsIn(s.kind, place)) throw new HttpError(400, `${at}kind: "${s.kind}" faults run only in the ${place === 'gateway' ? 'sidecar (floodgate injector)' : 'gateway (floodgate gateway)'}`);
       const over = o.checkCaps?.(s);
       if (over) throw new HttpError(400, at + over);
     });

@@ -3,6 +3,7 @@
 // never per connection, because SDKs keep connections alive across many requests.
 import type { Activation } from './activation.ts';
 import { matches, type RequestInfo } from './match.ts';
+import { actionOf, PER_REQUEST_KINDS } from './kinds.ts';
 import type { FaultOf, FaultSpec } from './model.ts';
 
 /** A fault that fired on this request; `draw` seeds any randomness it needs (jitter, positions). */
@@ -27,14 +28,6 @@ export interface Decision {
   body: Fired[];
 }
 
-const PER_REQUEST = new Set(['error', 'error200', 'latency', 'bandwidth', 'stall', 'reset', 'truncate', 'corrupt', 'serviceDown']);
-const BODY = new Set(['bandwidth', 'truncate', 'corrupt']);
-
-export function isTerminal(spec: FaultSpec): boolean {
-  return spec.kind === 'error' || spec.kind === 'error200' || spec.kind === 'stall' || spec.kind === 'serviceDown' ||
-    (spec.kind === 'reset' && spec.when === 'before-headers');
-}
-
 function fires(a: Activation): { fire: boolean; draw: number } | undefined {
   const t = a.spec.trigger;
   if (a.afterBytes !== undefined && a.state.bytes < a.afterBytes) return undefined;
@@ -53,7 +46,7 @@ function fires(a: Activation): { fire: boolean; draw: number } | undefined {
 export function decide(active: readonly Activation[], req: RequestInfo): Decision {
   const d: Decision = { requestId: req.requestId, matched: [], fired: [], delayMs: 0, body: [] };
   for (const a of active) {
-    if (!PER_REQUEST.has(a.spec.kind) || !matches(a.spec.match, req)) continue;
+    if (!PER_REQUEST_KINDS.has(a.spec.kind) || !matches(a.spec.match, req)) continue;
     d.matched.push(a);
     const r = fires(a);
     if (!r?.fire) continue;
@@ -61,9 +54,10 @@ export function decide(active: readonly Activation[], req: RequestInfo): Decisio
     const f: Fired = { faultId: a.id, spec: a.spec, draw: r.draw };
     d.fired.push(f);
     const s = a.spec;
-    if (isTerminal(s)) d.terminal ??= { ...f, spec: s as Terminal };
+    const action = actionOf(s);
+    if (action === 'terminal') d.terminal ??= { ...f, spec: s as Terminal };
     else if (s.kind === 'latency') d.delayMs += s.ms + (s.jitterMs ? Math.round(((r.draw / 2 ** 32) * 2 - 1) * s.jitterMs) : 0);
-    else if (BODY.has(s.kind) || s.kind === 'reset') d.body.push(f);
+    else if (action === 'body') d.body.push(f);
   }
   d.delayMs = Math.max(0, d.delayMs);
   return d;

@@ -10,6 +10,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { Duplex, Transform } from 'node:stream';
 import type { Activation } from './activation.ts';
 import { decide, type Decision } from './decide.ts';
+import { PER_REQUEST_KINDS } from './kinds.ts';
 import { Ledger } from './ledger.ts';
 import { createFaultMetrics, type FaultMetrics } from './metrics.ts';
 import { parseSize } from './model.ts';
@@ -56,8 +57,6 @@ export interface FaultEngine {
   readonly metrics: FaultMetrics;
 }
 
-const PER_REQUEST = new Set(['error', 'error200', 'latency', 'bandwidth', 'stall', 'reset', 'truncate', 'corrupt', 'serviceDown']);
-
 function contentLength(headers: OutgoingHttpHeaders): number | undefined {
   for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'content-length' && v !== undefined) return Number(v);
   return undefined;
@@ -93,7 +92,7 @@ export function createFaultEngine(registry: FaultRegistry, opts: { ledgerSize?: 
   }
 
   async function onRequest(ctx: FaultContext): Promise<RequestFaults | undefined> {
-    const active = registry.active().filter((a) => PER_REQUEST.has(a.spec.kind));
+    const active = registry.active().filter((a) => PER_REQUEST_KINDS.has(a.spec.kind));
     if (active.length === 0) return undefined;
     const d = decide(active, { operation: ctx.operation, method: ctx.req.method ?? 'GET', bucket: ctx.bucket, key: ctx.key, headers: ctx.req.headers, backend: ctx.backend, requestId: ctx.requestId });
     if (d.matched.length === 0) return undefined;

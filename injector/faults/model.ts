@@ -123,10 +123,8 @@ export type FaultKind = FaultSpec['kind'];
 export type FaultOf<K extends FaultKind> = Extract<FaultSpec, { kind: K }>;
 
 export const FAULT_KINDS = kinds.map((k) => k.shape.kind.value) as FaultKind[];
-/** Faults applied to S3/HTTP requests (gateway and sidecar). */
-export const S3_KINDS = new Set<FaultKind>(['error', 'error200', 'latency', 'bandwidth', 'stall', 'reset', 'truncate', 'corrupt', 'backendDown', 'serviceDown']);
-/** Faults that consume resources in the injector's pod (sidecar only). */
-export const RESOURCE_KINDS = new Set<FaultKind>(['cpu', 'memory', 'disk', 'network', 'process']);
+// How each kind is classified (where it runs, how it acts) lives in one table: kinds.ts.
+export { RESOURCE_KINDS, S3_KINDS } from './kinds.ts';
 
 /** A zod error as one line per issue, each naming its field: `trigger.probability: …`. */
 export function describeIssues(error: z.ZodError, prefix = ''): string {
