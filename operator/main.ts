@@ -33,6 +33,8 @@ import { reconcileFaultExperiment } from './faultexperiment/reconcile.ts';
 import { FX_TYPE, POD_TYPE, type FxCtx, type FxOptions } from './faultexperiment/types.ts';
 import { onFaultExperiment, onKillSwitch, onPod } from './faultexperiment/wiring.ts';
 import { IMAGE } from '../version.ts';
+import { WEBHOOK_FLAGS, webhookConfigFrom } from './webhook/flags.ts';
+import { startWebhooks, type Webhooks } from './webhook/index.ts';
 
 export const OPERATOR_FLAGS = {
   kubeconfig: { type: 'string', help: 'kubeconfig file (default: in-cluster, then $KUBECONFIG / ~/.kube/config)' },
@@ -53,6 +55,7 @@ export const OPERATOR_FLAGS = {
   'renew-deadline': { type: 'string', help: 'default 10s' },
   'retry-period': { type: 'string', help: 'default 2s' },
   'log-level': { type: 'string', help: 'debug | info | warn | error (default info)' },
+  ...WEBHOOK_FLAGS,
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
 
@@ -120,9 +123,15 @@ export async function runOperator(argv: string[]): Promise<number> {
   }
   const s = (k: string) => values[k] as string | undefined;
   let cfg: ReturnType<typeof configFrom>;
+  let webhookCfg: ReturnType<typeof webhookConfigFrom>;
   try {
     cfg = configFrom(s);
     if (cfg.lease.renewMs >= cfg.lease.durationMs) throw new FlagError('--renew-deadline must be shorter than --lease-duration');
+    try {
+      webhookCfg = webhookConfigFrom(s, cfg.options.gatewayImage);
+    } catch (e) {
+      throw new FlagError((e as Error).message);
+    }
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
     process.stderr.write(`floodgate operator: ${e.message}\n`);
@@ -214,7 +223,17 @@ export async function runOperator(argv: string[]): Promise<number> {
       return unsynced.length ? { ok: false, detail: `caches not synced: ${unsynced.join(', ')}` } : { ok: true, detail: 'leading' };
     },
   });
-  log('info', 'operator started', { identity, http: http.url, namespace: namespace ?? '(all)', leaderElection: cfg.elect });
+  // Every replica answers admission, leader or not.
+  let webhooks: Webhooks | undefined;
+  if (webhookCfg) {
+    try {
+      webhooks = await startWebhooks(kube, webhookCfg, log);
+    } catch (e) {
+      log('error', 'admission webhooks not started', { error: (e as Error).message });
+      stop(1);
+    }
+  }
+  log('info', 'operator started', { identity, http: http.url, webhook: webhooks?.url, namespace: namespace ?? '(all)', leaderElection: cfg.elect });
 
   process.once('SIGTERM', () => stop(0));
   process.once('SIGINT', () => stop(0));
@@ -226,6 +245,7 @@ export async function runOperator(argv: string[]): Promise<number> {
   killSwitch?.stop();
   for (const i of informers) i.stop();
   if (exitCode === 0) await elector?.release();
+  await webhooks?.close();
   http.server.close();
   return exitCode;
 }
