@@ -34,6 +34,8 @@ export interface TestGateway {
   creds: TestCredentials;
   gateway: Gateway;
   store: ObjectStore;
+  /** The gateway's log lines at warn and above. */
+  logs: string[];
   client(extra?: Partial<S3ClientConfig>): S3Client;
   close(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function startTestGateway(opts: { idleTimeoutMs?: number; store?: O
     creds,
     gateway,
     store,
+    logs,
     client(extra = {}) {
       const c = new S3Client({ endpoint: gateway.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, ...extra });
       clients.push(c);

@@ -13,6 +13,7 @@ import { TrailerEncoder, trailerBodyLength } from './trailer-body.ts';
 import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
 import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
 import { multipartOps } from './multipart.ts';
+import { guardBody } from '../../store/abandon.ts';
 
 export interface S3Store extends ObjectStore {
   readonly name: string;
@@ -87,7 +88,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
       // A HEAD with a Range is answered 206 by S3 with the range's length: report the range.
       return { meta, range: res.statusCode === 206 ? rangeFromResponse(res.headers) : undefined };
     }
-    return { meta, body: res.body, range: res.statusCode === 206 ? rangeFromResponse(res.headers) : undefined };
+    return { meta, body: guardBody(res.body), range: res.statusCode === 206 ? rangeFromResponse(res.headers) : undefined };
   }
 
   async function scan(bucket: string, o: ScanOptions): Promise<ObjectMeta[]> {

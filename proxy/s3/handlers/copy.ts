@@ -10,7 +10,8 @@ import { param } from '../route.ts';
 import { xmlDocument } from '../xml.ts';
 import { bucketOf, intParam, keyOf, type Handler, type S3Context } from './context.ts';
 import { checksumHeaders } from './objects.ts';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import { abandon } from '../../store/abandon.ts';
 
 function copySource(ctx: S3Context): { bucket: string; key: string } {
   const raw = String(ctx.req.headers['x-amz-copy-source'] ?? '');
@@ -68,6 +69,16 @@ function copyBody(ctx: S3Context, source: GetResult, size: number, inherited: Ch
   return { body: verifier, checksums };
 }
 
+/** A write that failed without reading the whole copy releases the source (and its backend connection). */
+async function released<T>(body: Readable, write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (e) {
+    abandon(body);
+    throw e;
+  }
+}
+
 function fullObjectChecksums(meta: ObjectMeta): Checksums {
   return meta.checksumType === 'COMPOSITE' ? {} : meta.checksums;
 }
@@ -96,7 +107,7 @@ export const copyObject: Handler = async (ctx) => {
     contentEncoding: meta.contentEncoding, contentLanguage: meta.contentLanguage, expires: meta.expires, userMeta: meta.userMeta,
   };
   const { body, checksums } = copyBody(ctx, source, meta.size, fullObjectChecksums(meta));
-  const r = await ctx.store.putObject(bucket, key, { body, size: meta.size, headers, checksums, conditions });
+  const r = await released(body, ctx.store.putObject(bucket, key, { body, size: meta.size, headers, checksums, conditions }));
   sendXml(ctx.res, 200, xmlDocument('CopyObjectResult', { LastModified: r.lastModified, ETag: quoteEtag(r.etag), ...checksumElements(r.checksums) }));
 };
 
@@ -114,13 +125,16 @@ export const uploadPartCopy: Handler = async (ctx) => {
   const partNumber = intParam(param(ctx.target, 'partNumber'), 'partNumber', -1, 1, 10000);
   const uploadId = param(ctx.target, 'uploadId') ?? '';
   const range = copyRange(ctx);
-  const source = await openSource(ctx, range);
+  const source = await openSource(ctx, range).catch((e: unknown) => {
+    if (e instanceof S3Error && e.code === 'InvalidRange') throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${e.details.ActualObjectSize ?? 'unknown'}`, { cause: e });
+    throw e;
+  });
   if (range && 'start' in range && source.range && source.range.end !== range.end) {
-    source.body?.destroy();
+    abandon(source.body);
     throw new S3Error('InvalidArgument', `Range specified is not valid for source object of size: ${source.meta.size}`);
   }
   const size = source.range ? source.range.end - source.range.start + 1 : source.meta.size;
   const { body, checksums } = copyBody(ctx, source, size, source.range ? {} : fullObjectChecksums(source.meta));
-  const r = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, { body, size, headers: { userMeta: {} }, checksums });
+  const r = await released(body, ctx.store.uploadPart(bucket, key, uploadId, partNumber, { body, size, headers: { userMeta: {} }, checksums }));
   sendXml(ctx.res, 200, xmlDocument('CopyPartResult', { LastModified: r.lastModified, ETag: quoteEtag(r.etag), ...checksumElements(r.checksums) }), checksumHeaders(r.checksums));
 };

@@ -1,5 +1,7 @@
 // Single-object operations and DeleteObjects.
 import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { abandon } from '../../store/abandon.ts';
 import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { checksumHeaderName } from '../../auth/checksums.ts';
@@ -95,14 +97,32 @@ async function getOrHead(ctx: S3Context, head: boolean): Promise<void> {
   } else {
     h['content-length'] = r.meta.size;
   }
-  const stage = ctx.faults && !head && r.body ? await ctx.faults.wrapBody(status, h) : undefined;
-  ctx.res.writeHead(status, h);
   if (head || !r.body) {
-    r.body?.destroy();
-    ctx.res.end();
+    abandon(r.body);
+    ctx.res.writeHead(status, h).end();
     return;
   }
-  await (stage ? pipeline(r.body, stage, ctx.res) : pipeline(r.body, ctx.res));
+  await sendBody(ctx, r.body, status, h);
+}
+
+/** Streams a GET body; a client that stops reading ends the request, it is not a gateway error. */
+async function sendBody(ctx: S3Context, body: Readable, status: number, h: OutgoingHttpHeaders): Promise<void> {
+  let sending = false;
+  try {
+    const stage = ctx.faults ? await ctx.faults.wrapBody(status, h) : undefined;
+    ctx.res.writeHead(status, h);
+    sending = true;
+    await (stage ? pipeline(body, stage, ctx.res) : pipeline(body, ctx.res));
+  } catch (e) {
+    abandon(body);
+    if (sending && clientGone(ctx, e)) return;
+    throw e;
+  }
+}
+
+function clientGone(ctx: S3Context, e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return ctx.res.destroyed && !ctx.res.writableFinished && (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE');
 }
 
 export const getObject: Handler = (ctx) => getOrHead(ctx, false);
