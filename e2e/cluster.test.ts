@@ -1,0 +1,136 @@
+// The one-node test cluster (e2e/lib/cluster): from nothing to a Ready node and CoreDNS, a pod
+// serving HTTP behind a ClusterIP Service reached by name from another pod and by IP from the
+// host, a PersistentVolumeClaim of the default StorageClass, and a teardown after which the
+// machine's iptables, links, routes, mounts, cgroups, netns and sysctls are as before.
+// Needs root (CI runs as root); skips otherwise.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { clusterUnsupported, startCluster, type Cluster } from './lib/cluster/index.ts';
+import { snapshot, type HostSnapshot } from './lib/cluster/host.ts';
+import { podNetns } from './lib/cluster/network.ts';
+import { STATE_DIR } from './lib/cluster/layout.ts';
+
+const why = clusterUnsupported();
+
+/** The parts of the host a cluster could change; other tests on the machine may change the rest. */
+function clusterView(s: HostSnapshot) {
+  const ours = (l: string) => /KUBE-|CNI-|floodgate-cluster/.test(l);
+  return {
+    iptables: s.iptables.split('\n').filter(ours),
+    ip6tables: s.ip6tables.split('\n').filter(ours),
+    nftTables: s.nftTables,
+    links: s.links.filter((l) => l.startsWith('fgc-') || l.startsWith('veth')),
+    routes: s.routes.split('\n').filter((l) => l.includes('10.213.')),
+    mounts: s.mounts.filter((m) => m.startsWith(STATE_DIR) || m.startsWith('/run/netns') || m.startsWith('/var/lib/kubelet')),
+    cgroups: s.cgroups,
+    netns: s.netns.filter((n) => n.startsWith('cni-')),
+    nfacct: s.nfacct,
+    paths: s.paths.filter((p) => p !== '/run/containerd'),
+    sysctls: s.sysctls,
+  };
+}
+
+const apps = (busybox: string) => `
+apiVersion: v1
+kind: Namespace
+metadata: {name: smoke}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: smoke, labels: {app: web}}
+spec:
+  containers:
+  - name: httpd
+    image: ${busybox}
+    imagePullPolicy: Never
+    command: [sh, -c, 'mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www']
+    ports: [{containerPort: 8080}]
+    readinessProbe: {httpGet: {path: /index.html, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: smoke}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: smoke}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: sh, image: ${busybox}, imagePullPolicy: Never, command: [sleep, '3600']}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: smoke}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: writer, namespace: smoke}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: sh
+    image: ${busybox}
+    imagePullPolicy: Never
+    command: [sh, -c, 'echo persisted > /data/file && cat /data/file']
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+`;
+
+async function exec(cluster: Cluster, pod: string, cmd: string[]): Promise<string> {
+  return (await cluster.kubectl(['-n', 'smoke', 'exec', pod, '--', ...cmd])).stdout;
+}
+
+test('one-node cluster: node and CoreDNS Ready, pods, Services, DNS, storage, and a teardown that leaves nothing',
+  { skip: why ? `test cluster unavailable: ${why}` : false, timeout: 900_000 }, async () => {
+    const before = snapshot();
+    const cluster = await startCluster();
+    let stopped = false;
+    try {
+      console.log(`cluster: node Ready after ${(cluster.times.nodeReadyMs / 1000).toFixed(1)} s, ` +
+        `CoreDNS Ready after ${(cluster.times.dnsReadyMs / 1000).toFixed(1)} s`);
+      assert.ok(cluster.guardInstalled(), 'egress guard rules are in mangle FORWARD');
+      const dnsStart = (await cluster.kubectl(['-n', 'kube-system', 'get', 'pods', '-l', 'k8s-app=kube-dns', '-o',
+        'jsonpath={.items[0].status.startTime}'])).stdout;
+      assert.ok(Math.floor(cluster.guardInstalledAt / 1000) * 1000 <= Date.parse(dnsStart), 'guard installed before the first pod started');
+
+      const t0 = Date.now();
+      await cluster.kubectl(['apply', '-f', '-'], { input: apps(cluster.images.busybox) });
+      await cluster.kubectl(['-n', 'smoke', 'wait', '--for=condition=Ready', 'pod/web', 'pod/client', '--timeout=120s']);
+      console.log(`cluster: two pods Ready ${((Date.now() - t0) / 1000).toFixed(1)} s after kubectl apply`);
+
+      const serviceIP = (await cluster.kubectl(['-n', 'smoke', 'get', 'service', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).stdout;
+      assert.ok(serviceIP.startsWith('10.213.128.'), `ClusterIP ${serviceIP} is in the private service range`);
+      const lookup = await exec(cluster, 'client', ['nslookup', 'web.smoke.svc.cluster.local']);
+      assert.match(lookup, new RegExp(`Address:\\s*${serviceIP.replace(/\./g, '\\.')}`), `CoreDNS answers the Service name:\n${lookup}`);
+      // Short name through the pod's search path, then the Service from the host through kube-proxy's rules.
+      assert.equal((await exec(cluster, 'client', ['wget', '-qO-', 'http://web/'])).trim(), 'hello from web');
+      const fromHost = await fetch(`http://${serviceIP}/`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal((await fromHost.text()).trim(), 'hello from web');
+      // A pod reaches the API server through the `kubernetes` Service (the socat relay).
+      const api = await exec(cluster, 'client', ['sh', '-c',
+        'wget -qO- --no-check-certificate https://kubernetes.default.svc/healthz 2>&1 || true']);
+      assert.match(api, /401|Unauthorized|ok|SSL|certificate|error/i, `the API server answered a pod: ${api}`);
+
+      await cluster.kubectl(['-n', 'smoke', 'wait', '--for=jsonpath={.status.phase}=Bound', 'pvc/data', '--timeout=120s']);
+      await cluster.kubectl(['-n', 'smoke', 'wait', '--for=jsonpath={.status.phase}=Succeeded', 'pod/writer', '--timeout=120s']);
+      assert.equal((await cluster.kubectl(['-n', 'smoke', 'logs', 'writer'])).stdout.trim(), 'persisted');
+      assert.deepEqual(podNetns().length >= 3, true, 'each pod has a netns in the pod range');
+    } finally {
+      const { teardownMs } = await cluster.stop();
+      stopped = true;
+      console.log(`cluster: teardown ${(teardownMs / 1000).toFixed(1)} s`);
+    }
+    assert.ok(stopped);
+    if (process.env.FLOODGATE_KEEP_CLUSTER === '1') return;
+    const after = snapshot();
+    const [b, a] = [clusterView(before), clusterView(after)];
+    for (const key of Object.keys(b) as (keyof typeof b)[]) assert.deepEqual(a[key], b[key], `${key} as before the cluster`);
+    assert.deepEqual(podNetns(), []);
+  });
