@@ -8,7 +8,9 @@ UNIT_TESTS := $(shell find crds proxy injector operator -name '*.test.ts' 2>/dev
 # Tests that measure CPU and memory from outside a process run alone, after the others, so that
 # no other test competes for the two cores they measure.
 MEASURED_TESTS := e2e/injector-resource.test.ts
-E2E_TESTS := $(filter-out $(MEASURED_TESTS),$(shell find e2e -name '*.test.ts' 2>/dev/null | sort))
+# Tests on the one-node cluster (e2e/lib/cluster) run one at a time, last: one cluster per machine.
+CLUSTER_TESTS := $(sort $(wildcard e2e/cluster*.test.ts))
+E2E_TESTS := $(filter-out $(MEASURED_TESTS) $(CLUSTER_TESTS),$(shell find e2e -name '*.test.ts' 2>/dev/null | sort))
 
 .PHONY: run test unit e2e typecheck bench crds chart deps pydeps testdeps clean
 
@@ -39,11 +41,12 @@ unit: deps
 	$(NODE) --test --test-concurrency=2 --test-timeout=300000 $(UNIT_TESTS)
 
 e2e: testdeps
-	$(NODE) --test --test-concurrency=1 --test-timeout=600000 $(E2E_TESTS) $(MEASURED_TESTS)
+	$(NODE) --test --test-concurrency=1 --test-timeout=600000 $(E2E_TESTS) $(MEASURED_TESTS) $(CLUSTER_TESTS)
 
 test: testdeps typecheck
 	$(NODE) --test --test-concurrency=2 --test-timeout=600000 $(UNIT_TESTS) $(E2E_TESTS)
 	$(NODE) --test --test-concurrency=1 --test-timeout=600000 $(MEASURED_TESTS)
+	$(NODE) --test --test-concurrency=1 --test-timeout=1800000 $(CLUSTER_TESTS)
 
 bench: testdeps
 	$(NODE) bench/run.ts $(ARGS)
