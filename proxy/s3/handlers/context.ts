@@ -46,3 +46,13 @@ export function intParam(value: string | undefined, name: string, def: number, m
   if (n < min) throw new S3Error('InvalidArgument', `Argument ${name} must be an integer between ${min} and ${max}`, { details: { ArgumentName: name, ArgumentValue: value } });
   return Math.min(n, max);
 }
+
+export const MAX_PART_NUMBER = 10000;
+
+/** A part number exactly as S3 takes it: an integer 1–10000, never clamped (10001 is not part 10000). */
+export function partNumberParam(value: string | undefined): number {
+  if (value === undefined || !/^\d{1,6}$/.test(value) || Number(value) < 1 || Number(value) > MAX_PART_NUMBER) {
+    throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`, { details: { ArgumentName: 'partNumber', ArgumentValue: value ?? '' } });
+  }
+  return Number(value);
+}

@@ -8,7 +8,7 @@ import { objectHeadersFromRequest, quoteEtag, writeConditions } from '../headers
 import { sendXml } from '../respond.ts';
 import { param } from '../route.ts';
 import { xmlDocument } from '../xml.ts';
-import { bucketOf, intParam, keyOf, type Handler, type S3Context } from './context.ts';
+import { bucketOf, keyOf, partNumberParam, type Handler, type S3Context } from './context.ts';
 import { checksumHeaders } from './objects.ts';
 import { pipeline, type Readable } from 'node:stream';
 import { abandon } from '../../store/abandon.ts';
@@ -122,7 +122,7 @@ function copyRange(ctx: S3Context): RangeSpec | undefined {
 export const uploadPartCopy: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const partNumber = intParam(param(ctx.target, 'partNumber'), 'partNumber', -1, 1, 10000);
+  const partNumber = partNumberParam(param(ctx.target, 'partNumber'));
   const uploadId = param(ctx.target, 'uploadId') ?? '';
   const range = copyRange(ctx);
   const source = await openSource(ctx, range).catch((e: unknown) => {

@@ -9,7 +9,7 @@ import { sendEmpty, sendXml } from '../respond.ts';
 import { param } from '../route.ts';
 import { parseXml, xmlDocument } from '../xml.ts';
 import { encodeIf, encodingType } from './list.ts';
-import { bucketOf, intParam, keyOf, type Handler, type S3Context } from './context.ts';
+import { bucketOf, intParam, keyOf, partNumberParam, type Handler, type S3Context } from './context.ts';
 import { checksumHeaders, startBody, upstreamIntegrity } from './objects.ts';
 
 const OWNER = { ID: 'floodgate', DisplayName: 'floodgate' };
@@ -35,7 +35,7 @@ export const createMultipartUpload: Handler = async (ctx) => {
 export const uploadPart: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  const partNumber = intParam(param(ctx.target, 'partNumber'), 'partNumber', -1, 1, 10000);
+  const partNumber = partNumberParam(param(ctx.target, 'partNumber'));
   const uploadId = uploadIdOf(ctx);
   const { body, size, checksums } = decodeBody(ctx.req, ctx.auth, ctx.idleTimeoutMs);
   startBody(ctx);
