@@ -5,6 +5,7 @@ import { createBucket, deleteBucket, getBucketLocation, headBucket, listBuckets 
 import { deleteObject, deleteObjects, getObject, headObject, putObject } from './handlers/objects.ts';
 import { copyObject, uploadPartCopy } from './handlers/copy.ts';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart } from './handlers/multipart.ts';
+import { getAcl, getBucketVersioning, putAcl } from './handlers/acl.ts';
 import { listObjects, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 
 export const HANDLERS: Record<Operation, Handler> = {
@@ -29,4 +30,9 @@ export const HANDLERS: Record<Operation, Handler> = {
   CompleteMultipartUpload: completeMultipartUpload,
   AbortMultipartUpload: abortMultipartUpload,
   ListParts: listParts,
+  GetBucketVersioning: getBucketVersioning,
+  GetBucketAcl: getAcl,
+  PutBucketAcl: putAcl,
+  GetObjectAcl: getAcl,
+  PutObjectAcl: putAcl,
 };

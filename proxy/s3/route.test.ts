@@ -28,13 +28,18 @@ test('operations are resolved from method, path and query', () => {
     ['GET', '/b/k?uploadId=u', 'ListParts'],
     ['GET', '/b/k?x-id=GetObject', 'GetObject'],
     ['HEAD', '/b/k', 'HeadObject'],
+    ['GET', '/b?versioning', 'GetBucketVersioning'],
+    ['GET', '/b?acl', 'GetBucketAcl'],
+    ['PUT', '/b?acl', 'PutBucketAcl'],
+    ['GET', '/b/k?acl', 'GetObjectAcl'],
+    ['PUT', '/b/k?acl&versionId=null', 'PutObjectAcl'],
     ['DELETE', '/b/k', 'DeleteObject'],
   ];
   for (const [method, url, want, headers] of cases) assert.equal(op(method, url, headers), want, `${method} ${url}`);
 });
 
 test('unknown sub-resources are NotImplemented, never a silent write', () => {
-  for (const [m, u] of [['PUT', '/b?acl'], ['PUT', '/b/k?tagging'], ['DELETE', '/b?policy'], ['GET', '/b?lifecycle'], ['PUT', '/b?versioning']]) {
+  for (const [m, u] of [['PUT', '/b?policy'], ['PUT', '/b/k?tagging'], ['PUT', '/b/k?acl&tagging'], ['DELETE', '/b?acl'], ['DELETE', '/b?policy'], ['GET', '/b?lifecycle'], ['PUT', '/b?versioning']]) {
     assert.throws(() => op(m!, u!), (e: unknown) => e instanceof S3Error && e.code === 'NotImplemented' && e.status === 501, `${m} ${u}`);
   }
 });

@@ -8,7 +8,8 @@ export type Operation =
   | 'ListObjects' | 'ListObjectsV2' | 'ListObjectVersions' | 'ListMultipartUploads' | 'DeleteObjects'
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListParts';
+  | 'AbortMultipartUpload' | 'ListParts'
+  | 'GetBucketVersioning' | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl';
 
 export interface Target {
   bucket?: string;
@@ -88,6 +89,20 @@ function unknownSubresource(t: Target): string | undefined {
   return undefined;
 }
 
+/**
+ * The few sub-resources answered as an unversioned bucket with private canned ACLs answers them
+ * (apps and tools read them before they write); everything else about them is NotImplemented.
+ */
+function subresourceOperation(method: string, t: Target, sub: string): Operation | undefined {
+  if (!t.bucket || [...t.query.keys()].filter((k) => !PARAMETERS.has(k.toLowerCase()) && !k.toLowerCase().startsWith('x-amz-')).length !== 1) return undefined;
+  const name = sub.toLowerCase();
+  const object = t.key !== undefined;
+  if (name === 'versioning' && !object && method === 'GET') return 'GetBucketVersioning';
+  if (name === 'acl' && method === 'GET') return object ? 'GetObjectAcl' : 'GetBucketAcl';
+  if (name === 'acl' && method === 'PUT') return object ? 'PutObjectAcl' : 'PutBucketAcl';
+  return undefined;
+}
+
 export function resolveOperation(method: string, t: Target, headers: Record<string, string | string[] | undefined>): Operation {
   const sub = unknownSubresource(t);
   // SigV2 query auth (boto3's default presign without signature_version='s3v4') is not a sub-resource.
@@ -95,6 +110,8 @@ export function resolveOperation(method: string, t: Target, headers: Record<stri
     throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
   }
   if (sub !== undefined) {
+    const op = subresourceOperation(method, t, sub);
+    if (op) return op;
     throw new S3Error('NotImplemented', `The '${sub}' sub-resource is not implemented by this gateway.`);
   }
   if (!t.bucket) {

@@ -83,6 +83,8 @@ export interface PutResult {
 
 export interface GetOptions {
   range?: RangeSpec;
+  /** GetObject/HeadObject `partNumber`: serve that part's bytes (1 for an object uploaded whole); never with `range`. */
+  partNumber?: number;
   conditions?: ReadConditions;
 }
 

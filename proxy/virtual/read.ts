@@ -42,10 +42,10 @@ export async function getObject(ctx: VirtualContext, bucket: string, key: string
       checkReadConditions(meta, opts.conditions);
       const b = backendOf(ctx, gen, rec.backend);
       // A HEAD is answered from the index alone (the backend is up, the record is the truth).
-      if (opts.head && !opts.range) return { meta };
+      if (opts.head && !opts.range && !opts.partNumber) return { meta };
       try {
         const r = await onBackend(ctx, b, () => b.store.getObject(b.bucket, backendKey(bucket, key), {
-          head: opts.head, range: opts.range, conditions: { ifMatch: `"${rec.etag}"` },
+          head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${rec.etag}"` },
         }));
         handedOff = true;
         releaseWith(r.body, release);

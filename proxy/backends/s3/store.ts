@@ -78,7 +78,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
 
   async function get(bucket: string, key: string, o: GetOptions & { head?: boolean }): Promise<GetResult> {
     const res = await call(http, {
-      method: o.head ? 'HEAD' : 'GET', bucket, key,
+      method: o.head ? 'HEAD' : 'GET', bucket, key, query: o.partNumber ? [['partNumber', String(o.partNumber)]] : undefined,
       headers: { ...rangeHeader(o.range), ...readConditionHeaders(o.conditions), 'x-amz-checksum-mode': 'ENABLED' },
       payloadHash: EMPTY_SHA256,
     }, (s) => s === 200 || s === 206);

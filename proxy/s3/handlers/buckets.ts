@@ -18,7 +18,7 @@ export function validateBucketName(name: string): void {
   if (problem) throw new S3Error('InvalidBucketName', `The bucket name "${name}" ${problem}.`, { details: { BucketName: name } });
 }
 
-const OWNER = { ID: 'floodgate', DisplayName: 'floodgate' };
+import { OWNER } from './acl.ts';
 
 export const listBuckets: Handler = async (ctx) => {
   const buckets = await ctx.store.listBuckets();

@@ -13,7 +13,7 @@ import { objectHeadersFromRequest, objectResponseHeaders, quoteEtag, readConditi
 import { sendEmpty, sendXml } from '../respond.ts';
 import { param } from '../route.ts';
 import { parseXml, xmlDocument, type XmlNode } from '../xml.ts';
-import { bucketOf, keyOf, type Handler, type S3Context } from './context.ts';
+import { bucketOf, keyOf, partNumberParam, type Handler, type S3Context } from './context.ts';
 
 /** Starts reading the body: answers `Expect: 100-continue` only now that the request is accepted. */
 export function startBody(ctx: S3Context): void {
@@ -79,15 +79,18 @@ function representation(ctx: S3Context, meta: ObjectMeta, ranged: boolean): Outg
 async function getOrHead(ctx: S3Context, head: boolean): Promise<void> {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
-  if (param(ctx.target, 'partNumber') !== undefined) throw new S3Error('NotImplemented', 'GetObject by partNumber is not implemented.');
-  if (ctx.redirect) {
+  const partParam = param(ctx.target, 'partNumber');
+  const partNumber = partParam === undefined ? undefined : partNumberParam(partParam);
+  const range = parseRange(ctx.req.headers.range);
+  if (partNumber !== undefined && ctx.req.headers.range !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter');
+  if (ctx.redirect && partNumber === undefined) {
     const location = await ctx.redirect(bucket, key, head ? 'HEAD' : 'GET', [...ctx.target.query]);
     if (location) {
       sendEmpty(ctx.res, 307, { location: location.href });
       return;
     }
   }
-  const r = await ctx.store.getObject(bucket, key, { range: parseRange(ctx.req.headers.range), conditions: readConditions(ctx.req.headers), head });
+  const r = await ctx.store.getObject(bucket, key, { range, partNumber, conditions: readConditions(ctx.req.headers), head });
   const h = representation(ctx, r.meta, r.range !== undefined);
   let status = 200;
   if (r.range) {

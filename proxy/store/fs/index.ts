@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { S3Error } from '../../s3/errors.ts';
 import { keyRange } from '../../placement/types.ts';
 import { checkReadConditions, checkWriteConditions } from '../conditions.ts';
-import { resolveRange } from '../range.ts';
+import { resolvePart, resolveRange } from '../range.ts';
 import type {
   BucketInfo, ChecksumAlgorithm, Checksums, ObjectHeaders, ObjectMeta, ObjectStore, PartInfo, PutInput, UploadInfo,
 } from '../types.ts';
@@ -154,10 +154,10 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       }
       const meta = metaOf(row);
       checkReadConditions(meta, opts.conditions);
-      const range = resolveRange(opts.range, meta.size);
+      const segments = JSON.parse(row.segments) as Segment[];
+      const range = opts.partNumber ? resolvePart(row.parts_count ? segments.map(([, size]) => size) : [meta.size], opts.partNumber) : resolveRange(opts.range, meta.size);
       if (opts.head) return { meta, range };
       if (meta.size === 0) return { meta, range, body: Readable.from([]) };
-      const segments = JSON.parse(row.segments) as Segment[];
       const ids = segments.map(([id]) => id);
       // Pinned in the same turn the row was read: a concurrent overwrite cannot unlink these blobs.
       blobs.pin(ids);

@@ -1,0 +1,68 @@
+// Part numbers as S3 takes them, GetObject/HeadObject by partNumber, and the versioning state an
+// unversioned bucket reports — against the gateway on the embedded store, with the AWS SDK and raw.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import {
+  CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketVersioningCommand, GetObjectCommand,
+  HeadObjectCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
+} from '@aws-sdk/client-s3';
+import { startTestGateway, type TestGateway } from './lib/gateway.ts';
+import { bytes, MiB, s3Error } from './lib/s3.ts';
+import { errorCode, objectPath, rawRequest, xmlField } from './lib/raw-s3.ts';
+
+let gw: TestGateway;
+let c: S3Client;
+const B = 'parts';
+
+before(async () => {
+  gw = await startTestGateway();
+  c = gw.client();
+  await c.send(new CreateBucketCommand({ Bucket: B }));
+});
+after(async () => { await gw?.close(); });
+
+test('UploadPart with partNumber outside 1-10000 is InvalidArgument and stores nothing', async () => {
+  const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'edge' }));
+  await c.send(new UploadPartCommand({ Bucket: B, Key: 'edge', UploadId, PartNumber: 10000, Body: 'last' }));
+  for (const n of ['10001', '0', '-1', '99999999999', 'x']) {
+    const res = await rawRequest(gw.url, { method: 'PUT', path: objectPath(B, 'edge'), query: `partNumber=${n}&uploadId=${encodeURIComponent(UploadId!)}`, body: 'other', creds: gw.creds });
+    assert.equal(res.status, 400, n);
+    assert.equal(errorCode(res.body), 'InvalidArgument', n);
+    assert.ok(xmlField(res.body, 'RequestId'));
+  }
+  const parts = await c.send(new ListPartsCommand({ Bucket: B, Key: 'edge', UploadId }));
+  assert.deepEqual(parts.Parts?.map((p) => [p.PartNumber, p.Size]), [[10000, 4]]);
+});
+
+test('GetObject and HeadObject with partNumber serve that part, with its range and the parts count', async () => {
+  const p1 = randomBytes(5 * MiB), p2 = randomBytes(1000);
+  const { UploadId } = await c.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'mp' }));
+  const e1 = await c.send(new UploadPartCommand({ Bucket: B, Key: 'mp', UploadId, PartNumber: 1, Body: p1 }));
+  const e2 = await c.send(new UploadPartCommand({ Bucket: B, Key: 'mp', UploadId, PartNumber: 2, Body: p2 }));
+  await c.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'mp', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: e1.ETag }, { PartNumber: 2, ETag: e2.ETag }] } }));
+  const g2 = await c.send(new GetObjectCommand({ Bucket: B, Key: 'mp', PartNumber: 2 }));
+  assert.deepEqual(await bytes(g2.Body), p2);
+  assert.equal(g2.ContentRange, `bytes ${5 * MiB}-${5 * MiB + 999}/${5 * MiB + 1000}`);
+  assert.equal(g2.PartsCount, 2);
+  const h1 = await c.send(new HeadObjectCommand({ Bucket: B, Key: 'mp', PartNumber: 1 }));
+  assert.equal(h1.ContentLength, 5 * MiB);
+  assert.equal(h1.PartsCount, 2);
+  assert.equal((await s3Error(c.send(new GetObjectCommand({ Bucket: B, Key: 'mp', PartNumber: 3 })))).name, 'InvalidPartNumber');
+  const both = await rawRequest(gw.url, { method: 'GET', path: objectPath(B, 'mp'), query: 'partNumber=1', headers: { range: 'bytes=0-1' }, creds: gw.creds });
+  assert.equal(both.status, 400);
+  assert.equal(errorCode(both.body), 'InvalidRequest');
+  // An object uploaded whole is its own part 1.
+  await c.send(new PutObjectCommand({ Bucket: B, Key: 'whole', Body: 'abc' }));
+  assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: B, Key: 'whole', PartNumber: 1 }))).Body)).toString(), 'abc');
+  assert.equal((await s3Error(c.send(new GetObjectCommand({ Bucket: B, Key: 'whole', PartNumber: 2 })))).name, 'InvalidPartNumber');
+});
+
+test('GetBucketVersioning of a bucket never versioned answers an empty configuration', async () => {
+  const v = await c.send(new GetBucketVersioningCommand({ Bucket: B }));
+  assert.equal(v.$metadata.httpStatusCode, 200);
+  assert.equal(v.Status, undefined);
+  assert.equal((await s3Error(c.send(new GetBucketVersioningCommand({ Bucket: 'no-such-bucket' })))).name, 'NoSuchBucket');
+  const put = await rawRequest(gw.url, { method: 'PUT', path: `/${B}`, query: 'versioning=', body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>', creds: gw.creds });
+  assert.equal(put.status, 501);
+});
