@@ -108,7 +108,7 @@ describe('sidecar pass-through (no active fault)', () => {
 
   test('an unreachable upstream is a 502 S3 error, not a hang', async () => {
     const { startSidecar } = await import('../injector/sidecar.ts');
-    const dead = await startSidecar({ host: '127.0.0.1', port: 0, upstream: 'http://127.0.0.1:1', token: 't' });
+    const dead = await startSidecar({ host: '127.0.0.1', port: 0, upstream: 'http://127.0.0.1:1', token: 'passthrough-token' });
     try {
       const r = await fetch(`${dead.url}/b/k`);
       assert.equal(r.status, 502);

@@ -12,10 +12,10 @@ let faults: GatewayFaults;
 let server: Server;
 let url: string;
 const api = (method: string, path: string, body?: unknown) =>
-  fetch(url + path, { method, headers: { authorization: 'Bearer gw' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(url + path, { method, headers: { authorization: 'Bearer gateway-test-token' }, body: body === undefined ? undefined : JSON.stringify(body) });
 
 before(async () => {
-  faults = createGatewayFaults({ token: 'gw' });
+  faults = createGatewayFaults({ token: 'gateway-test-token' });
   server = createServer(async (req, res) => {
     if (faults.routes(req, res)) return;
     const [, bucket, key] = (req.url ?? '/').split('/');

@@ -8,6 +8,7 @@ import { parseDuration, parseSize } from './faults/model.ts';
 import { checkCaps, DEFAULT_CAPS, type Caps } from './faults/resource/caps.ts';
 import { createResourceEffects } from './faults/resource/effects.ts';
 import { openStateFile, recoverState } from './faults/resource/state.ts';
+import { weakSecret } from './control/token.ts';
 import { startSidecar } from './sidecar.ts';
 
 export const INJECTOR_HELP = `Usage: floodgate injector --upstream URL [options]
@@ -21,7 +22,7 @@ Options:
   --control-listen HOST:PORT    extra listener for the control API only (default: control API
                                 is served under /_floodgate/ on --listen only)
   --token TOKEN                 bearer token of the control API (or FLOODGATE_INJECTOR_TOKEN,
-                                or --token-file); required, there is no default
+                                or --token-file); required, at least 8 characters, no default
   --token-file PATH             read the token from a file (e.g. a mounted Secret)
   --domain DOMAIN               base domain for virtual-host requests (bucket.DOMAIN), repeatable;
                                 only used to match faults by bucket
@@ -96,6 +97,8 @@ export async function runInjector(argv: string[]): Promise<void> {
   if (!v.upstream) throw new Error('--upstream is required (see --help)');
   const token = v.token ?? (v['token-file'] ? readFileSync(v['token-file'], 'utf8').trim() : process.env.FLOODGATE_INJECTOR_TOKEN);
   if (!token) throw new Error('a control token is required: --token, --token-file or FLOODGATE_INJECTOR_TOKEN');
+  const weak = weakSecret(token, 'control token (--token, --token-file or FLOODGATE_INJECTOR_TOKEN)');
+  if (weak) throw new Error(weak);
   const caps: Caps = {
     maxCores: num(v['max-cpu-cores'], '--max-cpu-cores', DEFAULT_CAPS.maxCores),
     maxMemoryBytes: num(v['max-memory'], '--max-memory', DEFAULT_CAPS.maxMemoryBytes, parseSize),
