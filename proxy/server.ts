@@ -108,11 +108,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
     let ctx: S3Context | undefined;
     try {
+      // Authentication comes first: an anonymous request learns nothing, not even which
+      // sub-resources or operations exist (AWS answers it AccessDenied).
+      const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       bucket = target.bucket;
       const op = resolveOperation(req.method ?? 'GET', target, req.headers);
       operation = op;
-      const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
       if (opts.faults && opts.faults.engine.registry.size > 0) {
         // The byte counter above set the body flowing: hold it while faults are decided (and

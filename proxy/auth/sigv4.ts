@@ -80,6 +80,9 @@ function checkPresignTime(params: AuthParams, now: Date): void {
   }
 }
 
+/** The aws-chunked modes the body decoder implements; any other value is a client error (400). */
+const STREAMING_MODES = new Set(['STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD', 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER']);
+
 /** The x-amz-content-sha256 of header auth; requests without a body may leave it out. */
 function headerPayloadHash(input: AuthInput): string {
   const v = first(input.headers['x-amz-content-sha256']);
@@ -92,7 +95,7 @@ function headerPayloadHash(input: AuthInput): string {
   if (v.startsWith('STREAMING-AWS4-ECDSA-P256-SHA256')) {
     throw new S3Error('NotImplemented', `x-amz-content-sha256 ${v} (SigV4a) is not supported; sign with AWS4-HMAC-SHA256.`);
   }
-  if (/^[0-9a-fA-F]{64}$/.test(v) || v === 'UNSIGNED-PAYLOAD' || v.startsWith('STREAMING-')) return v;
+  if (/^[0-9a-fA-F]{64}$/.test(v) || v === 'UNSIGNED-PAYLOAD' || STREAMING_MODES.has(v)) return v;
   throw new S3Error('InvalidArgument', 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER], or a valid sha256 value.', {
     details: { ArgumentName: 'x-amz-content-sha256', ArgumentValue: v },
   });
