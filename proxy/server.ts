@@ -10,6 +10,7 @@ import { S3Error, isS3Error } from './s3/errors.ts';
 import { sendError } from './s3/respond.ts';
 import { param, parseTarget, resolveOperation, type Operation } from './s3/route.ts';
 import { HANDLERS } from './s3/dispatch.ts';
+import { refuseUnsupportedFeatures } from './s3/features.ts';
 import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
 import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
@@ -115,6 +116,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       bucket = target.bucket;
       const op = resolveOperation(req.method ?? 'GET', target, req.headers);
       operation = op;
+      refuseUnsupportedFeatures(op, req.headers);
       ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
       if (opts.faults && opts.faults.engine.registry.size > 0) {
         // The byte counter above set the body flowing: hold it while faults are decided (and
