@@ -12,7 +12,7 @@ MEASURED_TESTS := e2e/injector-resource.test.ts
 CLUSTER_TESTS := $(sort $(wildcard e2e/cluster*.test.ts))
 E2E_TESTS := $(filter-out $(MEASURED_TESTS) $(CLUSTER_TESTS),$(shell find e2e -name '*.test.ts' 2>/dev/null | sort))
 
-.PHONY: run test unit e2e typecheck bench crds chart deps pydeps testdeps clean
+.PHONY: run test unit e2e typecheck bench crds chart image deps pydeps testdeps clean
 
 run: node_modules/.stamp
 	./bin/floodgate gateway $(ARGS)
@@ -57,6 +57,11 @@ crds: deps
 # The Helm chart: CRDs regenerated into charts/floodgate/crds, strict lint, package into dist/.
 chart: crds
 	@bin=$$(tools/k8s-bins.sh) && $$bin/helm lint --strict charts/floodgate && $$bin/helm package charts/floodgate -d dist
+
+# The one image (operator, gateway, injector) as a docker-archive in dist/, without Docker or a
+# registry (tools/image/floodgate.sh; README "Building the image"). Needs busybox-static.
+image:
+	tools/image/floodgate.sh
 
 clean:
 	rm -rf node_modules data
