@@ -19,8 +19,6 @@ export interface AdmissionDeps {
   kube: Kube;
   settings: AdmissionSettings;
   log: Log;
-  /** Told about every token Secret created, so one whose pod never appears can be removed. */
-  onTokenSecret?(namespace: string, name: string): void;
 }
 
 const NS_CACHE_MS = 10_000;
@@ -72,11 +70,14 @@ export function admissionRoutes(d: AdmissionDeps): Record<string, AdmissionHandl
           generateName: 'floodgate-injector-',
           labels: { [TOKEN_SECRET_LABEL]: 'true', 'app.kubernetes.io/managed-by': 'floodgate-operator' },
           annotations: { 'floodgate.io/pod': pod.metadata?.name ?? `${pod.metadata?.generateName ?? ''}*` },
+          // Until the pod exists (tokens.ts then makes the pod its owner): its controller, so a
+          // Secret whose pod is never created does not outlive the ReplicaSet or Job.
+          ownerReferences: (pod.metadata?.ownerReferences ?? []).filter((r) => r.controller)
+            .map(({ apiVersion, kind, name, uid }) => ({ apiVersion, kind, name, uid })),
         },
         data: { [TOKEN_SECRET_KEY]: Buffer.from(randomBytes(32).toString('base64url')).toString('base64') },
       },
     });
-    d.onTokenSecret?.(ns, created.metadata.name);
     return created.metadata.name;
   }
 

@@ -3,7 +3,7 @@
 //   startWebhooks ─┬─ caBundle.ts  ensurePki (Secret) ─▶ ca.ts (der.ts) · patchCaBundle ×2
 //                  ├─ server.ts    HTTPS AdmissionReview ─▶ admission.ts ─┬─ inject.ts (pods)
 //                  │                                                      └─ validate.ts (FaultExperiments)
-//                  └─ tokens.ts    token Secrets owned by their pods; orphans deleted
+//                  └─ tokens.ts    token Secrets owned by their pods (then GC'd with them)
 import type { Kube } from '../kube/api.ts';
 import { admissionRoutes } from './admission.ts';
 import { ensurePki, patchCaBundle, type WebhookPki } from './caBundle.ts';
@@ -37,7 +37,7 @@ export async function startWebhooks(kube: Kube, cfg: WebhookConfig, log: Log, o:
   const janitor = startTokenJanitor(kube, { log });
   const server = await startWebhookServer({
     host: cfg.listen.host, port: cfg.listen.port, cert: pki.serving, log,
-    routes: admissionRoutes({ kube, settings: cfg.settings, log, onTokenSecret: (ns, name) => janitor.created(ns, name) }),
+    routes: admissionRoutes({ kube, settings: cfg.settings, log }),
   });
 
   async function syncBundles(): Promise<void> {

@@ -16,7 +16,10 @@ export interface Container {
   [k: string]: unknown;
 }
 export interface Pod {
-  metadata?: { name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: {
+    name?: string; generateName?: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>;
+    ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }[];
+  };
   spec?: { containers?: Container[]; initContainers?: Container[]; volumes?: { name: string; [k: string]: unknown }[]; shareProcessNamespace?: boolean; [k: string]: unknown };
 }
 export type PatchOp = { op: 'add' | 'replace'; path: string; value: unknown };

@@ -1,7 +1,8 @@
-// Token Secrets after admission. The webhook creates one per pod before the pod exists (so it has
-// no uid to own it yet); here each is given an ownerReference to its pod once the pod appears, so
-// the garbage collector removes it with the pod. A Secret whose pod never appeared (refused by a
-// later admission step, a failed create) is deleted after a grace period.
+// Token Secrets after admission. The webhook creates one per pod before the pod exists (it has
+// no uid yet), owned by the pod's controller (ReplicaSet, Job…) when it has one, so a Secret whose
+// pod is never created (refused by a later admission step) goes away with that controller. Once
+// the pod appears its Secret is owned by the pod alone, so the garbage collector removes it with
+// the pod. No delete permission on Secrets is needed for either.
 import { isNotFound, type Kube } from '../kube/api.ts';
 import { startInformer, type Informer } from '../kube/informer.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -12,27 +13,24 @@ type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Re
 const POD = { group: '', version: 'v1', plural: 'pods', kind: 'Pod' } as const;
 
 export interface TokenJanitor {
-  /** A Secret the webhook just created (ns/name). */
-  created(namespace: string, name: string): void;
   readonly pods: Informer;
   stop(): void;
 }
 
-export function startTokenJanitor(kube: Kube, o: { log: Log; graceMs?: number; sweepMs?: number; resyncMs?: number }): TokenJanitor {
-  const graceMs = o.graceMs ?? 2 * 60_000;
-  const pending = new Map<string, number>();        // ns/secret → created at
-  const adopted = new Set<string>();                 // pod uids whose Secret is owned
+export function startTokenJanitor(kube: Kube, o: { log: Log; resyncMs?: number }): TokenJanitor {
+  const adopted = new Set<string>();                 // pod uids whose Secret is owned by them
   const secretPath = (ns: string, name: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/secrets/${encodeURIComponent(name)}`;
 
   async function adopt(pod: KubeObject): Promise<void> {
     const m = pod.metadata;
     const name = m.annotations?.[TOKEN_SECRET_ANNOTATION];
-    if (m.annotations?.[INJECTED_ANNOTATION] !== 'true' || !name || !m.uid || adopted.has(m.uid)) return;
-    pending.delete(`${m.namespace}/${name}`);
+    if (m.annotations?.[INJECTED_ANNOTATION] !== 'true' || !name || !m.uid || m.deletionTimestamp || adopted.has(m.uid)) return;
     try {
       const s = await kube.request('GET', secretPath(m.namespace!, name));
       if (s.metadata.labels?.[TOKEN_SECRET_LABEL] !== 'true') return;   // not ours: never touched
-      if (!s.metadata.ownerReferences?.some((r) => r.uid === m.uid)) {
+      const owners = s.metadata.ownerReferences ?? [];
+      if (owners.length !== 1 || owners[0]!.uid !== m.uid) {
+        // The resourceVersion makes it a compare-and-swap; a conflict is retried on the next event.
         await kube.request('PATCH', secretPath(m.namespace!, name), {
           contentType: 'application/merge-patch+json',
           body: { metadata: { resourceVersion: s.metadata.resourceVersion, ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: m.name, uid: m.uid }] } },
@@ -53,31 +51,5 @@ export function startTokenJanitor(kube: Kube, o: { log: Log; graceMs?: number; s
     },
     onError: (err, attempt) => o.log(attempt > 3 ? 'warn' : 'debug', 'pod informer restarting', { error: (err as Error).message }),
   });
-
-  async function sweep(): Promise<void> {
-    if (!pods.synced) return;
-    const claimed = new Set(pods.list().map((p) => `${p.metadata.namespace}/${p.metadata.annotations?.[TOKEN_SECRET_ANNOTATION]}`));
-    for (const [key, at] of pending) {
-      if (claimed.has(key)) { pending.delete(key); continue; }
-      if (Date.now() - at < graceMs) continue;
-      pending.delete(key);
-      const [ns, name] = key.split('/') as [string, string];
-      try {
-        const s = await kube.request('GET', secretPath(ns, name));
-        if (s.metadata.labels?.[TOKEN_SECRET_LABEL] !== 'true' || s.metadata.ownerReferences?.length) continue;
-        await kube.request('DELETE', secretPath(ns, name), { body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: s.metadata.uid } } });
-        o.log('info', 'orphaned token Secret deleted (its pod was never created)', { namespace: ns, secret: name });
-      } catch (e) {
-        if (!isNotFound(e)) o.log('warn', 'orphaned token Secret not deleted', { namespace: ns, secret: name, error: (e as Error).message });
-      }
-    }
-  }
-  const timer = setInterval(() => void sweep(), o.sweepMs ?? 30_000);
-  timer.unref();
-
-  return {
-    created: (ns, name) => { pending.set(`${ns}/${name}`, Date.now()); },
-    pods,
-    stop: () => { clearInterval(timer); pods.stop(); },
-  };
+  return { pods, stop: () => pods.stop() };
 }
