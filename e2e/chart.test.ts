@@ -74,10 +74,11 @@ describe('helm chart', () => {
   test('helm template renders the operator, its RBAC and metrics Service', async () => {
     const objs = await template();
     const kinds = objs.map((o) => o.kind).sort();
-    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration',
+      'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
     for (const o of objs) {
       assert.equal(o.metadata.labels?.['app.kubernetes.io/instance'], RELEASE, `${o.kind} labelled`);
-      if (!o.kind.startsWith('Cluster')) assert.equal(o.metadata.namespace, NS, `${o.kind} in the release namespace`);
+      if (!/^Cluster|WebhookConfiguration$/.test(o.kind)) assert.equal(o.metadata.namespace, NS, `${o.kind} in the release namespace`);
     }
     const dep: Any = find(objs, 'Deployment', 'fg-floodgate-operator');
     assert.equal(dep.spec.replicas, 1);
@@ -86,7 +87,13 @@ describe('helm chart', () => {
     const c = pod.containers[0];
     assert.equal(c.image, IMAGE, 'tag defaults to appVersion, the image `make image` builds');
     assert.deepEqual(c.args, ['operator', '--http-listen=0.0.0.0:8080', '--log-level=info', '--workers=4', '--resync=10m', '--probe-timeout=5s',
-      `--gateway-image=${IMAGE}`, '--leader-elect=true', `--leader-election-namespace=${NS}`,
+      `--gateway-image=${IMAGE}`, `--operator-namespace=${NS}`, '--max-pod-share=100', '--injection-deadline=60s',
+      '--webhook-listen=0.0.0.0:9443', '--webhook-service=fg-floodgate-operator-webhook', '--webhook-secret=fg-floodgate-operator-webhook-tls',
+      '--mutating-webhook-configuration=fg-floodgate-operator', '--validating-webhook-configuration=fg-floodgate-operator',
+      `--injector-image=${IMAGE}`, '--injector-pull-policy=IfNotPresent', '--sidecar-cpu-request=10m', '--sidecar-memory-request=64Mi',
+      '--sidecar-cpu-limit=1', '--sidecar-memory-limit=384Mi', '--sidecar-max-cpu-cores=1', '--sidecar-max-memory=256Mi', '--sidecar-max-disk=1Gi',
+      '--sidecar-ceiling=cpuLimit=4,memoryLimit=4Gi,maxCpuCores=4,maxMemory=3Gi,maxDisk=20Gi',
+      '--leader-elect=true', `--leader-election-namespace=${NS}`,
       '--leader-election-id=fg-floodgate-operator', '--lease-duration=15s', '--renew-deadline=10s', '--retry-period=2s']);
     assert.deepEqual(c.env.map((e: Any) => [e.name, e.valueFrom.fieldRef.fieldPath]), [['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]);
     assert.equal(c.livenessProbe.httpGet.path, '/healthz');
@@ -95,9 +102,29 @@ describe('helm chart', () => {
     assert.deepEqual(c.securityContext.capabilities.drop, ['ALL']);
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.deepEqual(dep.spec.selector.matchLabels, dep.spec.template.metadata.labels);
-    const svc: Any = find(objs, 'Service');
+    const svc: Any = find(objs, 'Service', 'fg-floodgate-operator-metrics');
     assert.deepEqual(svc.spec.selector, dep.spec.selector.matchLabels);
     assert.equal(svc.spec.ports[0].targetPort, 'metrics');
+    // The webhooks: Service 443 → the operator's webhook port; caBundle left to the operator.
+    const hook: Any = find(objs, 'Service', 'fg-floodgate-operator-webhook');
+    assert.deepEqual(hook.spec.selector, dep.spec.selector.matchLabels);
+    assert.deepEqual([hook.spec.ports[0].port, hook.spec.ports[0].targetPort], [443, 'webhook']);
+    assert.deepEqual(c.ports.find((p: Any) => p.name === 'webhook'), { name: 'webhook', containerPort: 9443, protocol: 'TCP' });
+    const mutating: Any = find(objs, 'MutatingWebhookConfiguration', 'fg-floodgate-operator');
+    const inject = mutating.webhooks.find((w: Any) => w.name === 'pods.inject.floodgate.io');
+    assert.equal(inject.failurePolicy, 'Ignore');
+    assert.equal(inject.timeoutSeconds, 5);
+    assert.deepEqual(inject.objectSelector, { matchLabels: { 'floodgate.io/inject': 'true' } });
+    assert.deepEqual(inject.namespaceSelector, { matchLabels: { 'floodgate.io/injection': 'enabled' },
+      matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', NS] }] });
+    const validating: Any = find(objs, 'ValidatingWebhookConfiguration', 'fg-floodgate-operator');
+    for (const w of [...mutating.webhooks, ...validating.webhooks]) {
+      assert.equal(w.clientConfig.caBundle, undefined, `${w.name}: caBundle is the operator's`);
+      assert.deepEqual({ ...w.clientConfig.service, path: undefined }, { name: 'fg-floodgate-operator-webhook', namespace: NS, port: 443, path: undefined });
+    }
+    assert.equal(validating.webhooks[0].failurePolicy, 'Fail');
+    const off = (await template('webhook.enabled=false')).map((o) => o.kind);
+    assert.ok(!off.includes('MutatingWebhookConfiguration') && !off.includes('ValidatingWebhookConfiguration'));
   });
 
   test('values change what is rendered', async () => {
@@ -118,7 +145,8 @@ describe('helm chart', () => {
 
   test('watchNamespace binds the role in that namespace only', async () => {
     const objs = await template('operator.watchNamespace=team-a');
-    assert.equal(objs.filter((o) => o.kind === 'ClusterRoleBinding').length, 0);
+    // Only the webhook's binding stays cluster-wide: pods opt in to injection in any namespace.
+    assert.deepEqual(objs.filter((o) => o.kind === 'ClusterRoleBinding').map((o) => o.metadata.name), ['fg-floodgate-operator-webhook']);
     const binding: Any = find(objs, 'RoleBinding', 'fg-floodgate-operator');
     assert.equal(binding.metadata.namespace, 'team-a');
     assert.deepEqual(binding.roleRef, { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'fg-floodgate-operator' });
@@ -135,6 +163,9 @@ describe('helm chart', () => {
       [['operator.unknownKey=1'], /additional properties 'unknownKey' not allowed|unknownKey/],
       [['operator.resync=5 parsecs'], /resync[\s\S]*does not match pattern/],
       [['operator.watchNamespace=Team_A'], /watchNamespace[\s\S]*does not match pattern/],
+      [['webhook.sidecar.caps.maxMemory=lots'], /maxMemory[\s\S]*does not match pattern/],
+      [['webhook.experimentsFailurePolicy=Maybe'], /experimentsFailurePolicy[\s\S]*must be one of/],
+      [['webhook.protectedNamespaces={Bad_NS}'], /protectedNamespaces[\s\S]*does not match pattern/],
     ];
     for (const [set, message] of cases) {
       const r = await helm(['template', RELEASE, CHART, ...set.flatMap((s) => ['--set', s])], { allowFail: true });
@@ -167,7 +198,9 @@ describe('helm chart', () => {
   test('the real operator does its work with nothing but the chart\'s ServiceAccount token', async () => {
     const kubeconfig = await serviceAccountKubeconfig(cp, 'fg-floodgate-operator');
     const backend = await startBackend('rbac-data');
-    const op = startOperator(cp, ['--kubeconfig', kubeconfig, '--leader-election-namespace', NS, '--leader-election-id', 'fg-floodgate-operator']);
+    const op = startOperator(cp, ['--kubeconfig', kubeconfig, '--leader-election-namespace', NS, '--leader-election-id', 'fg-floodgate-operator',
+      '--operator-namespace', NS, '--webhook-listen', '127.0.0.1:0', '--webhook-service', 'fg-floodgate-operator-webhook',
+      '--webhook-secret', 'fg-floodgate-operator-webhook-tls', '--mutating-webhook-configuration', 'fg-floodgate-operator', '--validating-webhook-configuration', 'fg-floodgate-operator']);
     try {
       // startOperator passes the admin kubeconfig first; the operator's parseArgs keeps the last.
       const argv = op.proc.spawnargs;
@@ -180,6 +213,11 @@ describe('helm chart', () => {
         { apiVersion: 'floodgate.dev/v1alpha1', kind: 'VirtualBucket', metadata: { name: 'photos', namespace: 'apps' }, spec: { backends: ['store'] } }]);
       // Lease (leases create/get/update), Secret read by name + probe + status patch + finalizer.
       await waitFor('Lease held', async () => (await getObject(cp, 'lease', NS, 'fg-floodgate-operator'))?.spec?.holderIdentity);
+      // The webhook certificate Secret (created in the release namespace) and both caBundles.
+      await waitFor('webhook certificate Secret', () => getObject(cp, 'secret', NS, 'fg-floodgate-operator-webhook-tls'));
+      for (const kind of ['mutatingwebhookconfiguration', 'validatingwebhookconfiguration']) {
+        await waitFor(`${kind} caBundle`, async () => JSON.parse((await cp.kubectl(['get', kind, 'fg-floodgate-operator', '-o', 'json'])).stdout).webhooks.every((w: Any) => w.clientConfig.caBundle));
+      }
       await waitFor('store Ready', async () => condition(await getObject(cp, 'backendbucket', 'apps', 'store'), 'Ready')?.status === 'True');
       // The gateway objects, applied server-side, and the access Secret.
       await waitFor('gateway Deployment', () => getObject(cp, 'deployment', 'apps', 'photos-gateway'));
@@ -253,6 +291,15 @@ async function assertOperatorRbac(cp: ControlPlane): Promise<void> {
     ['get', 'configmaps', '-n', NS],
     ['create', 'leases.coordination.k8s.io', '-n', NS],
     ['update', 'leases.coordination.k8s.io/fg-floodgate-operator', '-n', NS],
+    // The webhooks: their two configurations by name, SubjectAccessReviews, namespace labels, the
+    // certificate Secret (by name) and token Secrets in any namespace.
+    ['get', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/fg-floodgate-operator'],
+    ['patch', 'validatingwebhookconfigurations.admissionregistration.k8s.io/fg-floodgate-operator'],
+    ['create', 'subjectaccessreviews.authorization.k8s.io'],
+    ['get', 'namespaces/apps'],
+    ['update', 'secrets/fg-floodgate-operator-webhook-tls', '-n', NS],
+    ['create', 'secrets', '-n', 'team-b'],
+    ['patch', 'secrets', '-n', 'team-b'],
   ];
   const denied: string[][] = [
     ['list', 'secrets', '-A'],
@@ -273,6 +320,12 @@ async function assertOperatorRbac(cp: ControlPlane): Promise<void> {
     ['impersonate', 'serviceaccounts', '-A'],
     ['create', 'serviceaccounts', '--subresource=token', '-n', NS],
     ['delete', 'namespaces/apps'],
+    ['patch', 'mutatingwebhookconfigurations.admissionregistration.k8s.io/someone-else'],
+    ['create', 'mutatingwebhookconfigurations.admissionregistration.k8s.io'],
+    ['delete', 'validatingwebhookconfigurations.admissionregistration.k8s.io/fg-floodgate-operator'],
+    ['update', 'secrets', '-n', 'apps'],
+    ['list', 'namespaces'],
+    ['patch', 'namespaces/apps'],
   ];
   for (const a of allowed) assert.equal(await can(...a), 'yes', `operator may ${a.join(' ')}`);
   for (const d of denied) assert.equal(await can(...d), 'no', `operator may not ${d.join(' ')}`);
