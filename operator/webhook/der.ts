@@ -1,5 +1,5 @@
 // The few DER (X.690) encodings an X.509 certificate needs. node:crypto makes keys, signs and
-// parses certificates but cannot build one; this is the part it lacks (docs/adr/003-webhook-certificates.md).
+// parses certificates but cannot build one; this is the part it lacks (docs/webhook.md, "Certificates").
 
 const len = (n: number): Buffer => {
   if (n < 0x80) return Buffer.from([n]);
