@@ -83,14 +83,14 @@ async function readBody(body: Readable | undefined): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The index's identity and start count; `created` when it had none (made now). */
+/** The index's identity and start count; `created` while no start has found it current yet. */
 export async function indexIdentity(ctx: VirtualContext): Promise<{ identity: string; session: number; created: boolean }> {
-  const identity = await ctx.index.getMeta('identity');
-  if (identity) return { identity, session: Number(await ctx.index.getMeta('session') ?? 0), created: false };
-  const fresh = randomUUID();
-  await ctx.index.setMeta('identity', fresh);
-  await ctx.index.setMeta('session', '0');
-  return { identity: fresh, session: 0, created: true };
+  let identity = await ctx.index.getMeta('identity');
+  if (!identity) await ctx.index.setMeta('identity', (identity = randomUUID()));
+  // The start count is written only once a start found the index current: an index made by a
+  // start that never finished its rebuild still counts as new.
+  const session = await ctx.index.getMeta('session');
+  return { identity, session: Number(session ?? 0), created: session === undefined };
 }
 
 export async function checkMarkers(ctx: VirtualContext, gen: Generation, identity: string, session: number): Promise<{ bucket: string; backend: string; check: MarkerCheck }[]> {
