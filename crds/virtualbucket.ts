@@ -21,8 +21,29 @@ export const IndexSpec = z.object({
     name: z.string().min(1).max(253).describe('Secret in the same namespace'),
     key: z.string().min(1).max(253).default('url').describe('key holding a postgres:// URL'),
   }).strict().optional().describe('postgres: where the connection URL is'),
-  size: sizeSchema.optional().describe('sqlite: size of the volume the index lives on (default: an emptyDir)'),
+  size: sizeSchema.optional().describe('sqlite: size of the PersistentVolumeClaim the index lives on (default 1Gi; may grow, never shrink)'),
+  storageClassName: z.string().min(1).max(253).optional().meta(immutable('index.storageClassName'))
+    .describe('sqlite: StorageClass of that claim (default: the cluster default); immutable'),
 }).strict().meta(cel({ rule: "self.kind != 'postgres' || has(self.urlSecret)", message: 'a postgres index needs urlSecret' }));
+
+/** A Kubernetes quantity ("500m", "1", "256Mi") as in a container's resources. */
+const QUANTITY_RE = '^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$';
+const QUANTITY_MESSAGE = 'expected a quantity like 500m, 2, 256Mi or 1Gi';
+const quantity = z.union([z.string().regex(new RegExp(QUANTITY_RE), QUANTITY_MESSAGE), z.number().int().min(0)])
+  .meta(cel({ rule: `type(self) == int ? self >= 0 : self.matches('${QUANTITY_RE.replaceAll('\\', '\\\\')}')`, message: QUANTITY_MESSAGE }));
+const ResourceList = z.object({
+  cpu: quantity.optional().describe('cores, e.g. 250m or 2'),
+  memory: quantity.optional().describe('bytes, e.g. 256Mi'),
+  'ephemeral-storage': quantity.optional().describe('bytes of node-local scratch space'),
+}).strict();
+
+export const GatewayResources = z.object({
+  requests: ResourceList.optional().describe('what the scheduler reserves (default cpu 100m, memory 128Mi)'),
+  limits: ResourceList.optional().describe('hard caps (default memory 512Mi, no cpu limit)'),
+}).strict();
+
+/** Each field replaces its default alone: `limits: {memory: 1Gi}` keeps the default requests. */
+export const DEFAULT_GATEWAY_RESOURCES = { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } } as const;
 
 export const VirtualBucketResourceSpec = VirtualBucketSpec.extend({
   bucketName: bucketName.optional().meta(immutable('bucketName'))
@@ -30,7 +51,8 @@ export const VirtualBucketResourceSpec = VirtualBucketSpec.extend({
   replicas: z.number().int().min(0).max(32).default(1).describe('gateway pods'),
   image: z.string().min(1).max(512).optional().describe('gateway image (default: the operator\'s --gateway-image)'),
   port: z.number().int().min(1).max(65535).default(9000).describe('port of the gateway Service'),
-  index: IndexSpec.optional().describe('placement index (default sqlite)'),
+  index: IndexSpec.optional().describe('placement index (default sqlite on a 1Gi PersistentVolumeClaim)'),
+  resources: GatewayResources.optional().describe('gateway container resources; each given field replaces its default'),
   accessSecretName: z.string().min(1).max(253).optional()
     .describe('Secret the operator creates with the S3 keys applications use (default <name>-access)'),
 }).strict().meta(cel(

@@ -11,7 +11,7 @@ import { freePort } from '../proxy/backends/s3/minio.fixture.ts';
 import { ROOT, tempDir } from './lib/gateway.ts';
 import {
   applyObjects, backendBucketOf, condition, getObject, runVirtualBucketGateway, secretOf, startBackend, startOperator, waitFor,
-  materializeGatewayConfig, type Backend, type OperatorProcess,
+  materializeGatewayConfig, simulateGatewayPods, type Backend, type OperatorProcess,
 } from './lib/operator.ts';
 
 const NS = 'default';
@@ -116,6 +116,11 @@ test('VirtualBucket: rendered, served by a real gateway, updated on backend chan
   const vbDir = join(dir, 'photos');
   const { gateway, creds, file } = await runVirtualBucketGateway(cp, NS, 'photos', port, vbDir);
   cleanups.push(() => gateway.stop());
+  // Not Ready while the Deployment has no ready pod, even though a gateway answers /status.
+  await waitFor('photos NoReadyReplicas', async () => condition(await getObject(cp, 'virtualbucket', NS, 'photos'), 'Progressing')?.reason === 'NoReadyReplicas');
+  assert.equal(condition(await getObject(cp, 'virtualbucket', NS, 'photos'), 'Ready').status, 'False');
+  const stopPods = simulateGatewayPods(cp, NS, 'photos');
+  cleanups.push(stopPods);
 
   let vb = await waitFor('photos Ready', async () => {
     const o = await getObject(cp, 'virtualbucket', NS, 'photos');
@@ -166,6 +171,12 @@ test('VirtualBucket: rendered, served by a real gateway, updated on backend chan
   for (const [kind, name] of [['deployment', 'photos-gateway'], ['service', 'photos-gateway'], ['configmap', 'photos-gateway'], ['secret', 'photos-access']]) {
     await waitFor(`${kind}/${name} collected`, async () => (await getObject(cp, kind!, NS, name!)) === undefined, 60_000);
   }
+  // The index claim is collected too (it stays Terminating here: no pvc-protection controller runs).
+  await waitFor('index claim collected', async () => {
+    const pvc = await getObject(cp, 'persistentvolumeclaim', NS, 'photos-gateway-index');
+    return pvc === undefined || Boolean(pvc.metadata.deletionTimestamp);
+  }, 60_000);
+  await waitFor('fault token Secret collected', async () => (await getObject(cp, 'secret', NS, 'photos-gateway-faults')) === undefined, 60_000);
   await waitFor('store-a no longer used', async () => ((await getObject(cp, 'backendbucket', NS, 'store-a'))?.status?.usedBy ?? []).length === 0);
 });
 

@@ -153,3 +153,38 @@ export async function runVirtualBucketGateway(cp: ControlPlane, ns: string, vbNa
   const gateway = await spawnGateway(join(dir, 'data'), creds, ['--config', file, '--listen', `127.0.0.1:${port}`]);
   return { gateway, creds, file };
 }
+
+/**
+ * Stands in for the kubelet the test control plane lacks, for one VirtualBucket's gateway pods
+ * (their gateway runs as a local process instead): pods the ReplicaSet controller created are
+ * marked Running and Ready, and pods being deleted are removed at once (a Recreate rollout waits
+ * for them). Then the Deployment's readyReplicas is what the controllers compute from real pods.
+ */
+export function simulateGatewayPods(cp: ControlPlane, ns: string, vbName: string): () => Promise<void> {
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; running && i < 100_000; i++) {
+      const r = await cp.kubectl(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${vbName},app.kubernetes.io/name=floodgate-gateway`, '-o', 'json'], { allowFail: true });
+      for (const pod of r.code === 0 ? (JSON.parse(r.stdout).items as any[]) : []) {
+        const name = pod.metadata.name as string;
+        if (pod.metadata.deletionTimestamp) {
+          await cp.kubectl(['delete', 'pod', name, '-n', ns, '--grace-period=0', '--force', '--wait=false'], { allowFail: true });
+        } else if (!(pod.status?.conditions as any[] | undefined)?.some((c) => c.type === 'Ready' && c.status === 'True')) {
+          const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+          const status = { phase: 'Running', startTime: now, conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })) };
+          await cp.kubectl(['patch', 'pod', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })], { allowFail: true });
+        }
+      }
+      await sleep(500);
+    }
+  })();
+  return async () => { running = false; await loop; };
+}
+
+/** Without controllers (bare API server): sets the Deployment's status as if its pods were ready. */
+export async function setDeploymentReady(cp: ControlPlane, ns: string, name: string, ready: number): Promise<void> {
+  const d = await getObject(cp, 'deployment', ns, name);
+  const replicas = d?.spec?.replicas ?? 1;
+  const status = { observedGeneration: d.metadata.generation, replicas, updatedReplicas: replicas, readyReplicas: ready, availableReplicas: ready };
+  await cp.kubectl(['patch', 'deployment', name, '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+}

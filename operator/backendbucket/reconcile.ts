@@ -4,11 +4,12 @@
 import { BackendBucketResourceSpec, type BackendBucketStatus } from '../../crds/backendbucket.ts';
 import { formatSize } from '../../crds/units.ts';
 import { describeIssues } from '../../injector/faults/model.ts';
-import { findCondition, outcome, setConditions, transitioned, type ConditionInput } from '../conditions.ts';
-import { FINALIZER, sameStatus, type Ctx } from '../context.ts';
+import { findCondition, outcome, type ConditionInput } from '../conditions.ts';
+import { FINALIZER, type Ctx } from '../context.ts';
 import type { Result } from '../controller.ts';
 import { isNotFound, pathOf } from '../kube/api.ts';
-import { applyFinalizer, applyStatus } from '../kube/apply.ts';
+import { applyFinalizer } from '../kube/apply.ts';
+import { writeStatusOf } from '../status.ts';
 import { splitKey, TYPES, type KubeObject } from '../kube/types.ts';
 import { selects } from '../selection.ts';
 import { probeBackend } from './probe.ts';
@@ -36,12 +37,9 @@ export function usersOf(ctx: Ctx, bb: KubeObject): KubeObject[] {
 }
 
 async function writeStatus(ctx: Ctx, bb: KubeObject, status: BackendBucketStatus, conditions: ConditionInput[], eventType?: 'Normal' | 'Warning'): Promise<void> {
-  const prev = bb.status as BackendBucketStatus | undefined;
-  const next: BackendBucketStatus = { ...status, observedGeneration: bb.metadata.generation, conditions: setConditions(prev?.conditions, conditions, bb.metadata.generation, ctx.now()) };
-  if (sameStatus(prev, next)) return;
-  await applyStatus(ctx.kube, TYPES.backendBucket, bb.metadata.namespace!, bb.metadata.name, next);
-  if (transitioned(prev?.conditions, next.conditions!)) {
-    const ready = findCondition(next.conditions, 'Ready')!;
+  const w = await writeStatusOf(ctx, TYPES.backendBucket, bb, status, conditions);
+  if (w?.transitioned) {
+    const ready = findCondition(w.next.conditions, 'Ready')!;
     ctx.events.record(bb, eventType ?? (ready.status === 'True' ? 'Normal' : 'Warning'), ready.reason, ready.message);
     ctx.log('info', 'BackendBucket changed state', { backendBucket: `${bb.metadata.namespace}/${bb.metadata.name}`, ready: ready.status, reason: ready.reason });
   }

@@ -60,6 +60,7 @@ export const TYPES = {
   service: { group: '', version: 'v1', plural: 'services', kind: 'Service' },
   configMap: { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap' },
   secret: { group: '', version: 'v1', plural: 'secrets', kind: 'Secret' },
+  persistentVolumeClaim: { group: '', version: 'v1', plural: 'persistentvolumeclaims', kind: 'PersistentVolumeClaim' },
   lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease' },
   event: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event' },
 } as const satisfies Record<string, ResourceType>;

@@ -4,30 +4,38 @@
 import { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
 import { VirtualBucketResourceSpec, type VirtualBucketStatus } from '../../crds/virtualbucket.ts';
 import { describeIssues } from '../../injector/faults/model.ts';
-import { findCondition, outcome, setConditions, transitioned, type ConditionInput } from '../conditions.ts';
-import { sameStatus, type Ctx } from '../context.ts';
+import { findCondition, outcome, type ConditionInput } from '../conditions.ts';
+import type { Ctx } from '../context.ts';
 import type { Result } from '../controller.ts';
-import { apply, applyStatus } from '../kube/apply.ts';
+import { KubeError } from '../kube/api.ts';
+import { apply } from '../kube/apply.ts';
+import { writeStatusOf } from '../status.ts';
 import { TYPES, type KubeObject } from '../kube/types.ts';
 import { selectBackends } from '../selection.ts';
 import { ensureAccessSecret } from './access.ts';
 import { fetchGatewayStatus, statusUrl } from './gateway-status.ts';
-import { childName, render } from './render.ts';
+import { ensureFaultSecret } from './fault-token.ts';
+import { childName, faultSecretName, render } from './render.ts';
 
 type BackendRow = NonNullable<VirtualBucketStatus['backends']>[number];
 
 async function writeStatus(ctx: Ctx, vb: KubeObject, status: VirtualBucketStatus, conditions: ConditionInput[]): Promise<void> {
-  const prev = vb.status as VirtualBucketStatus | undefined;
-  const next: VirtualBucketStatus = { ...status, observedGeneration: vb.metadata.generation, conditions: setConditions(prev?.conditions, conditions, vb.metadata.generation, ctx.now()) };
-  if (sameStatus(prev, next)) return;
-  await applyStatus(ctx.kube, TYPES.virtualBucket, vb.metadata.namespace!, vb.metadata.name, next);
-  if (transitioned(prev?.conditions, next.conditions!)) {
-    const ready = findCondition(next.conditions, 'Ready')!;
-    const degraded = findCondition(next.conditions, 'Degraded')!;
+  const w = await writeStatusOf(ctx, TYPES.virtualBucket, vb, status, conditions);
+  if (w?.transitioned) {
+    const ready = findCondition(w.next.conditions, 'Ready')!;
+    const degraded = findCondition(w.next.conditions, 'Degraded')!;
     const shown = degraded.status === 'True' ? degraded : ready;
     ctx.events.record(vb, shown === ready && ready.status === 'True' ? 'Normal' : 'Warning', shown.reason, shown.message);
     ctx.log('info', 'VirtualBucket changed state', { virtualBucket: `${vb.metadata.namespace}/${vb.metadata.name}`, ready: ready.status, reason: shown.reason });
   }
+}
+
+/** What the Deployment says about its pods: ready count and a rollout that gave up. */
+function rollout(d: KubeObject | undefined): { ready: number; failed?: string } {
+  const st = (d?.status ?? {}) as { readyReplicas?: number; conditions?: { type: string; status: string; reason?: string; message?: string }[] };
+  const progressing = st.conditions?.find((c) => c.type === 'Progressing');
+  const failed = progressing?.status === 'False' ? `${progressing.reason ?? 'rollout stopped'}: ${progressing.message ?? ''}`.trim() : undefined;
+  return { ready: st.readyReplicas ?? 0, failed };
 }
 
 export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Result> {
@@ -44,7 +52,7 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
   }
   const spec = parsed.data;
   if (spec.index?.kind === 'postgres') {
-    await writeStatus(ctx, vb, prev, outcome('degraded', 'IndexUnsupported', 'a postgres index is not rendered yet: the gateway cannot read its URL from a Secret'));
+    await writeStatus(ctx, vb, prev, outcome('degraded', 'IndexUnsupported', 'a postgres index is not rendered yet: use the default sqlite index (one replica on a PersistentVolumeClaim)'));
     return {};
   }
   const bucketName = spec.bucketName ?? vb.metadata.name;
@@ -68,13 +76,23 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
   }
 
   await ensureAccessSecret(ctx.kube, vb, accessSecret, { endpoint, bucket: bucketName, region: usable[0]!.spec.region });
-  const out = render({ vb, spec, rawSpec: vb.spec as Record<string, unknown>, backends: usable, image: ctx.options.gatewayImage, accessSecretName: accessSecret });
-  await apply(ctx.kube, TYPES.configMap, out.configMap);
-  await apply(ctx.kube, TYPES.service, out.service);
-  await apply(ctx.kube, TYPES.deployment, out.deployment);
+  await ensureFaultSecret(ctx.kube, vb, faultSecretName(vb));
+  const out = render({ vb, spec, rawSpec: vb.spec as Record<string, unknown>, backends: usable, image: ctx.options.gatewayImage, accessSecretName: accessSecret, faultSecretName: faultSecretName(vb) });
+  try {
+    if (out.claim) await apply(ctx.kube, TYPES.persistentVolumeClaim, out.claim);
+    await apply(ctx.kube, TYPES.configMap, out.configMap);
+    await apply(ctx.kube, TYPES.service, out.service);
+    await apply(ctx.kube, TYPES.deployment, out.deployment);
+  } catch (e) {
+    // The API server refusing what we rendered (a shrunk claim, resources it rejects) is the
+    // spec's problem: say so instead of retrying forever.
+    if (!(e instanceof KubeError) || (e.status !== 422 && e.status !== 400)) throw e;
+    await writeStatus(ctx, vb, prev, outcome('degraded', 'RenderRejected', `the API server refused the rendered gateway: ${e.message}`));
+    return {};
+  }
 
   const deployment = ctx.deployments.get(`${ns}/${service}`);
-  const readyReplicas = (deployment?.status as { readyReplicas?: number } | undefined)?.readyReplicas ?? 0;
+  const { ready: readyReplicas, failed: rolloutFailed } = rollout(deployment);
   const url = statusUrl(ctx.options.gatewayStatusUrlTemplate, { name: vb.metadata.name, namespace: ns, service, port: spec.port });
   const gw = await fetchGatewayStatus(url);
 
@@ -95,7 +113,20 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
 
   let conditions: ConditionInput[];
   let requeueAfterMs = 30_000;
-  if (!gw.ok) {
+  // A Service without a ready pod serves nobody, whatever a /status reached some other way says.
+  if (spec.replicas === 0) {
+    conditions = [
+      { type: 'Ready', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0: no gateway pod runs' },
+      { type: 'Progressing', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0: no gateway pod runs' },
+      { type: 'Degraded', status: 'False', reason: 'ScaledToZero', message: 'spec.replicas is 0: no gateway pod runs' },
+    ];
+  } else if (readyReplicas === 0 && rolloutFailed) {
+    conditions = outcome('degraded', 'GatewayRolloutFailed', `0 of ${spec.replicas} gateway pods are ready; Deployment ${service}: ${rolloutFailed}`);
+    requeueAfterMs = 10_000;
+  } else if (readyReplicas === 0) {
+    conditions = outcome('progressing', 'NoReadyReplicas', `0 of ${spec.replicas} gateway pods are ready (Deployment ${service})${deployment ? '' : ' — the Deployment is not in the cache yet'}`);
+    requeueAfterMs = 5_000;
+  } else if (!gw.ok) {
     conditions = outcome('progressing', 'GatewayNotReady', gw.message);
     requeueAfterMs = 3_000;
   } else if (!current) {

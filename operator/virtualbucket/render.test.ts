@@ -17,7 +17,7 @@ const backends = [
 
 function renderFor(raw: Record<string, unknown>) {
   const v = vb(raw);
-  return render({ vb: v, spec: VirtualBucketResourceSpec.parse(raw), rawSpec: raw, backends, image: 'floodgate:test', accessSecretName: 'photos-access' });
+  return render({ vb: v, spec: VirtualBucketResourceSpec.parse(raw), rawSpec: raw, backends, image: 'floodgate:test', accessSecretName: 'photos-access', faultSecretName: 'photos-gateway-faults' });
 }
 
 test('the rendered ConfigMap is a balancing config the gateway accepts unchanged', () => {
@@ -52,14 +52,16 @@ test('the Deployment mounts each backend Secret where the config points and take
   const pod = (out.deployment.spec as any).template.spec;
   const c = pod.containers[0];
   assert.equal(c.image, 'floodgate:test');
-  assert.deepEqual(c.args, ['gateway', '--config', '/etc/floodgate/config/config.yaml']);
+  assert.deepEqual(c.args, ['gateway', '--config', '/etc/floodgate/config/config.yaml', '--fault-token-file', '/etc/floodgate/faults/token']);
+  const faults = pod.volumes.find((v: any) => v.name === c.volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/faults').name);
+  assert.deepEqual(faults.secret, { secretName: 'photos-gateway-faults', items: [{ key: 'token', path: 'token' }] });
   const mount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/backends/minio.b');
   const vol = pod.volumes.find((v: any) => v.name === mount.name);
   assert.match(mount.name, /^[a-z0-9-]{1,63}$/, 'a DNS label even for a dotted backend name');
   assert.deepEqual(vol.secret, { secretName: 'aws', items: [{ key: 'id', path: 'accessKeyId' }, { key: 'key', path: 'secretAccessKey' }] });
   assert.deepEqual(c.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.name]), [['FLOODGATE_ACCESS_KEY', 'photos-access'], ['FLOODGATE_SECRET_KEY', 'photos-access']]);
   assert.equal((out.service.spec as any).ports[0].port, 9100);
-  for (const o of [out.deployment, out.service, out.configMap]) {
+  for (const o of [out.deployment, out.service, out.configMap, out.claim!]) {
     assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: 'floodgate.dev/v1alpha1', kind: 'VirtualBucket', name: 'photos', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
   }
 });
@@ -69,4 +71,28 @@ test('the config hash changes with the configuration and only then', () => {
   assert.equal(renderFor({ backends: ['minio-a'] }).configHash, a.configHash);
   assert.notEqual(renderFor({ backends: ['minio-a'], strategy: 'rendezvous' }).configHash, a.configHash);
   assert.equal((a.deployment.spec as any).template.metadata.annotations['floodgate.dev/config-hash'], a.configHash);
+});
+
+test('the sqlite index lives on a claim the VirtualBucket owns: one pod at a time, a stable replica name', () => {
+  const out = renderFor({ backends: ['minio-a'] });
+  const spec = out.deployment.spec as any;
+  assert.equal(spec.strategy.type, 'Recreate');
+  const data = spec.template.spec.volumes.find((v: any) => v.name === 'data');
+  assert.deepEqual(data, { name: 'data', persistentVolumeClaim: { claimName: 'photos-gateway-index' } });
+  assert.equal(out.claim!.metadata.name, 'photos-gateway-index');
+  assert.deepEqual(out.claim!.spec, { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } });
+  assert.equal(parse(out.configYaml).replica, 'photos-gateway');
+  // Size in the user's notation when Kubernetes reads it, else bytes; the class when given.
+  const sized = renderFor({ backends: ['minio-a'], index: { size: '10Gi', storageClassName: 'fast' } });
+  assert.deepEqual(sized.claim!.spec, { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '10Gi' } }, storageClassName: 'fast' });
+  assert.equal((renderFor({ backends: ['minio-a'], index: { size: '1.5TB' } }).claim!.spec as any).resources.requests.storage, '1500000000000');
+});
+
+test('gateway resources: defaults, and each field the spec gives replaces its own', () => {
+  const res = (raw: Record<string, unknown>) => (renderFor(raw).deployment.spec as any).template.spec.containers[0].resources;
+  assert.deepEqual(res({ backends: ['minio-a'] }), { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } });
+  assert.deepEqual(res({ backends: ['minio-a'], resources: { limits: { memory: '2Gi', cpu: 2 } } }),
+    { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '2Gi', cpu: 2 } });
+  assert.throws(() => VirtualBucketResourceSpec.parse({ backends: ['a'], resources: { requests: { cpu: 'lots' } } }), /expected a quantity like 500m/);
+  assert.throws(() => VirtualBucketResourceSpec.parse({ backends: ['a'], resources: { requests: { gpu: 1 } } }), /gpu/);
 });

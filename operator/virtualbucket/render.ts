@@ -2,10 +2,12 @@
 // gateway's ConfigMap (the balancing YAML of docs/balancing.md), Service and Deployment. Backend
 // credentials never enter the ConfigMap: each backend's Secret is mounted where the config's
 // `credentials.secretDir` points, and the access keys come from the access Secret as env vars.
+// The sqlite index lives on a PersistentVolumeClaim (a restarted pod keeps its listing), and the
+// fault control API's token comes from the `<name>-gateway-faults` Secret (docs/operator.md).
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
-import type { VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
+import { DEFAULT_GATEWAY_RESOURCES, type VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
 import { API_VERSION } from '../../crds/meta.ts';
 import type { KubeObject, OwnerReference } from '../kube/types.ts';
 
@@ -13,6 +15,9 @@ export const GATEWAY_PORT = 9000;
 const CONFIG_DIR = '/etc/floodgate/config';
 const SECRETS_DIR = '/etc/floodgate/backends';
 const DATA_DIR = '/var/lib/floodgate';
+const FAULTS_DIR = '/etc/floodgate/faults';
+export const DEFAULT_INDEX_SIZE = '1Gi';
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
 export interface RenderInput {
   vb: KubeObject;
@@ -22,6 +27,8 @@ export interface RenderInput {
   backends: { name: string; labels: Record<string, string>; spec: BackendBucketResourceSpec; raw: Record<string, unknown> }[];
   image: string;
   accessSecretName: string;
+  /** Holds `token`, the bearer token of the gateway's fault control API. */
+  faultSecretName: string;
 }
 
 export interface Rendered {
@@ -31,12 +38,30 @@ export interface Rendered {
   configMap: KubeObject;
   service: KubeObject;
   deployment: KubeObject;
+  /** The sqlite index's claim; absent for a postgres index. */
+  claim?: KubeObject;
 }
 
 /** Volume names are DNS labels (no dots, <= 63): derived from the backend name by hash. */
 const volumeOf = (backend: string) => `backend-${createHash('sha256').update(backend).digest('hex').slice(0, 12)}`;
 
 export const childName = (vb: KubeObject) => `${vb.metadata.name}-gateway`;
+export const indexClaimName = (vb: KubeObject) => `${vb.metadata.name}-gateway-index`;
+export const faultSecretName = (vb: KubeObject) => `${vb.metadata.name}-gateway-faults`;
+
+/** The index volume's size as a Kubernetes quantity: the user's notation when it is one ("10Gi"), else bytes ("1.5TB"). */
+export function claimSize(raw: unknown, bytes: number | undefined): string {
+  if (typeof raw === 'string' && QUANTITY.test(raw.trim())) return raw.trim();
+  return bytes === undefined ? DEFAULT_INDEX_SIZE : String(bytes);
+}
+
+/** The defaults with each field the spec gives replacing its own. */
+export function gatewayResources(spec: VirtualBucketResourceSpec['resources']): { requests: Record<string, string | number>; limits: Record<string, string | number> } {
+  return {
+    requests: { ...DEFAULT_GATEWAY_RESOURCES.requests, ...spec?.requests },
+    limits: { ...DEFAULT_GATEWAY_RESOURCES.limits, ...spec?.limits },
+  };
+}
 
 export function ownerRef(vb: KubeObject): OwnerReference {
   return { apiVersion: API_VERSION, kind: 'VirtualBucket', name: vb.metadata.name, uid: vb.metadata.uid!, controller: true, blockOwnerDeletion: true };
@@ -51,9 +76,12 @@ export function labelsFor(vb: KubeObject): Record<string, string> {
 }
 
 /** The gateway's balancing configuration for one virtual bucket. */
-export function renderConfig(i: Pick<RenderInput, 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
+export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
   const raw = i.rawSpec;
   return {
+    // One pod at a time owns the sqlite index: a stable name lets the next pod settle the write
+    // intents the last one left (they are looked up by replica name).
+    replica: childName(i.vb),
     listen: `0.0.0.0:${GATEWAY_PORT}`,
     dataDir: DATA_DIR,
     backends: i.backends.map((b) => ({
@@ -90,6 +118,15 @@ export function render(i: RenderInput): Rendered {
   const configHash = createHash('sha256').update(configYaml).digest('hex').slice(0, 16);
 
   const configMap: KubeObject = { metadata: meta, data: { 'config.yaml': configYaml } };
+  const rawIndex = (i.rawSpec.index ?? {}) as { size?: unknown };
+  const claim: KubeObject = {
+    metadata: { ...meta, name: indexClaimName(vb) },
+    spec: {
+      accessModes: ['ReadWriteOnce'],
+      resources: { requests: { storage: claimSize(rawIndex.size, i.spec.index?.size) } },
+      ...(i.spec.index?.storageClassName ? { storageClassName: i.spec.index.storageClassName } : {}),
+    },
+  };
   const service: KubeObject = {
     metadata: meta,
     spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 's3', port: i.spec.port, targetPort: GATEWAY_PORT, protocol: 'TCP' }] },
@@ -110,21 +147,25 @@ export function render(i: RenderInput): Rendered {
           containers: [{
             name: 'gateway',
             image: i.spec.image ?? i.image,
-            args: ['gateway', '--config', `${CONFIG_DIR}/config.yaml`],
+            args: ['gateway', '--config', `${CONFIG_DIR}/config.yaml`, '--fault-token-file', `${FAULTS_DIR}/token`],
             ports: [{ name: 's3', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
             env: [secretEnv('FLOODGATE_ACCESS_KEY', 'accessKeyId'), secretEnv('FLOODGATE_SECRET_KEY', 'secretAccessKey')],
+            resources: gatewayResources(i.spec.resources),
+            // /readyz stays 503 while the index is rebuilt from the backends (docs/operator.md).
             readinessProbe: { httpGet: { path: '/readyz', port: GATEWAY_PORT }, periodSeconds: 5 },
             livenessProbe: { httpGet: { path: '/healthz', port: GATEWAY_PORT }, periodSeconds: 10, failureThreshold: 6 },
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
             volumeMounts: [
               { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
               { name: 'data', mountPath: DATA_DIR },
+              { name: 'faults', mountPath: FAULTS_DIR, readOnly: true },
               ...i.backends.map((b) => ({ name: volumeOf(b.name), mountPath: `${SECRETS_DIR}/${b.name}`, readOnly: true })),
             ],
           }],
           volumes: [
             { name: 'config', configMap: { name } },
-            { name: 'data', emptyDir: {} },
+            { name: 'data', persistentVolumeClaim: { claimName: indexClaimName(vb) } },
+            { name: 'faults', secret: { secretName: i.faultSecretName, items: [{ key: 'token', path: 'token' }] } },
             ...i.backends.map((b) => ({
               name: volumeOf(b.name),
               secret: {
@@ -140,5 +181,5 @@ export function render(i: RenderInput): Rendered {
       },
     },
   };
-  return { bucketName, configYaml, configHash, configMap, service, deployment };
+  return { bucketName, configYaml, configHash, configMap, service, deployment, claim };
 }
