@@ -89,6 +89,11 @@ describe('admission webhooks', () => {
         return cfg.webhooks.every((w: Any) => w.clientConfig.caBundle === Buffer.from(ca).toString('base64'));
       });
     }
+    // The API server's view of the configurations lags our GET a little: wait until it calls us.
+    await waitFor('the API server calls the pod webhook', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-n', 'apps', '-o', 'json', '-f', '-'], { input: JSON.stringify(podOf('probe', INJECT)) });
+      return JSON.parse(r.stdout).spec.initContainers?.[0]?.name === 'floodgate-injector';
+    });
   });
 
   test('an opted-in pod in an opted-in namespace comes back with the native sidecar and its own token', async () => {
