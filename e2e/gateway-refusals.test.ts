@@ -60,7 +60,7 @@ test('feature headers the gateway cannot honour are NotImplemented and write not
   expectError(await signed({ method: 'PUT', path: objectPath(B, 'copy'), headers: { 'x-amz-copy-source': `/${B}/k`, 'x-amz-server-side-encryption': 'AES256' } }), 501, 'NotImplemented', 'copy');
   assert.equal((await signed({ method: 'GET', path: objectPath(B, 'k') })).body.toString(), 'keep');
   assert.equal((await signed({ method: 'HEAD', path: objectPath(B, 'copy') })).status, 404);
-  for (const headers of [{ 'x-amz-storage-class': 'STANDARD' }, { 'x-amz-acl': 'private' }, { 'x-amz-acl': 'bucket-owner-full-control' }]) {
+  for (const headers of [{ 'x-amz-storage-class': 'STANDARD' }, { 'x-amz-acl': 'private' }, { 'x-amz-acl': 'bucket-owner-full-control' }] as Record<string, string>[]) {
     assert.equal((await signed({ method: 'PUT', path: objectPath(B, 'ok'), body: 'fine', headers })).status, 200, JSON.stringify(headers));
   }
 });

@@ -11,6 +11,7 @@ import { sendError } from './s3/respond.ts';
 import { param, parseTarget, resolveOperation, type Operation } from './s3/route.ts';
 import { HANDLERS } from './s3/dispatch.ts';
 import { refuseUnsupportedFeatures } from './s3/features.ts';
+import { settled, takeTurn } from './connection-order.ts';
 import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
 import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
@@ -55,6 +56,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** `Expect: 100-continue` is honoured and an empty Expect ignored; any other expectation is refused. */
+function checkExpectation(req: IncomingMessage): void {
+  const expect = String(req.headers.expect ?? '').trim();
+  if (expect !== '' && !/^100-continue$/i.test(expect)) {
+    throw new S3Error('ExpectationFailed', `The expectation "${expect}" is not supported; only 100-continue is.`, { details: { Expect: expect } });
+  }
+}
+
+/** A refused small body (an oversized XML document) is read and discarded so the client sees the error. */
+function drainable(err: S3Error): boolean {
+  return (err as { drainBody?: boolean }).drainBody === true;
+}
+
 function isAnonymousGet(req: IncomingMessage): boolean {
   return req.method === 'GET' && req.headers.authorization === undefined && !/[?&]X-Amz-Signature=/i.test(req.url ?? '');
 }
@@ -76,6 +90,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const turn = takeTurn(req, res);
+    if (turn) await turn;
     const started = process.hrtime.bigint();
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
@@ -111,11 +127,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     try {
       // Authentication comes first: an anonymous request learns nothing, not even which
       // sub-resources or operations exist (AWS answers it AccessDenied).
+      // HTTP/0.9 has no headers to sign or to carry an answer's status: refuse it outright.
+      if (req.httpVersionMajor < 1) throw new S3Error('InvalidRequest', 'HTTP/1.0 or later is required.');
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       bucket = target.bucket;
       const op = resolveOperation(req.method ?? 'GET', target, req.headers);
       operation = op;
+      checkExpectation(req);
       refuseUnsupportedFeatures(op, req.headers);
       ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
       if (opts.faults && opts.faults.engine.registry.size > 0) {
@@ -130,7 +149,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const err = isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e });
       if (!isS3Error(e)) opts.logger.log('error', 'internal error', { requestId, operation, ...errorFields(e) });
       if (res.destroyed) return;
-      sendError(res, err, path, requestId, !req.complete);
+      sendError(res, err, path, requestId, !req.complete && !drainable(err));
     }
   }
 
@@ -162,13 +181,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   // request instead. keepAliveTimeout above the SDKs' idle reuse window avoids reset races.
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));
   server.on('checkContinue', (req, res) => void handle(req, res));
+  // Any other Expect value (even an empty one) lands here instead of Node's bare 417.
+  server.on('checkExpectation', (req, res) => void handle(req, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (!socket.writable) return socket.destroy();
+    // A malformed request later in a pipeline must not cut off the answers to the ones before it.
+    void settled(socket).then(() => answerClientError(err, socket));
+  });
+  function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    if (!socket.writable) return void socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest'}</Code><Message>Malformed HTTP request</Message><RequestId>${requestId}</RequestId></Error>`;
     socket.end(`HTTP/1.1 ${status}\r\nx-amz-request-id: ${requestId}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-  });
+  }
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));

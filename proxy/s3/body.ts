@@ -70,8 +70,17 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
   return { body: verifier, size, checksums };
 }
 
+/** A refused oversized document is read and discarded up to this size, so the client reads the error instead of a reset. */
+const MAX_DRAIN = 1024 ** 3;
+
 /** Reads a small request document (Complete, DeleteObjects) through the same verification. */
 export async function readSmallBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs: number): Promise<string> {
+  const declared = Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length']);
+  if (declared > MAX_XML_BODY) {
+    const e = new S3Error('MaxMessageLengthExceeded', `Your request was too big: XML documents are limited to ${MAX_XML_BODY} bytes.`);
+    const length = Number(req.headers['content-length']);
+    throw Object.assign(e, { drainBody: Number.isFinite(length) && length <= MAX_DRAIN });
+  }
   const { body } = decodeBody(req, auth, idleTimeoutMs, MAX_XML_BODY);
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);

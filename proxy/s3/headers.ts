@@ -15,11 +15,14 @@ function one(h: IncomingHttpHeaders, name: string): string | undefined {
   return Array.isArray(v) ? v.join(',') : v;
 }
 
-/** `aws-chunked` is transfer framing, never part of the stored Content-Encoding. */
-function storedEncoding(v: string | undefined): string | undefined {
-  if (v === undefined) return undefined;
-  const kept = v.split(',').map((s) => s.trim()).filter((s) => s && s.toLowerCase() !== 'aws-chunked');
-  return kept.length ? kept.join(',') : undefined;
+/**
+ * `aws-chunked` is transfer framing, never part of the stored Content-Encoding; anything else is
+ * stored verbatim (`deflate, gzip` comes back byte for byte, as from S3).
+ */
+export function storedEncoding(v: string | undefined): string | undefined {
+  if (v === undefined || !/(^|,)\s*aws-chunked\s*(,|$)/i.test(v)) return v;
+  const kept = v.split(',').filter((s) => s.trim() && s.trim().toLowerCase() !== 'aws-chunked');
+  return kept.length ? kept.join(',').trim() : undefined;
 }
 
 export function objectHeadersFromRequest(h: IncomingHttpHeaders): ObjectHeaders {

@@ -50,6 +50,8 @@ export const putAcl: Handler = async (ctx) => {
     const doc = parseXml(await readSmallBody(ctx.req, ctx.auth, ctx.idleTimeoutMs), 'AccessControlPolicy');
     const acl = doc.AccessControlList as Record<string, unknown> | undefined;
     const grants = asList(acl?.Grant);
+    // An empty list would take the owner's access away, which this gateway cannot do either.
+    if (grants.length === 0) throw new S3Error('NotImplemented', 'Only the private ACL (the owner with FULL_CONTROL) is supported.');
     for (const g of grants) {
       const grantee = g.Grantee as Record<string, unknown> | undefined;
       if (g.Permission !== 'FULL_CONTROL' || typeof grantee?.ID !== 'string' || grantee.ID !== OWNER.ID) {

@@ -63,7 +63,8 @@ export const listObjectsV2: Handler = async (ctx) => {
   let after = startAfter;
   if (token !== undefined) {
     const decoded = Buffer.from(token, 'base64url').toString('utf8');
-    if (!token || !decoded.startsWith('1:')) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { details: { ArgumentName: 'continuation-token' } });
+    // Only a token this gateway issued: it must re-encode to itself (base64url ignores stray characters).
+    if (!token || !decoded.startsWith('1:') || Buffer.from(decoded, 'utf8').toString('base64url') !== token) throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { details: { ArgumentName: 'continuation-token' } });
     after = decoded.slice(2);
   }
   const page = await listPage(ctx.store, c.bucket, { prefix: c.prefix, delimiter: c.delimiter, after, maxKeys: c.maxKeys });
