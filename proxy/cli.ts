@@ -85,7 +85,12 @@ export async function runGateway(argv: string[]): Promise<number> {
   mkdirSync(dataDir, { recursive: true });
   if (reindex) return reindexCommand(config, balancing, dataDir, removeStrays, logger);
 
-  const keySet = loadKeys(dataDir, config.credentials);
+  let keySet;
+  try {
+    keySet = loadKeys(dataDir, config.credentials);
+  } catch (e) {
+    return fail(new ConfigError((e as Error).message, { cause: e }));
+  }
   const faults = await startFaults(config, logger);
   let virtual: VirtualStore | undefined;
   let store: ObjectStore;
@@ -142,13 +147,19 @@ export async function runGateway(argv: string[]): Promise<number> {
     virtualBuckets: balancing?.virtualBuckets.map((b) => b.name), backends: balancing?.backends.map((b) => b.name),
     faultControl: faults ? `${gw.url}/_floodgate/faults` : undefined,
   });
+  if (keySet.warning) logger.log('warn', keySet.warning);
   if (keySet.generated) {
+    // The secret is shown once, when it is made; afterwards only where it is kept.
     const c = keySet.generated;
     process.stderr.write([
       '',
       `Floodgate S3 gateway on ${gw.url} (data in ${dataDir})`,
-      `${c.created ? 'Generated' : 'Using'} credentials from ${dataDir}/.floodgate/credentials.json:`,
-      `  export AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`,
+      ...(c.created ? [
+        `Generated credentials (shown only now; kept in ${c.file}, mode 0600):`,
+        `  export AWS_ACCESS_KEY_ID=${c.accessKeyId} AWS_SECRET_ACCESS_KEY=${c.secretAccessKey} AWS_DEFAULT_REGION=${config.region}`,
+      ] : [
+        `Access key ${c.accessKeyId}; its secret is in ${c.file}`,
+      ]),
       `  aws --endpoint-url ${gw.url} s3 mb s3://demo && aws --endpoint-url ${gw.url} s3 ls`,
       '',
     ].join('\n'));

@@ -4,13 +4,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { checkSecretLength, MIN_SECRET_LENGTH } from './credentials.ts';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9000');
 const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration like 500ms, 30s, 2m or 1h')]);
 
 /** The fault engine in the gateway (docs/faults.md): off unless a control-API token is given. */
 const FaultsFileConfig = z.object({
-  token: z.string().min(8).optional().describe('bearer token of the control API under /_floodgate/ (prefer tokenFile)'),
+  token: z.string().min(MIN_SECRET_LENGTH).optional().describe('bearer token of the control API under /_floodgate/ (prefer tokenFile)'),
   tokenFile: z.string().min(1).optional().describe('file holding the token (e.g. a mounted Secret)'),
   defaultDuration: duration.optional().describe('lifetime of a fault that gives none (default 5m)'),
   maxDuration: duration.optional().describe('no fault lives longer than this (default 1h)'),
@@ -25,7 +26,7 @@ export const GatewayFileConfig = z.object({
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   credentials: z.array(z.object({
     accessKeyId: z.string().min(3).max(128),
-    secretAccessKey: z.string().min(8).max(128),
+    secretAccessKey: z.string().min(MIN_SECRET_LENGTH).max(128),
   }).strict()).optional().describe('Access keys accepted by the gateway'),
   faults: FaultsFileConfig.optional().describe('Fault injection control API (docs/faults.md)'),
 }).strict();
@@ -146,7 +147,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
   const token = flag('fault-token') ?? env.FLOODGATE_FAULT_TOKEN ??
     (tokenFile ? readToken(tokenFile, '--fault-token-file') : undefined) ??
     (file.faults?.tokenFile ? readToken(file.faults.tokenFile, 'faults.tokenFile') : file.faults?.token);
-  if (token !== undefined && token.length < 8) throw new ConfigError('fault token: must be at least 8 characters');
+  if (token !== undefined) checkSecretLength('fault token', token, (m) => new ConfigError(m));
   return {
     listen: { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port },
     dataDir: merged.dataDir,

@@ -43,6 +43,7 @@ test('bad configurations are refused with the field and the reason', () => {
     ['a size that is not one', (c) => ({ ...c, backends: [s3('minio-a', { maxSize: 'lots' })] }), /backends\.0\.maxSize: expected a size/],
     ['an unknown field', (c) => ({ ...c, backends: [s3('minio-a', { wieght: 2 })] }), /unknown field "wieght"/],
     ['s3 without endpoint', (c) => ({ ...c, backends: [{ name: 'minio-a', bucket: 'abc', credentials: { accessKeyId: 'k', secretAccessKey: 's' } }] }), /backends\.0\.endpoint: an s3 backend needs an endpoint/],
+    ['an endpoint with user info', (c) => ({ ...c, backends: [s3('minio-a', { endpoint: 'http://admin:hunter22@127.0.0.1:9000' })] }), /backends\.0\.endpoint: must not contain user info/],
     ['s3 without credentials', (c) => ({ ...c, backends: [{ name: 'minio-a', bucket: 'abc', endpoint: 'http://x' }] }), /needs credentials/],
     ['fs without path', (c) => ({ ...c, backends: [{ name: 'minio-a', kind: 'fs' }] }), /needs a path/],
     ['a non-http endpoint', (c) => ({ ...c, backends: [s3('minio-a', { endpoint: 'ftp://x' })] }), /backends\.0\.endpoint/],

@@ -27,6 +27,15 @@ const credentials = z.union([
 ]);
 export type CredentialsSource = z.infer<typeof credentials>;
 
+function hasUserInfo(endpoint: string): boolean {
+  try {
+    const u = new URL(endpoint);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 export const BackendConfig = BackendBucketSpec.extend({
   name: dnsName,
   labels: labels.default({}),
@@ -34,6 +43,8 @@ export const BackendConfig = BackendBucketSpec.extend({
 }).strict().superRefine((b, ctx) => {
   if (b.kind === 's3') {
     if (!b.endpoint) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'an s3 backend needs an endpoint' });
+    // /status and the logs show endpoints: a password in one would be served to anyone.
+    else if (hasUserInfo(b.endpoint)) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'must not contain user info (user:password@); put keys under credentials:' });
     if (!b.bucket) ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'an s3 backend needs a bucket' });
     if (!b.credentials) ctx.addIssue({ code: 'custom', path: ['credentials'], message: 'an s3 backend needs credentials' });
   } else if (!b.path) ctx.addIssue({ code: 'custom', path: ['path'], message: 'an fs backend needs a path' });

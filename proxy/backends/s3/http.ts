@@ -84,7 +84,8 @@ function encodeQuery(query: [string, string][] | undefined): string {
 export function createS3Http(opts: S3EndpointOptions): S3Http {
   const options: Required<S3EndpointOptions> = { ...DEFAULTS, ...opts };
   const base = new URL(options.endpoint);
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`backend ${options.name}: endpoint must be http(s), got ${options.endpoint}`);
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`backend ${options.name}: endpoint must be http(s), got ${base.protocol}`);
+  if (base.username || base.password) throw new Error(`backend ${options.name}: endpoint must not contain user info (user:password@); credentials have their own fields`);
   const pools = new Map<string, Pool>();
 
   function pool(origin: string): Pool {
