@@ -63,5 +63,6 @@ chart: crds
 image:
 	tools/image/floodgate.sh
 
+# Never ./data: it is the default store, with the user's objects and keys.
 clean:
-	rm -rf node_modules data
+	rm -rf node_modules
