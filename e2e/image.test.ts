@@ -159,7 +159,8 @@ describe('the image in a private containerd', { skip: containerdUsable() }, () =
 
   before(async () => {
     ctd = await startContainerd();
-    await ctd.ctr(['images', 'import', archive], { timeoutMs: 300_000 });
+    // The flags `kind load image-archive` passes to ctr on its nodes.
+    await ctd.ctr(['images', 'import', '--all-platforms', '--digests', archive], { timeoutMs: 300_000 });
     mounts = join(work, 'mounts');
     mkdirSync(mounts);
   });
@@ -241,5 +242,22 @@ describe('the image in a private containerd', { skip: containerdUsable() }, () =
       ['--mount', `type=bind,src=${kube},dst=/etc/kube,options=rbind:ro`]);
     await until('operator /healthz', c, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
     await sigtermExits('fg-operator', c);
+  });
+
+  test('the MinIO image (tools/image/minio.sh) serves S3 health on 127.0.0.1 and stops on SIGTERM', async () => {
+    const out = execFileSync(join(src, 'tools/image/minio.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').at(-1)!;
+    const [m] = JSON.parse(tarFile(out, 'manifest.json')) as { RepoTags: string[] }[];
+    const ref = m!.RepoTags[0]!;
+    assert.match(ref, /^floodgate\.local\/minio:v[0-9]/);
+    await ctd.ctr(['images', 'import', out], { timeoutMs: 300_000 });
+    const port = await freePort();
+    const c = ctd.spawnCtr(['run', '--rm', '--read-only', '--net-host',
+      '--mount', `type=bind,src=${volume('tmp')},dst=/tmp,options=rbind:rw`, '--mount', `type=bind,src=${volume('data')},dst=/data,options=rbind:rw`,
+      ref, 'fg-minio', '/usr/bin/minio', 'server', '/data', '--address', `127.0.0.1:${port}`]);
+    await until('minio /minio/health/live', c, async () => (await fetch(`http://127.0.0.1:${port}/minio/health/live`)).ok);
+    await ctd.ctr(['tasks', 'kill', '-s', 'SIGTERM', 'fg-minio']);
+    const code = await Promise.race([c.exited, sleep(EXIT_BOUND_MS).then(() => 'still running' as const)]);
+    if (code === 'still running') await ctd.ctr(['tasks', 'kill', '-s', 'SIGKILL', 'fg-minio'], { allowFail: true });
+    assert.notEqual(code, 'still running', c.output());
   });
 });

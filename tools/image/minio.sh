@@ -2,7 +2,7 @@
 # A MinIO image for pods in the test cluster, from the binary tools/minio.sh builds (no registry):
 #   $FLOODGATE_CACHE/images/minio-<version>.tar   ref floodgate.local/minio:<version>
 # where <version> is the Go module version of that binary (its pseudo-version). Rebuilt only when
-# the binary, this script or archive.sh is newer than the archive. Prints the archive path last.
+# the binary, this script or archive.sh changed. Prints the archive path on the last line.
 # Runs `minio server /data --address :9000` as user 65532; /data and /tmp are volumes (mode 1777),
 # HOME=/tmp (MinIO keeps its certs dir there), busybox-static for debugging.
 set -euo pipefail
@@ -14,7 +14,8 @@ version=$(go version -m "$bin" | awk '$1 == "mod" && $2 == "github.com/minio/min
 [ -n "$version" ] || { echo "minio.sh: cannot read the module version of $bin" >&2; exit 1; }
 out=$cache/images/minio-$version.tar
 archive=$root/tools/image/archive.sh
-if [ -f "$out" ] && [ "$out" -nt "$bin" ] && [ "$out" -nt "${BASH_SOURCE[0]}" ] && [ "$out" -nt "$archive" ]; then
+key=$(cat "${BASH_SOURCE[0]}" "$archive" <(stat -L -c '%s %Y' "$bin" /bin/busybox) | sha256sum | cut -c1-16)
+if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
   echo "$out"; exit 0
 fi
 mkdir -p "$cache/images"
@@ -36,4 +37,5 @@ chmod 1777 "$l/data" "$l/tmp"
   --label "org.opencontainers.image.title=minio" --label "org.opencontainers.image.version=$version" \
   --label "org.opencontainers.image.source=https://github.com/minio/minio" \
   "$l" >/dev/null
+echo "$key" > "$out.key"
 echo "$out"
