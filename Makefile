@@ -30,6 +30,7 @@ deps: node_modules/.stamp
 testdeps: deps
 	tools/pydeps.sh
 	@[ ! -x tools/minio.sh ] || tools/minio.sh
+	@[ ! -x tools/s3clients.sh ] || tools/s3clients.sh
 	@[ ! -x tools/k8s-bins.sh ] || tools/k8s-bins.sh
 	@[ ! -x tools/cluster-pkgs.sh ] || tools/cluster-pkgs.sh
 	@[ ! -x tools/cluster-bins.sh ] || tools/cluster-bins.sh
