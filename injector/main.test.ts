@@ -18,7 +18,7 @@ test('--help documents every flag', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
   for (const flag of ['--listen', '--upstream', '--control-listen', '--token', '--token-file', '--domain', '--default-duration', '--max-duration',
-    '--max-cpu-cores', '--max-memory', '--max-disk', '--disk-path', '--max-network-rate', '--max-network-connections', '--network-target', '--process-name']) {
+    '--max-cpu-cores', '--max-memory', '--max-disk', '--disk-path', '--max-network-rate', '--max-network-connections', '--network-target', '--process-name', '--state-file']) {
     assert.ok(r.stdout.includes(flag), flag);
   }
 });
