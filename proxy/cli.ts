@@ -6,12 +6,12 @@
 // SIGHUP, upload sweep). A fault token adds the fault engine and its control API.
 // A virtual store first makes sure its index is as new as its backends, rebuilding it if not
 // (virtual/index-check.ts): until then /readyz and every S3 call answer 503.
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './config.ts';
 import { loadKeys } from './credentials.ts';
 import { readGatewayFile } from './gateway-file.ts';
-import { createLogger, errorFields, type Logger } from './observability/log.ts';
+import { createLogger, type Logger } from './observability/log.ts';
 import { startFront } from './front.ts';
 import type { ObjectStore } from './store/types.ts';
 import type { BalancingConfig } from './virtual/config.ts';
@@ -24,6 +24,28 @@ function fail(e: unknown): number {
     return 2;
   }
   throw e;
+}
+
+/** A start-up failure the user can fix (port taken, data dir unusable): one line, exit 1, no stack. */
+function startupFailure(what: string, e: unknown): number {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === 'EADDRINUSE' ? 'the address is already in use'
+    : code === 'EADDRNOTAVAIL' ? 'the address is not available on this machine'
+    : code === 'ENOTDIR' || code === 'EEXIST' ? 'not a directory'
+    : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission denied (not writable)'
+    : code === 'ENOSPC' ? 'no space left on the device'
+    : (e as Error).message ?? String(e);
+  process.stderr.write(`floodgate gateway: ${what}: ${why}\n`);
+  return 1;
+}
+
+/** The data dir exists (or is made), is a directory, and takes a write. */
+function prepareDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true });
+  if (!statSync(dataDir).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  const probe = join(dataDir, `.floodgate-write-test-${process.pid}`);
+  writeFileSync(probe, '');
+  rmSync(probe, { force: true });
 }
 
 async function openVirtual(config: GatewayConfig, balancing: BalancingConfig, dataDir: string, logger: Logger, backendDown?: (name: string) => boolean): Promise<VirtualStore> {
@@ -82,7 +104,11 @@ export async function runGateway(argv: string[]): Promise<number> {
   }
   const logger = createLogger(config.logLevel);
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  try {
+    prepareDataDir(dataDir);
+  } catch (e) {
+    return startupFailure(`data dir ${dataDir}`, e);
+  }
   if (reindex) return reindexCommand(config, balancing, dataDir, removeStrays, logger);
 
   let keySet;
@@ -105,8 +131,8 @@ export async function runGateway(argv: string[]): Promise<number> {
     }
   } catch (e) {
     await faults?.close();
-    logger.log('error', 'cannot open the store', errorFields(e));
-    return 1;
+    logger.log('error', 'cannot open the store', { error: (e as Error).message });
+    return startupFailure(`cannot open the store in ${dataDir}`, e);
   }
   const v = virtual;
   const gw = await startFront({
@@ -121,7 +147,12 @@ export async function runGateway(argv: string[]): Promise<number> {
     idleTimeoutMs: config.idleTimeoutMs,
     logger,
     ready: v ? () => v.indexReady : undefined,
+  }).catch(async (e: unknown) => {
+    await faults?.close();
+    await store.close();
+    return startupFailure(`cannot listen on ${config.listen.host}:${config.listen.port}`, e);
   });
+  if (typeof gw === 'number') return gw;
   let stopSignal = '';
   const stopping = new AbortController();
   const stopped = new Promise<void>((done) => {
