@@ -20,6 +20,7 @@ import type { Ctx, OperatorOptions } from './context.ts';
 import { controllerMetrics, runController } from './controller.ts';
 import { startHttp } from './http.ts';
 import { createKube, loadKubeConfig } from './kube/api.ts';
+import { checkReachable } from './kube/reachable.ts';
 import { createEventRecorder } from './kube/events.ts';
 import { startInformer, type Informer } from './kube/informer.ts';
 import { startLeaderElection } from './kube/leader.ts';
@@ -60,7 +61,7 @@ export const OPERATOR_FLAGS = {
 } as const;
 
 export function usage(): string {
-  return ['Usage: floodgate operator [flags]', '', 'Reconciles BackendBuckets, VirtualBuckets and FaultExperiments (install the CRDs first: floodgate crds --print | kubectl apply -f -).', '', 'Flags:',
+  return ['Usage: floodgate operator [flags]', '       floodgate operator cleanup [flags]   delete every Floodgate resource before uninstalling (--help)', '', 'Reconciles BackendBuckets, VirtualBuckets and FaultExperiments (install the CRDs first: floodgate crds --print | kubectl apply -f -).', '', 'Flags:',
     ...Object.entries(OPERATOR_FLAGS).map(([n, f]) => `  --${n.padEnd(29)} ${f.help}`)].join('\n');
 }
 
@@ -110,6 +111,7 @@ function configFrom(s: (k: string) => string | undefined) {
 }
 
 export async function runOperator(argv: string[]): Promise<number> {
+  if (argv[0] === 'cleanup') return (await import('./cleanup.ts')).runCleanup(argv.slice(1));
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options: OPERATOR_FLAGS as never, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> });
@@ -148,6 +150,13 @@ export async function runOperator(argv: string[]): Promise<number> {
     return 2;
   }
   const kube = createKube(kc);
+  const reach = await checkReachable(createKube(kc, { requestTimeoutMs: 5_000 }), 10_000);
+  if (!reach.ok) {
+    // client-node falls back to localhost:8080 when it finds no configuration at all.
+    const none = !s('kubeconfig') && !process.env.KUBECONFIG && !process.env.KUBERNETES_SERVICE_HOST && kube.server === 'http://localhost:8080';
+    process.stderr.write(`floodgate operator: ${none ? 'no kubeconfig found (not in a cluster, no --kubeconfig, no $KUBECONFIG, no ~/.kube/config)' : reach.message}\n`);
+    return 1;
+  }
   const identity = `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -3,6 +3,7 @@
 // reads it back to drive faults (FaultExperiments) and never logs it.
 import { randomBytes } from 'node:crypto';
 import { isConflict, isNotFound, pathOf, type Kube } from '../kube/api.ts';
+import { apply } from '../kube/apply.ts';
 import { TYPES, type KubeObject } from '../kube/types.ts';
 import { labelsFor, ownerRef } from './render.ts';
 
@@ -36,9 +37,8 @@ export async function ensureFaultSecret(kube: Kube, vb: KubeObject, name: string
     await kube.request('POST', pathOf(TYPES.secret, ns), { body });
   } catch (e) {
     if (!isConflict(e)) throw e;
-    // It exists without a token (emptied by hand): give it one.
-    const existing = await kube.request('GET', pathOf(TYPES.secret, ns, name));
-    if (tokenOf(existing)) return;
-    await kube.request('PUT', pathOf(TYPES.secret, ns, name), { body: { ...existing, data: { ...existing.data }, stringData: body.stringData } });
+    // Created a moment ago by another round, or it exists without a token (emptied by hand).
+    if ((await readFaultToken(kube, ns, name)) !== undefined) return;
+    await apply(kube, TYPES.secret, body);
   }
 }
