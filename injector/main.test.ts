@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 
 const MAIN = join(import.meta.dirname, 'main.ts');
@@ -43,4 +45,26 @@ test('bad flags exit 2 with a message naming the flag; no token, no start', asyn
   const badUpstream = await run(['--upstream', 'ftp://x:1', '--listen', '127.0.0.1:0'], { FLOODGATE_INJECTOR_TOKEN: TOKEN });
   assert.equal(badUpstream.code, 2);
   assert.match(badUpstream.stderr, /upstream must be http/);
+});
+
+test('state file: an explicit one that cannot be written stops the start; the default one only warns', async () => {
+  const TOKEN = 'main-test-token';
+  const bad = await run(['--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--state-file', '/nonexistent-dir/state.json'], { FLOODGATE_INJECTOR_TOKEN: TOKEN });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--state-file \/nonexistent-dir\/state\.json: /);
+
+  // The default lives in the temp dir; a read-only root filesystem (the injected sidecar's) must not stop the injector.
+  const port = await new Promise<number>((r) => { const s = createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as AddressInfo).port; s.close(() => r(p)); }); });
+  const { FLOODGATE_INJECTOR_TOKEN: _, ...rest } = process.env;
+  const child = spawn(process.execPath, [MAIN, '--upstream', 'http://127.0.0.1:1', '--listen', `127.0.0.1:${port}`], { env: { ...rest, FLOODGATE_INJECTOR_TOKEN: TOKEN, TMPDIR: '/nonexistent-dir' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).on('line', (l) => { seen.push(l); if (l.includes('injector listening')) resolve(); });
+      child.once('exit', (code) => reject(new Error(`exited ${code}: ${seen.join('\n')}`)));
+    });
+    assert.ok(seen.some((l) => l.includes('no state file')), seen.join('\n'));
+  } finally {
+    child.kill('SIGTERM');
+  }
 });

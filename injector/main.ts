@@ -112,11 +112,18 @@ export async function runInjector(argv: string[]): Promise<void> {
   };
   const listen = hostPort(v.listen, '--listen');
   const control = v['control-listen'] ? hostPort(v['control-listen'], '--control-listen') : undefined;
-  const statePath = v['state-file'] ?? (listen.port === 0 ? undefined : join(tmpdir(), `floodgate-injector-${listen.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${listen.port}.state.json`));
+  let statePath = v['state-file'] ?? (listen.port === 0 ? undefined : join(tmpdir(), `floodgate-injector-${listen.host.replace(/[^A-Za-z0-9.-]/g, '_')}-${listen.port}.state.json`));
   if (statePath) {
     // A previous injector on this address died without reverting (kill -9, OOM kill): undo first.
-    const undone = recoverState(statePath, caps.diskPaths);
-    if (undone.removed.length || undone.resumed.length || undone.skipped.length) log('warn', 'reverted faults left by a previous injector', { stateFile: statePath, ...undone });
+    try {
+      const undone = recoverState(statePath, caps.diskPaths);
+      if (undone.removed.length || undone.resumed.length || undone.skipped.length) log('warn', 'reverted faults left by a previous injector', { stateFile: statePath, ...undone });
+    } catch (e) {
+      // An explicit --state-file must work; the default one may sit on a read-only root filesystem.
+      if (v['state-file']) throw new Error(`--state-file ${statePath}: ${(e as Error).message}`, { cause: e });
+      log('warn', 'no state file: disk fills and pauses left by a kill -9 will not be undone at the next start (set --state-file on a writable volume)', { stateFile: statePath, error: (e as Error).message });
+      statePath = undefined;
+    }
   }
   const effects = createResourceEffects(caps, openStateFile(statePath));
   process.once('exit', () => effects.stopAllSync());
