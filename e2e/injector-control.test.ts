@@ -122,6 +122,18 @@ describe('control API', () => {
     assert.match((await api('GET', '/_floodgate/metrics', undefined, null)).body, /floodgate_fault_activations_total\{kind="error",outcome="kill-switch"\} 1/);
   });
 
+  test('a batch is all or nothing: a duplicate id is a 400, a fault that cannot start reverts the ones started before it', async () => {
+    const dup = await api('POST', '/_floodgate/faults', { faults: [{ id: 'd1', kind: 'stall' }, { id: 'd1', kind: 'latency', ms: 5 }] });
+    assert.equal(dup.status, 400, JSON.stringify(dup.body));
+    assert.match(dup.body.error, /id "d1" appears twice/);
+    await api('POST', '/_floodgate/faults', { id: 'held', kind: 'latency', ms: 1 });
+    const clash = await api('POST', '/_floodgate/faults', { faults: [{ id: 'b1', kind: 'error', code: 'SlowDown', status: 503 }, { id: 'held', kind: 'latency', ms: 2 }] });
+    assert.equal(clash.status, 409, JSON.stringify(clash.body));
+    assert.deepEqual((await api('GET', '/_floodgate/faults')).body.faults.map((f: { id: string }) => f.id), ['held']);
+    assert.equal(await s3Status(), 502);
+    await api('DELETE', '/_floodgate/faults');
+  });
+
   test('a fault id with invalid percent-encoding in the path is a 400', async () => {
     for (const method of ['GET', 'DELETE']) {
       const r = await api(method, '/_floodgate/faults/%E0%A4%A');

@@ -62,14 +62,21 @@ export function createControlHandler(o: ControlOptions): ControlHandler {
     return { specs, batch: first };
   }
 
+  /** A batch is all or nothing: when one fault cannot start, the ones this request started are reverted. */
   async function inject(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { specs, batch } = validate(await readJson(req));
+    const ids = specs.map((s) => s.id).filter((id): id is string => id !== undefined);
+    const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+    if (dup !== undefined) throw new HttpError(400, `faults: id "${dup}" appears twice in one request`);
     const out = [];
+    const started: string[] = [];
     for (const s of specs) {
       try {
         const { activation, created } = await reg.add(s);
+        if (created) started.push(activation.id);
         out.push({ ...view(activation), created });
       } catch (e) {
+        await Promise.all(started.map((id) => reg.remove(id, 'failed')));
         if (e instanceof ConflictError) throw new HttpError(409, e.message, { cause: e });
         if (e instanceof InvalidFaultError) throw new HttpError(400, e.message, { cause: e });
         if (e instanceof Error && e.name === 'CapError') throw new HttpError(400, e.message, { cause: e });
