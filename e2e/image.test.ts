@@ -134,6 +134,28 @@ describe('the image archive', () => {
     assert.deepEqual({ ...d.labels, 'org.opencontainers.image.revision': '' }, { ...config.Labels, 'org.opencontainers.image.revision': '' });
   });
 
+  test("the Dockerfile's build stage (a context without .git, --rootfs) assembles the same files and modes", () => {
+    // What `docker build` sees: the files of the commit, no .git (.dockerignore).
+    const ctx = join(work, 'docker-context');
+    mkdirSync(ctx);
+    execFileSync('sh', ['-c', `git -C '${src}' archive HEAD | tar -x -C '${ctx}'`]);
+    const rootfs = join(work, 'rootfs');
+    execFileSync(join(ctx, 'tools/image/floodgate.sh'), ['--rootfs', rootfs], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FLOODGATE_REVISION: 'x' } });
+    const fromRootfs = new Set(execFileSync('find', [rootfs, '-mindepth', '1', '-printf', '%M %P\\n'], { encoding: 'utf8', maxBuffer: 64 << 20 }).split('\n').filter(Boolean));
+    const [m] = JSON.parse(tarFile(archive, 'manifest.json')) as { Layers: string[] }[];
+    const fromArchive = new Set<string>();
+    for (const layer of m!.Layers) {
+      const list = execFileSync('sh', ['-c', `tar -xOf '${archive}' '${layer}' | tar -tv`], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      for (const line of list.split('\n').filter(Boolean)) {
+        const [mode, , , , , ...rest] = line.split(/\s+/);
+        fromArchive.add(`${mode} ${rest.join(' ').replace(/ -> .*$/, '').replace(/\/$/, '')}`);
+      }
+    }
+    assert.ok(fromArchive.has('-rwxr-xr-x usr/local/bin/node') && fromArchive.has('drwxrwxrwt var/lib/floodgate'), 'the listing was parsed');
+    assert.deepEqual([...fromRootfs].filter((x) => !fromArchive.has(x)), [], 'only in the --rootfs tree');
+    assert.deepEqual([...fromArchive].filter((x) => !fromRootfs.has(x)), [], 'only in the archive');
+  });
+
   test('holds the runtime sources, no tests, and every relative import they make resolves inside it', () => {
     const files = new Set(appLayerFiles(archive));
     assert.ok(files.has('app/main.ts') && files.has('app/package.json') && files.has('app/version.ts'));
