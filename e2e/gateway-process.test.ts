@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, tempDir } from './lib/gateway.ts';
+import { newCredentials, ROOT, spawnGateway, tempDir } from './lib/gateway.ts';
+import { rawRequest, signHeaders } from './lib/raw-s3.ts';
 
 const run = promisify(execFile);
 
@@ -65,4 +66,63 @@ test('start-up failures are one line and a non-zero exit, never a stack trace', 
     blocker.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Opens a signed PUT of `size` bytes, sends `first` bytes now; returns the socket and the response text. */
+async function slowPut(url: string, creds: { accessKeyId: string; secretAccessKey: string }, key: string, size: number, first: number) {
+  const base = new URL(url);
+  const path = `/drain/${key}`;
+  const h = signHeaders(base, { method: 'PUT', path, creds, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': String(size) } });
+  const s = netConnect(Number(base.port), base.hostname);
+  await new Promise((r) => s.once('connect', r));
+  let answer = '';
+  s.on('data', (d: Buffer) => { answer += d; });
+  s.on('error', () => {});
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  s.write(`PUT ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+  s.write(Buffer.alloc(first, 1));
+  return { socket: s, answer: () => answer, closed };
+}
+
+test('SIGTERM drains: no new connections, in-flight requests finish within the grace period, the rest are cut and counted', async () => {
+  const dir = tempDir('floodgate-drain-');
+  const creds = newCredentials();
+  try {
+    const gw = await spawnGateway(join(dir, 'data'), creds, ['--shutdown-grace', '1m30s', '--idle-timeout', '1h30m']);
+    let logs = '';
+    gw.proc.stdout!.on('data', (d: Buffer) => { logs += d; });
+    assert.equal((await rawRequest(gw.url, { method: 'PUT', path: '/drain', creds })).status, 200);
+    const put = await slowPut(gw.url, creds, 'finishes', 1000, 400);
+    await new Promise((r) => setTimeout(r, 300));
+    gw.proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await assert.rejects(fetch(`${gw.url}/healthz`), 'no new connections while draining');
+    put.socket.write(Buffer.alloc(600, 1));
+    await put.closed;
+    assert.match(put.answer(), /^HTTP\/1\.1 200 /);
+    assert.equal(await gw.exited, 0);
+    assert.match(logs, /every in-flight request finished/);
+
+    const again = await spawnGateway(join(dir, 'data'), creds, ['--shutdown-grace', '1s']);
+    let logs2 = '';
+    again.proc.stdout!.on('data', (d: Buffer) => { logs2 += d; });
+    const stuck = await slowPut(again.url, creds, 'never-finishes', 1000, 10);
+    await new Promise((r) => setTimeout(r, 300));
+    again.proc.kill('SIGTERM');
+    await stuck.closed;
+    assert.equal(await again.exited, 0);
+    assert.match(logs2, /"cut":1/);
+    const check = await spawnGateway(join(dir, 'data'), creds);
+    assert.equal((await rawRequest(check.url, { method: 'HEAD', path: '/drain/finishes', creds })).status, 200);
+    assert.equal((await rawRequest(check.url, { method: 'HEAD', path: '/drain/never-finishes', creds })).status, 404);
+    await check.stop();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('every duration flag takes the one duration format; a bad one is one line and exit 2', async () => {
+  const r = await gateway(['--listen', '127.0.0.1:0', '--idle-timeout', '5 parsecs']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^floodgate gateway: configuration: idleTimeout: expected a duration like 500ms, 30s, 5m or 24h\n$/);
 });

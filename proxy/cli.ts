@@ -199,7 +199,9 @@ export async function runGateway(argv: string[]): Promise<number> {
   logger.log('info', 'shutting down', { signal: stopSignal });
   unwatch?.();
   process.off('SIGHUP', ignoreHup);
-  await gw.close();
+  logger.log('info', 'draining: no new connections; in-flight requests may finish', { graceMs: config.shutdownGraceMs });
+  const { cut } = await gw.close(config.shutdownGraceMs);
+  logger.log(cut ? 'warn' : 'info', cut ? `shutdown: ${cut} in-flight requests cut after the grace period` : 'shutdown: every in-flight request finished', { cut, graceMs: config.shutdownGraceMs });
   await faults?.close();
   await store.close();
   return 0;

@@ -5,9 +5,11 @@ import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { checkSecretLength, MIN_SECRET_LENGTH } from './credentials.ts';
+import { DURATION_MESSAGE, parseDuration } from '../crds/units.ts';
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:9000');
-const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h)$/, 'expected a duration like 500ms, 30s, 2m or 1h')]);
+// One duration grammar for every flag, config field and CRD field (crds/units.ts): "1h30m" too.
+const duration = z.union([z.number().int().positive(), z.string().refine((s) => (parseDuration(s) ?? 0) > 0, DURATION_MESSAGE)]);
 
 /** The fault engine in the gateway (docs/faults.md): off unless a control-API token is given. */
 const FaultsFileConfig = z.object({
@@ -23,6 +25,7 @@ export const GatewayFileConfig = z.object({
   region: z.string().min(1).optional().describe('Region reported by GetBucketLocation and HeadBucket'),
   domains: z.array(z.string().min(1)).optional().describe('Base domains for virtual-host addressing'),
   idleTimeout: duration.optional().describe('RequestTimeout after a request body stalls this long'),
+  shutdownGrace: duration.optional().describe('on SIGTERM, how long in-flight requests may finish before they are cut (default 25s)'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).optional(),
   credentials: z.array(z.object({
     accessKeyId: z.string().min(3).max(128),
@@ -38,6 +41,8 @@ export interface GatewayConfig {
   region: string;
   domains: string[];
   idleTimeoutMs: number;
+  /** SIGTERM: stop accepting, let in-flight requests finish for this long, then cut them. */
+  shutdownGraceMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   credentials: { accessKeyId: string; secretAccessKey: string }[];
   configFile?: string;
@@ -58,6 +63,7 @@ export const GATEWAY_FLAGS = {
   region: { type: 'string', help: 'region name reported to clients (env FLOODGATE_REGION, default us-east-1)' },
   domain: { type: 'string', multiple: true, help: 'base domain for virtual-host buckets, repeatable (env FLOODGATE_DOMAINS, comma-separated; default localhost)' },
   'idle-timeout': { type: 'string', help: 'stalled request bodies fail with RequestTimeout after this (env FLOODGATE_IDLE_TIMEOUT, default 30s)' },
+  'shutdown-grace': { type: 'string', help: 'on SIGTERM, in-flight requests may finish for this long before they are cut (env FLOODGATE_SHUTDOWN_GRACE, default 25s)' },
   'log-level': { type: 'string', help: 'debug | info | warn | error (env FLOODGATE_LOG_LEVEL, default info)' },
   'fault-token': { type: 'string', help: 'enables the fault control API under /_floodgate/ with this bearer token (env FLOODGATE_FAULT_TOKEN; default: off)' },
   'fault-token-file': { type: 'string', help: 'read the fault control token from this file (env FLOODGATE_FAULT_TOKEN_FILE)' },
@@ -76,10 +82,9 @@ export function usage(): string {
 }
 
 function parseDurationMs(v: number | string, field: string): number {
-  if (typeof v === 'number') return v;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
-  if (!m) throw new ConfigError(`${field}: expected a duration like 500ms, 30s, 2m or 1h, got "${v}"`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000);
+  const ms = parseDuration(v);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`${field}: ${DURATION_MESSAGE}, got "${v}"`);
+  return ms;
 }
 
 function formatIssues(source: string, err: z.ZodError): string {
@@ -135,6 +140,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
     region: flag('region') ?? env.FLOODGATE_REGION ?? file.region ?? 'us-east-1',
     domains: (values.domain as string[] | undefined) ?? envDomains ?? file.domains ?? ['localhost'],
     idleTimeout: flag('idle-timeout') ?? env.FLOODGATE_IDLE_TIMEOUT ?? file.idleTimeout ?? '30s',
+    shutdownGrace: flag('shutdown-grace') ?? env.FLOODGATE_SHUTDOWN_GRACE ?? file.shutdownGrace ?? '25s',
     logLevel: flag('log-level') ?? env.FLOODGATE_LOG_LEVEL ?? file.logLevel ?? 'info',
   };
   const checked = GatewayFileConfig.safeParse(merged);
@@ -154,6 +160,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
     region: merged.region,
     domains: merged.domains.map((d) => d.toLowerCase()),
     idleTimeoutMs: parseDurationMs(merged.idleTimeout, 'idleTimeout'),
+    shutdownGraceMs: parseDurationMs(merged.shutdownGrace, 'shutdownGrace'),
     logLevel: merged.logLevel as GatewayConfig['logLevel'],
     credentials: file.credentials ?? [],
     configFile,

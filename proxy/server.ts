@@ -53,7 +53,11 @@ export interface Gateway {
   port: number;
   server: Server;
   metrics: GatewayMetrics;
-  close(): Promise<void>;
+  /**
+   * Drains: stops accepting connections, lets in-flight requests finish for up to `graceMs`
+   * (keep-alive connections close as their response ends), then cuts what is left.
+   */
+  close(graceMs?: number): Promise<{ cut: number }>;
 }
 
 /** `Expect: 100-continue` is honoured and an empty Expect ignored; any other expectation is refused. */
@@ -88,8 +92,16 @@ async function requestFaults(hooks: GatewayFaultHooks, ctx: S3Context): Promise<
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics();
   const sockets = new Set<Socket>();
+  const inFlight = new Set<ServerResponse>();
+  let closing = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    if (closing) res.setHeader('connection', 'close');
     const turn = takeTurn(req, res);
     if (turn) await turn;
     const started = process.hrtime.bigint();
@@ -209,12 +221,22 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     port,
     server,
     metrics,
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => { for (const s of sockets) s.destroy(); }, 2000).unref();
+    async close(graceMs = 2000) {
+      closing = true;
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const drained = new Promise<void>((resolve) => {
+        const check = () => (inFlight.size === 0 ? resolve() : setTimeout(check, 50).unref());
+        check();
       });
+      await Promise.race([drained, new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs); })]);
+      clearTimeout(timer);
+      const cut = inFlight.size;
+      for (const s of sockets) s.destroy();
+      await closed;
+      return { cut };
     },
   };
 }
