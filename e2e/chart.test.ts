@@ -153,6 +153,25 @@ describe('helm chart', () => {
     assert.ok((find(objs, 'Deployment') as Any).spec.template.spec.containers[0].args.includes('--namespace=team-a'));
   });
 
+  test('helm uninstall first runs floodgate operator cleanup (pre-delete hook) with its own, narrow RBAC', async () => {
+    const objs = await template();
+    const job: Any = find(objs, 'Job', 'fg-floodgate-operator-cleanup');
+    assert.equal(job.metadata.annotations['helm.sh/hook'], 'pre-delete');
+    const c = job.spec.template.spec.containers[0];
+    assert.deepEqual(c.args, ['operator', 'cleanup', '--timeout=2m']);
+    assert.equal(c.image, IMAGE);
+    assert.equal(job.spec.template.spec.serviceAccountName, 'fg-floodgate-operator-cleanup');
+    const role: Any = find(objs, 'ClusterRole', 'fg-floodgate-operator-cleanup');
+    assert.deepEqual(role.rules, [{ apiGroups: ['floodgate.dev'], resources: ['backendbuckets', 'virtualbuckets', 'faultexperiments'], verbs: ['list', 'delete', 'patch'] }]);
+    for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']) {
+      assert.equal((find(objs, kind, 'fg-floodgate-operator-cleanup') as Any).metadata.annotations['helm.sh/hook'], 'pre-delete');
+    }
+    const scoped = await template('operator.watchNamespace=team-a');
+    assert.ok((find(scoped, 'Job', 'fg-floodgate-operator-cleanup') as Any).spec.template.spec.containers[0].args.includes('--namespace=team-a'));
+    assert.equal(find(scoped, 'RoleBinding', 'fg-floodgate-operator-cleanup').metadata.namespace, 'team-a');
+    assert.ok(!(await template('cleanupOnUninstall.enabled=false')).some((o) => o.kind === 'Job'));
+  });
+
   test('unsafe or malformed values are refused with a clear message', async () => {
     const cases: [string[], RegExp][] = [
       [['operator.replicas=2', 'leaderElection.enabled=false'], /replicas > 1 needs leaderElection\.enabled=true/],
@@ -243,7 +262,9 @@ describe('helm chart', () => {
     const history = (await helm(['history', RELEASE, '-n', NS, '-o', 'json'])).stdout;
     assert.deepEqual(JSON.parse(history).map((h: { revision: number; status: string }) => [h.revision, h.status]), [[1, 'superseded'], [2, 'deployed']]);
 
-    const uninstall = await helm(['uninstall', RELEASE, '-n', NS, '--wait']);
+    // No kubelet and no Job controller here: the pre-delete cleanup Job could never finish.
+    // `floodgate operator cleanup` itself is tested in e2e/operator-gateway.test.ts.
+    const uninstall = await helm(['uninstall', RELEASE, '-n', NS, '--wait', '--no-hooks']);
     assert.match(uninstall.stdout, /uninstalled/);
     const left = (await cp.kubectl(['get', 'deployment,serviceaccount,service,role,rolebinding', '-n', NS, '-l', `app.kubernetes.io/instance=${RELEASE}`, '-o', 'name'])).stdout;
     assert.equal(left.trim(), '');
@@ -283,6 +304,8 @@ async function assertOperatorRbac(cp: ControlPlane): Promise<void> {
     ['create', 'deployments.apps', '-n', 'apps'],
     ['patch', 'services', '-n', 'apps'],
     ['patch', 'configmaps', '-n', 'apps'],
+    ['create', 'persistentvolumeclaims', '-n', 'apps'],
+    ['patch', 'persistentvolumeclaims', '-n', 'apps'],
     ['get', 'secrets', '-n', 'apps'],
     ['create', 'secrets', '-n', 'apps'],
     ['create', 'events.events.k8s.io', '-n', 'apps'],
