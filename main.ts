@@ -21,10 +21,17 @@ async function runInjectorCommand(argv: string[]): Promise<number> {
 function usage(): string {
   return ['Usage: floodgate <command> [flags]', '', 'Commands:',
     ...Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.help}`),
-    '', 'Run `floodgate <command> --help` for its flags.'].join('\n');
+    '', 'Run `floodgate <command> --help` for its flags; `floodgate [<command>] --version` prints the version.'].join('\n');
 }
 
-const [cmd, ...rest] = process.argv.slice(2);
+const [cmd, ...args] = process.argv.slice(2);
+if (cmd === '--version' || cmd === '-v' || (cmd !== undefined && cmd in COMMANDS && args.includes('--version'))) {
+  const { VERSION } = await import('./version.ts');
+  process.stdout.write(`floodgate ${VERSION}\n`);
+  process.exit(0);
+}
+// -h is --help for every subcommand, whatever flag parser it uses.
+const rest = args.map((a) => (a === '-h' ? '--help' : a));
 if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
   process.stdout.write(usage() + '\n');
   process.exit(cmd ? 0 : 2);

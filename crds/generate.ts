@@ -2,6 +2,7 @@
 // charts/floodgate/crds exists) from the zod schemas. `--check` exits 1 when a file is stale.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { allCrds } from './crd.ts';
 import type { Schema } from './structural.ts';
@@ -29,15 +30,27 @@ export function stale(root = ROOT): string[] {
 }
 
 export async function runCrds(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  let flags: { help?: boolean; print?: boolean; check?: boolean };
+  try {
+    flags = parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' }, print: { type: 'boolean' }, check: { type: 'boolean' } }, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    // An unknown flag must not fall through to writing files.
+    process.stderr.write(`floodgate crds: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (flags.print && flags.check) {
+    process.stderr.write('floodgate crds: --print and --check exclude each other\n');
+    return 2;
+  }
+  if (flags.help) {
     process.stdout.write('Usage: floodgate crds [--check | --print]\n\nWrites the CRD YAML generated from crds/*.ts; --check exits 1 when a file is stale; --print writes all CRDs to stdout.\n');
     return 0;
   }
-  if (argv.includes('--print')) {
+  if (flags.print) {
     process.stdout.write(allCrds().map(renderCrdYaml).join('---\n'));
     return 0;
   }
-  if (argv.includes('--check')) {
+  if (flags.check) {
     const s = stale();
     for (const p of s) process.stderr.write(`stale: ${p} (run make crds)\n`);
     return s.length ? 1 : 0;
