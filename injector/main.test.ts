@@ -31,7 +31,7 @@ test('bad flags exit 2 with a message naming the flag; no token, no start', asyn
   assert.match(noToken.stderr, /control token is required/);
   const shortToken = await run(['--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0'], { FLOODGATE_INJECTOR_TOKEN: 't' });
   assert.equal(shortToken.code, 2);
-  assert.match(shortToken.stderr, /control token .*: must be at least 8 characters \(got 1\)/);
+  assert.match(shortToken.stderr, /control token .*: must be at least 8 characters/);
   const TOKEN = 'main-test-token';
   const badSize = await run(['--upstream', 'http://127.0.0.1:1', '--listen', '127.0.0.1:0', '--max-memory', 'lots'], { FLOODGATE_INJECTOR_TOKEN: TOKEN });
   assert.equal(badSize.code, 2);

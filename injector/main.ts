@@ -8,7 +8,7 @@ import { parseDuration, parseSize } from './faults/model.ts';
 import { checkCaps, DEFAULT_CAPS, type Caps } from './faults/resource/caps.ts';
 import { createResourceEffects } from './faults/resource/effects.ts';
 import { openStateFile, recoverState } from './faults/resource/state.ts';
-import { weakSecret } from './control/token.ts';
+import { checkSecretLength } from '../proxy/credentials.ts';
 import { startSidecar } from './sidecar.ts';
 
 export const INJECTOR_HELP = `Usage: floodgate injector --upstream URL [options]
@@ -97,8 +97,7 @@ export async function runInjector(argv: string[]): Promise<void> {
   if (!v.upstream) throw new Error('--upstream is required (see --help)');
   const token = v.token ?? (v['token-file'] ? readFileSync(v['token-file'], 'utf8').trim() : process.env.FLOODGATE_INJECTOR_TOKEN);
   if (!token) throw new Error('a control token is required: --token, --token-file or FLOODGATE_INJECTOR_TOKEN');
-  const weak = weakSecret(token, 'control token (--token, --token-file or FLOODGATE_INJECTOR_TOKEN)');
-  if (weak) throw new Error(weak);
+  checkSecretLength('control token (--token, --token-file or FLOODGATE_INJECTOR_TOKEN)', token);
   const caps: Caps = {
     maxCores: num(v['max-cpu-cores'], '--max-cpu-cores', DEFAULT_CAPS.maxCores),
     maxMemoryBytes: num(v['max-memory'], '--max-memory', DEFAULT_CAPS.maxMemoryBytes, parseSize),

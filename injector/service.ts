@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activation } from './faults/activation.ts';
 import { createControlHandler } from './control/handler.ts';
-import { weakSecret } from './control/token.ts';
+import { checkSecretLength } from '../proxy/credentials.ts';
 import { createFaultEngine, type FaultEngine } from './faults/engine.ts';
 import type { FaultSpec } from './faults/model.ts';
 import { FaultRegistry, type Effects, type EndReason } from './faults/registry.ts';
@@ -31,8 +31,7 @@ export interface FaultService {
 
 export function createFaultService(o: FaultServiceOptions): FaultService {
   if (!o.token) throw new Error('the fault control API needs a token (--token or FLOODGATE_INJECTOR_TOKEN)');
-  const weak = weakSecret(o.token, 'fault control token');
-  if (weak) throw new Error(weak);
+  checkSecretLength('fault control token', o.token);
   const event = o.onEvent ?? (() => {});
   let ended: ((a: Activation, r: EndReason) => void) | undefined;
   const registry = new FaultRegistry({
