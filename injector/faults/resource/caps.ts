@@ -114,8 +114,7 @@ export function checkCaps(spec: FaultSpec, caps: Caps): string | undefined {
       const b = parseSize(spec.bytes);
       return b > caps.maxMemoryBytes ? `bytes: ${b} exceeds the cap of ${caps.maxMemoryBytes} (--max-memory)` : undefined;
     }
-    case 'disk':
-    {
+    case 'disk': {
       const c = confineDiskPath(spec.path, caps);
       if ('error' in c) return c.error;
       if (spec.bytes !== undefined && parseSize(spec.bytes) > caps.maxDiskBytes) return `bytes: ${parseSize(spec.bytes)} exceeds the cap of ${caps.maxDiskBytes} (--max-disk)`;
