@@ -33,7 +33,7 @@ export interface Cluster {
   logsDir: string;               // component logs while running (moved to LAST_LOGS at stop)
   /** Images the harness built and imported: busybox (for test pods), pause, coredns. */
   images: { busybox: string; pause: string; coredns: string };
-  /** Milliseconds from startCluster() to node Ready and to CoreDNS Ready. */
+  /** Milliseconds from the start (binaries and images cached, lock held) to node Ready and to CoreDNS Ready. */
   times: { nodeReadyMs: number; dnsReadyMs: number };
   /** When the egress guard went in (epoch ms): before containerd, hence before any pod. */
   guardInstalledAt: number;
@@ -85,7 +85,6 @@ async function lock(): Promise<() => void> {
 export async function startCluster(opts: { images?: string[] } = {}): Promise<Cluster> {
   const why = clusterUnsupported();
   if (why) throw new Error(why);
-  const started = Date.now();
   const k8sBin = k8sBinDir();
   const nodeBin = tool('cluster-bins.sh');
   const imagesDir = tool('cluster-images.sh');
@@ -93,6 +92,7 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
   const images = { busybox: 'floodgate.local/busybox:1', pause: 'floodgate.local/pause:1', coredns: `floodgate.local/coredns:${corednsVersion}` };
 
   const unlock = await lock();
+  const started = Date.now();     // binaries and images are cached by now; waiting for the lock is not counted
   const p = paths();
   try {
     if (existsSync(STATE_DIR)) {

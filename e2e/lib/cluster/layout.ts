@@ -47,6 +47,7 @@ export function paths(root = STATE_DIR) {
     etcd: join(root, 'etcd'),
     containerd: join(root, 'containerd'),
     containerdSock: join(root, 'containerd', 'containerd.sock'),
+    netns: join(root, 'containerd', 'state', 'io.containerd.grpc.v1.cri', 'netns'),
     cniConf: join(root, 'cni', 'net.d'),
     cniIpam: join(root, 'cni', 'ipam'),
     cniCache: join(root, 'cni', 'cache'),
