@@ -36,6 +36,10 @@ busybox=/bin/busybox
 [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 || { echo "floodgate.sh: needs a static $busybox (apt-get install busybox-static)" >&2; exit 1; }
 
 mkdir -p "$cache"
+# One build at a time per cache (make test may build from two tests at once): the cached layers
+# are written in place.
+exec 9>"$cache/.lock"
+flock 9
 stage=$(mktemp -d "$cache/.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 normalize() { chmod -R u+rwX,go+rX,go-w "$@"; }
