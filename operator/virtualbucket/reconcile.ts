@@ -51,10 +51,6 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
     return {};
   }
   const spec = parsed.data;
-  if (spec.index?.kind === 'postgres') {
-    await writeStatus(ctx, vb, prev, outcome('degraded', 'IndexUnsupported', 'a postgres index is not rendered yet: use the default sqlite index (one replica on a PersistentVolumeClaim)'));
-    return {};
-  }
   const bucketName = spec.bucketName ?? vb.metadata.name;
   const accessSecret = spec.accessSecretName ?? `${vb.metadata.name}-access`;
   const service = childName(vb);

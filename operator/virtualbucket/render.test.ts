@@ -96,3 +96,20 @@ test('gateway resources: defaults, and each field the spec gives replaces its ow
   assert.throws(() => VirtualBucketResourceSpec.parse({ backends: ['a'], resources: { requests: { cpu: 'lots' } } }), /expected a quantity like 500m/);
   assert.throws(() => VirtualBucketResourceSpec.parse({ backends: ['a'], resources: { requests: { gpu: 1 } } }), /gpu/);
 });
+
+test('a postgres index: the URL Secret mounted and read from a file, replicas roll pod by pod, no claim', () => {
+  const raw = { backends: ['minio-a'], replicas: 3, index: { kind: 'postgres', urlSecret: { name: 'pg', key: 'dsn' } } };
+  const out = renderFor(raw);
+  assert.equal(out.claim, undefined);
+  const config = parseBalancingConfig(parse(out.configYaml));
+  assert.deepEqual(config.index, { kind: 'postgres', urlFile: '/etc/floodgate/index/url' });
+  assert.equal(parse(out.configYaml).replica, undefined, 'each pod names its intents by its hostname');
+  assert.doesNotMatch(out.configYaml, /postgres:\/\//);
+  const spec = out.deployment.spec as any;
+  assert.equal(spec.replicas, 3);
+  assert.equal(spec.strategy.type, 'RollingUpdate');
+  const pod = spec.template.spec;
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/index');
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === mount.name).secret, { secretName: 'pg', items: [{ key: 'dsn', path: 'url' }] });
+  assert.deepEqual(pod.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: {} });
+});

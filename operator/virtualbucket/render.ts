@@ -2,7 +2,8 @@
 // gateway's ConfigMap (the balancing YAML of docs/balancing.md), Service and Deployment. Backend
 // credentials never enter the ConfigMap: each backend's Secret is mounted where the config's
 // `credentials.secretDir` points, and the access keys come from the access Secret as env vars.
-// The sqlite index lives on a PersistentVolumeClaim (a restarted pod keeps its listing), and the
+// The sqlite index lives on a PersistentVolumeClaim (a restarted pod keeps its listing); a
+// postgres index is shared by every replica, its URL read from the user's Secret; and the
 // fault control API's token comes from the `<name>-gateway-faults` Secret (docs/operator.md).
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
@@ -16,6 +17,7 @@ const CONFIG_DIR = '/etc/floodgate/config';
 const SECRETS_DIR = '/etc/floodgate/backends';
 const DATA_DIR = '/var/lib/floodgate';
 const FAULTS_DIR = '/etc/floodgate/faults';
+const INDEX_URL_DIR = '/etc/floodgate/index';
 export const DEFAULT_INDEX_SIZE = '1Gi';
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
@@ -38,7 +40,7 @@ export interface Rendered {
   configMap: KubeObject;
   service: KubeObject;
   deployment: KubeObject;
-  /** The sqlite index's claim; absent for a postgres index. */
+  /** The sqlite index's claim; absent for a postgres index (its URL Secret is mounted instead). */
   claim?: KubeObject;
 }
 
@@ -76,12 +78,16 @@ export function labelsFor(vb: KubeObject): Record<string, string> {
 }
 
 /** The gateway's balancing configuration for one virtual bucket. */
+const isPostgres = (spec: VirtualBucketResourceSpec) => spec.index?.kind === 'postgres';
+
 export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
   const raw = i.rawSpec;
+  const pg = isPostgres(i.spec);
   return {
     // One pod at a time owns the sqlite index: a stable name lets the next pod settle the write
-    // intents the last one left (they are looked up by replica name).
-    replica: childName(i.vb),
+    // intents the last one left (they are looked up by replica name). Replicas sharing postgres
+    // keep the default, the pod's hostname, unique per pod.
+    ...(pg ? {} : { replica: childName(i.vb) }),
     listen: `0.0.0.0:${GATEWAY_PORT}`,
     dataDir: DATA_DIR,
     backends: i.backends.map((b) => ({
@@ -103,7 +109,7 @@ export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'b
       mode: i.spec.mode,
       redirectExpiry: raw.redirectExpiry ?? i.spec.redirectExpiry,
     }],
-    index: { kind: 'sqlite', path: `${DATA_DIR}/index.db` },
+    index: pg ? { kind: 'postgres', urlFile: `${INDEX_URL_DIR}/url` } : { kind: 'sqlite', path: `${DATA_DIR}/index.db` },
   };
 }
 
@@ -119,7 +125,9 @@ export function render(i: RenderInput): Rendered {
 
   const configMap: KubeObject = { metadata: meta, data: { 'config.yaml': configYaml } };
   const rawIndex = (i.rawSpec.index ?? {}) as { size?: unknown };
-  const claim: KubeObject = {
+  const pg = isPostgres(i.spec);
+  const urlSecret = i.spec.index?.urlSecret;
+  const claim: KubeObject | undefined = pg ? undefined : {
     metadata: { ...meta, name: indexClaimName(vb) },
     spec: {
       accessModes: ['ReadWriteOnce'],
@@ -136,8 +144,8 @@ export function render(i: RenderInput): Rendered {
     metadata: meta,
     spec: {
       replicas: i.spec.replicas,
-      // One sqlite index per pod: never two pods of the same generation at once.
-      strategy: { type: 'Recreate' },
+      // One pod owns a sqlite index: never two at once. Postgres is shared: roll pod by pod.
+      strategy: pg ? { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } : { type: 'Recreate' },
       selector: { matchLabels: labels },
       template: {
         metadata: { labels, annotations: { 'floodgate.dev/config-hash': configHash } },
@@ -159,12 +167,14 @@ export function render(i: RenderInput): Rendered {
               { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
               { name: 'data', mountPath: DATA_DIR },
               { name: 'faults', mountPath: FAULTS_DIR, readOnly: true },
+              ...(pg ? [{ name: 'index-url', mountPath: INDEX_URL_DIR, readOnly: true }] : []),
               ...i.backends.map((b) => ({ name: volumeOf(b.name), mountPath: `${SECRETS_DIR}/${b.name}`, readOnly: true })),
             ],
           }],
           volumes: [
             { name: 'config', configMap: { name } },
-            { name: 'data', persistentVolumeClaim: { claimName: indexClaimName(vb) } },
+            pg ? { name: 'data', emptyDir: {} } : { name: 'data', persistentVolumeClaim: { claimName: indexClaimName(vb) } },
+            ...(pg && urlSecret ? [{ name: 'index-url', secret: { secretName: urlSecret.name, items: [{ key: urlSecret.key, path: 'url' }] } }] : []),
             { name: 'faults', secret: { secretName: i.faultSecretName, items: [{ key: 'token', path: 'token' }] } },
             ...i.backends.map((b) => ({
               name: volumeOf(b.name),

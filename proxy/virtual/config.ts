@@ -63,6 +63,8 @@ export const BALANCING_FIELDS = {
   index: z.union([
     z.object({ kind: z.literal('sqlite'), path: z.string().min(1) }).strict(),
     z.object({ kind: z.literal('postgres'), url: z.string().min(1), schema: z.string().optional(), poolSize: z.number().int().min(1).max(1000).optional() }).strict(),
+    // The URL holds a password: from a file (a mounted Secret) rather than the config itself.
+    z.object({ kind: z.literal('postgres'), urlFile: z.string().min(1), schema: z.string().optional(), poolSize: z.number().int().min(1).max(1000).optional() }).strict(),
   ]).optional().describe('default: sqlite at <dataDir>/index.db'),
   /** Names this replica's write intents; unique per replica (e.g. the pod name). */
   replica: z.string().min(1).default(() => hostname()),

@@ -10,6 +10,7 @@
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
 //                        index-check.ts (index-marker.ts): rebuild a stale index before serving
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
 import type { BucketInfo, ObjectStore } from '../store/types.ts';
@@ -20,7 +21,7 @@ import type { StatusSnapshot } from '../health/status.ts';
 import { openSqliteIndex } from '../placement/sqlite.ts';
 import { openPostgresIndex } from '../placement/postgres.ts';
 import type { PlacementIndex } from '../placement/types.ts';
-import { loadBalancingConfig, type BalancingConfig } from './config.ts';
+import { BalancingConfigError, loadBalancingConfig, type BalancingConfig } from './config.ts';
 import { vbucketOf, type LogFn, type VirtualContext } from './context.ts';
 import { createKeyLock } from './key-lock.ts';
 import * as mp from './multipart.ts';
@@ -97,7 +98,19 @@ function withForcedDown(inner: HealthMonitor, down: ((name: string) => boolean) 
 async function openIndex(config: BalancingConfig, dataDir: string | undefined): Promise<PlacementIndex> {
   const ix = config.index ?? { kind: 'sqlite' as const, path: join(dataDir ?? './data', 'index.db') };
   if (ix.kind === 'sqlite') return openSqliteIndex(ix.path);
-  return openPostgresIndex(ix.url, { schema: ix.schema, poolSize: ix.poolSize });
+  const url = 'url' in ix ? ix.url : readIndexUrl(ix.urlFile);
+  return openPostgresIndex(url, { schema: ix.schema, poolSize: ix.poolSize });
+}
+
+function readIndexUrl(file: string): string {
+  let url: string;
+  try {
+    url = readFileSync(file, 'utf8').trim();
+  } catch (cause) {
+    throw new BalancingConfigError(`index.urlFile: cannot read ${file}`, { cause });
+  }
+  if (!url) throw new BalancingConfigError(`index.urlFile: ${file} is empty`);
+  return url;
 }
 
 function wireHealth(health: HealthMonitor, gen: Generation): void {

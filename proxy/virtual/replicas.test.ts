@@ -67,3 +67,32 @@ test('replicas on a PostgreSQL index see each other\'s writes, overwrites and de
     await b.close();
   }
 });
+
+test('the index URL from a file (a mounted Secret), as the operator renders it; a missing or empty file is a config error', async () => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'floodgate-pgurl-'));
+  const openWith = (urlFile: string) => openVirtualStore(parseBalancingConfig({
+    backends: [{ name: 'a', endpoint: minio.endpoint, bucket: 'rep-a', credentials: minio.credentials }],
+    virtualBuckets: [{ name: 'shared', backends: ['a'] }],
+    index: { kind: 'postgres', urlFile, schema: 'replicas' },
+    replica: 'gw-file',
+  }));
+  try {
+    writeFileSync(join(dir, 'url'), pgServer.url + '\n');
+    const s = await openWith(join(dir, 'url'));
+    try {
+      assert.equal(s.index.kind, 'postgres');
+      await s.putObject('shared', 'from-file', input('x'));
+      assert.equal(await text(s, 'from-file'), 'x');
+    } finally {
+      await s.close();
+    }
+    await assert.rejects(openWith(join(dir, 'missing')), /index\.urlFile: cannot read .*missing/);
+    writeFileSync(join(dir, 'empty'), ' \n');
+    await assert.rejects(openWith(join(dir, 'empty')), /index\.urlFile: .*empty is empty/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
