@@ -2,8 +2,8 @@
 // startup failures as one line, SIGTERM draining in-flight requests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { closeSync, cpSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { connect as netConnect, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -125,4 +125,35 @@ test('every duration flag takes the one duration format; a bad one is one line a
   const r = await gateway(['--listen', '127.0.0.1:0', '--idle-timeout', '5 parsecs']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^floodgate gateway: configuration: idleTimeout: expected a duration like 500ms, 30s, 5m or 24h\n$/);
+});
+
+test('/readyz of the embedded store on a full disk is 503 and says so; a PUT is InsufficientStorage, a DELETE works', async (t) => {
+  const dir = tempDir('floodgate-fulldisk-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir], { stdio: 'ignore' });
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    t.skip('cannot mount a tmpfs here (needs root)');
+    return;
+  }
+  const creds = newCredentials();
+  try {
+    const gw = await spawnGateway(join(dir, 'data'), creds);
+    assert.equal((await fetch(`${gw.url}/readyz`)).status, 200);
+    assert.equal((await rawRequest(gw.url, { method: 'PUT', path: '/full', creds })).status, 200);
+    assert.equal((await rawRequest(gw.url, { method: 'PUT', path: '/full/small', body: 'x', creds })).status, 200);
+    const filler = openSync(join(dir, 'filler'), 'w');
+    try { for (;;) writeSync(filler, Buffer.alloc(65536)); } catch { /* full */ } finally { closeSync(filler); }
+    const put = await rawRequest(gw.url, { method: 'PUT', path: '/full/big', body: Buffer.alloc(1024 * 1024), creds });
+    assert.equal(put.status, 507, put.body.toString());
+    assert.match(put.body.toString(), /<Code>InsufficientStorage<\/Code>/);
+    const ready = await fetch(`${gw.url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match(await ready.text(), /disk full/);
+    assert.equal((await rawRequest(gw.url, { method: 'DELETE', path: '/full/small', creds })).status, 204);
+    await gw.stop();
+  } finally {
+    execFileSync('umount', ['-l', dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

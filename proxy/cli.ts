@@ -14,6 +14,7 @@ import { readGatewayFile } from './gateway-file.ts';
 import { createLogger, type Logger } from './observability/log.ts';
 import { startFront } from './front.ts';
 import type { ObjectStore } from './store/types.ts';
+import type { FsStore } from './store/fs/index.ts';
 import type { BalancingConfig } from './virtual/config.ts';
 import type { VirtualStore } from './virtual/index.ts';
 import type { GatewayFaults } from '../injector/gateway.ts';
@@ -120,6 +121,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   const faults = await startFaults(config, logger);
   let virtual: VirtualStore | undefined;
   let store: ObjectStore;
+  let fsStore: FsStore | undefined;
   try {
     if (balancing) {
       const engine = faults?.engine;
@@ -127,7 +129,10 @@ export async function runGateway(argv: string[]): Promise<number> {
       store = virtual;
     } else {
       const { openFsStore } = await import('./store/fs/index.ts');
-      store = await openFsStore(dataDir);
+      store = fsStore = await openFsStore(dataDir, {
+        uploadMaxAgeMs: config.uploadMaxAgeMs,
+        onUploadExpired: (u) => logger.log('info', 'abandoned upload aborted', { bucket: u.bucket, key: u.key, initiated: u.initiated.toISOString() }),
+      });
     }
   } catch (e) {
     await faults?.close();
@@ -146,7 +151,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     region: config.region,
     idleTimeoutMs: config.idleTimeoutMs,
     logger,
-    ready: v ? () => v.indexReady : undefined,
+    ready: v ? () => v.indexReady : fsStore ? () => fsStore!.health() : undefined,
   }).catch(async (e: unknown) => {
     await faults?.close();
     await store.close();

@@ -43,6 +43,8 @@ export interface GatewayConfig {
   idleTimeoutMs: number;
   /** SIGTERM: stop accepting, let in-flight requests finish for this long, then cut them. */
   shutdownGraceMs: number;
+  /** Embedded store: abandoned multipart uploads are aborted at this age. */
+  uploadMaxAgeMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   credentials: { accessKeyId: string; secretAccessKey: string }[];
   configFile?: string;
@@ -63,6 +65,7 @@ export const GATEWAY_FLAGS = {
   region: { type: 'string', help: 'region name reported to clients (env FLOODGATE_REGION, default us-east-1)' },
   domain: { type: 'string', multiple: true, help: 'base domain for virtual-host buckets, repeatable (env FLOODGATE_DOMAINS, comma-separated; default localhost)' },
   'idle-timeout': { type: 'string', help: 'stalled request bodies fail with RequestTimeout after this (env FLOODGATE_IDLE_TIMEOUT, default 30s)' },
+  'upload-max-age': { type: 'string', help: 'embedded store: multipart uploads older than this are aborted (env FLOODGATE_UPLOAD_MAX_AGE, default 24h)' },
   'shutdown-grace': { type: 'string', help: 'on SIGTERM, in-flight requests may finish for this long before they are cut (env FLOODGATE_SHUTDOWN_GRACE, default 25s)' },
   'log-level': { type: 'string', help: 'debug | info | warn | error (env FLOODGATE_LOG_LEVEL, default info)' },
   'fault-token': { type: 'string', help: 'enables the fault control API under /_floodgate/ with this bearer token (env FLOODGATE_FAULT_TOKEN; default: off)' },
@@ -161,6 +164,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
     domains: merged.domains.map((d) => d.toLowerCase()),
     idleTimeoutMs: parseDurationMs(merged.idleTimeout, 'idleTimeout'),
     shutdownGraceMs: parseDurationMs(merged.shutdownGrace, 'shutdownGrace'),
+    uploadMaxAgeMs: parseDurationMs(flag('upload-max-age') ?? env.FLOODGATE_UPLOAD_MAX_AGE ?? '24h', 'upload-max-age'),
     logLevel: merged.logLevel as GatewayConfig['logLevel'],
     credentials: file.credentials ?? [],
     configFile,

@@ -32,8 +32,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Extra routes served before S3 (control APIs, /status); return true when handled. */
   routes?: (req: IncomingMessage, res: ServerResponse) => boolean;
-  /** Readiness beyond "listening" (e.g. the index is open). */
-  ready?: () => boolean;
+  /** Readiness beyond "listening" (e.g. the index is open, the store can write), with the reason when not. */
+  ready?: () => boolean | { ok: boolean; reason?: string };
   /** Served as JSON on anonymous GET /status, like /healthz (the virtual store's status()). */
   status?: () => unknown;
   /** Redirect mode: GET/HEAD of an object answered 307 to the URL this returns. */
@@ -171,8 +171,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       return true;
     }
     if (path === '/readyz') {
-      const ok = opts.ready ? opts.ready() : true;
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : 'not ready\n');
+      const r = opts.ready ? opts.ready() : true;
+      const ok = typeof r === 'boolean' ? r : r.ok;
+      const why = typeof r === 'boolean' || !r.reason ? '' : `: ${r.reason}`;
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready\n' : `not ready${why}\n`);
       return true;
     }
     if (path === '/status' && opts.status) {

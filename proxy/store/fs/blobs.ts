@@ -48,7 +48,7 @@ export interface BlobDir {
 
 export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir> {
   const shards = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-  await Promise.all(shards.map((s) => mkdir(join(root, s), { recursive: true })));
+  await Promise.all(shards.map((s) => mkdir(join(root, s), { recursive: true, mode: 0o700 })));
   const path = (id: string) => join(root, id.slice(0, 2), id);
   const pins = new Map<string, number>();
   const doomed = new Set<string>();
@@ -71,7 +71,7 @@ export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir
       ours?.add(id);
       const counter = new Md5Counter();
       try {
-        await pipeline(body, counter, createWriteStream(path(id), { flags: 'wx', flush: fsync }));
+        await pipeline(body, counter, createWriteStream(path(id), { flags: 'wx', flush: fsync, mode: 0o600 }));
         if (counter.bytes !== size) throw new S3Error('IncompleteBody', `Received ${counter.bytes} of ${size} bytes.`);
         if (fsync) await syncDir(join(root, id.slice(0, 2)));
       } catch (e) {

@@ -1,6 +1,7 @@
 // The embedded store's metadata: buckets, objects (with the blobs holding their bytes), and
 // multipart uploads with their parts, in node:sqlite (WAL, synchronous=FULL when durable). Keys
 // compare with BINARY collation — memcmp over UTF-8, the byte order S3 lists in.
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { createBatcher, type Batcher } from '../../placement/batch.ts';
 
@@ -63,6 +64,9 @@ export interface MetaDb {
 }
 
 export function openMetaDb(path: string, durable: boolean): MetaDb {
+  // Owner-only before SQLite opens it: its -wal and -shm files take the database file's mode.
+  closeSync(openSync(path, 'a', 0o600));
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
   const db = new DatabaseSync(path);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec(`PRAGMA synchronous = ${durable ? 'FULL' : 'NORMAL'}`);

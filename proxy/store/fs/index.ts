@@ -3,7 +3,7 @@
 // commits the row that points at it — so a reader sees the old object or the new one, never a
 // partial one, and `kill -9` at any moment loses nothing acknowledged. Replaced blobs are removed
 // after the commit (or by the orphan sweep at the next start when the process died first).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,21 +17,41 @@ import type {
 import { openBlobDir, type Segment } from './blobs.ts';
 import { openMetaDb, type ObjectRow, type PartRow, type UploadRow } from './db.ts';
 import { completeParts, type StoredPart } from './multipart.ts';
+import { openSpaceGuard, type StoreHealth } from './space.ts';
 
 export interface FsStoreOptions {
   /** fsync blobs, their directories and every commit (default true; tests may trade it for speed). */
   fsync?: boolean;
   /** Called with the number of orphan blobs the start-up sweep removed. */
   onSwept?: (removed: number) => void;
+  /** Space held back so deletes work on a full disk (default 8 MiB; 0 for none). */
+  reserveBytes?: number;
+  /** Multipart uploads older than this are aborted (default 24 h, as `uploads.maxAge` of the balancing mode). */
+  uploadMaxAgeMs?: number;
+  /** How often abandoned uploads are looked for (default an hour, at most a tenth of the age). */
+  uploadSweepIntervalMs?: number;
+  /** Told about each abandoned upload aborted. */
+  onUploadExpired?: (u: { bucket: string; key: string; uploadId: string; initiated: Date }) => void;
+}
+
+export interface FsStore extends ObjectStore {
+  /** Whether the store can take writes (for /readyz), with the reason when it cannot. */
+  health(): StoreHealth;
+  /** Aborts uploads initiated before `cutoff`; returns how many. */
+  expireUploads(cutoff: Date): Promise<number>;
 }
 
 /** Everything the store owns lives under `<dir>/.floodgate/store` (credentials sit beside it). */
-export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promise<ObjectStore> {
+export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promise<FsStore> {
   const durable = opts.fsync ?? true;
   const root = join(dir, '.floodgate', 'store');
-  mkdirSync(root, { recursive: true });
+  // Owner-only: object bytes and metadata are nobody else's to read.
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  for (const d of [join(dir, '.floodgate'), root]) chmodSync(d, 0o700);
   const db = openMetaDb(join(root, 'meta.db'), durable);
   const blobs = await openBlobDir(join(root, 'blobs'), durable);
+  chmodSync(join(root, 'blobs'), 0o700);
+  const space = openSpaceGuard(root, opts.reserveBytes ?? 8 * 1024 * 1024);
   const { q } = db;
 
   const bucketRow = (name: string) => q('SELECT name, created FROM buckets WHERE name = ?').get(name) as { name: string; created: number } | undefined;
@@ -51,7 +71,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
 
   /** Writes the row in a group commit (conditions re-checked inside it), then drops the replaced blobs. */
   async function commitObject(row: ObjectRow, conditions: PutInput['conditions'], extra?: () => string[]): Promise<void> {
-    const replaced = await db.write(() => {
+    const replaced = await space.write(() => db.write(() => {
       requireBucket(row.bucket);
       const prev = objectRow(row.bucket, row.key);
       checkWriteConditions(prev?.etag, conditions);
@@ -60,7 +80,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(row.bucket, row.key, row.size, row.etag, row.last_modified, row.headers,
         row.checksums, row.checksum_type, row.parts_count, row.segments);
       return [...(prev ? segmentIds(prev) : []), ...dropped];
-    });
+    }));
     blobs.discard(replaced);
   }
 
@@ -80,7 +100,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
 
   /** Streams the body into a blob; the blob is removed again when anything fails before the commit. */
   async function writeBlob(input: PutInput): Promise<{ id: string; md5: Buffer; checksums: Checksums }> {
-    const { id, md5 } = await blobs.write(input.body, input.size);
+    const { id, md5 } = await space.write(() => blobs.write(input.body, input.size));
     // The front's verifier has filled input.checksums by the time the body ended.
     return { id, md5, checksums: { ...input.checksums } };
   }
@@ -95,7 +115,16 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     opts.onSwept?.(removed);
   })().catch(() => { /* a failed sweep only leaves garbage for the next start */ });
 
-  const store: ObjectStore = {
+  // Uploads interrupted by a crash or abandoned by a client are aborted once they are this old.
+  const maxAge = opts.uploadMaxAgeMs ?? 24 * 3_600_000;
+  let expiring: Promise<unknown> = Promise.resolve();
+  const expireNow = () => {
+    expiring = expiring.then(() => store.expireUploads(new Date(Date.now() - maxAge))).catch(() => { /* tried again next round */ });
+  };
+  const expiry = setInterval(expireNow, Math.max(1000, Math.min(opts.uploadSweepIntervalMs ?? 3_600_000, maxAge / 10)));
+  expiry.unref();
+
+  const store: FsStore = {
     async listBuckets(): Promise<BucketInfo[]> {
       return (q('SELECT name, created FROM buckets ORDER BY name').all() as { name: string; created: number }[])
         .map((b) => ({ name: b.name, creationDate: new Date(b.created) }));
@@ -114,7 +143,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     },
 
     async deleteBucket(bucket) {
-      const dropped = await db.write(() => {
+      const dropped = await space.free(() => db.write(() => {
         requireBucket(bucket);
         if (q('SELECT 1 FROM objects WHERE bucket = ? LIMIT 1').get(bucket)) throw new S3Error('BucketNotEmpty', undefined, { details: { BucketName: bucket } });
         // Unfinished multipart uploads go with the bucket.
@@ -124,7 +153,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
         q('DELETE FROM uploads WHERE bucket = ?').run(bucket);
         q('DELETE FROM buckets WHERE name = ?').run(bucket);
         return parts;
-      });
+      }));
       blobs.discard(dropped);
     },
 
@@ -167,13 +196,13 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     },
 
     async deleteObject(bucket, key) {
-      const dropped = await db.write(() => {
+      const dropped = await space.free(() => db.write(() => {
         requireBucket(bucket);
         const prev = objectRow(bucket, key);
         if (!prev) return [];
         q('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, key);
         return segmentIds(prev);
-      });
+      }));
       blobs.discard(dropped);
     },
 
@@ -202,13 +231,13 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       const etag = md5.toString('hex');
       let replaced: string[];
       try {
-        replaced = await db.write(() => {
+        replaced = await space.write(() => db.write(() => {
           uploadRow(bucket, key, uploadId);
           const prev = q('SELECT blob FROM parts WHERE upload_id = ? AND part_number = ?').get(uploadId, partNumber) as { blob: string } | undefined;
           q('INSERT OR REPLACE INTO parts (upload_id, part_number, blob, size, etag, checksums, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?)')
             .run(uploadId, partNumber, id, input.size, etag, JSON.stringify(checksums), now);
           return prev ? [prev.blob] : [];
-        });
+        }));
       } catch (e) {
         blobs.discard([id]);
         throw e;
@@ -244,14 +273,14 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     },
 
     async abortMultipartUpload(bucket, key, uploadId) {
-      const dropped = await db.write(() => {
+      const dropped = await space.free(() => db.write(() => {
         requireBucket(bucket);
         uploadRow(bucket, key, uploadId);
         const parts = partBlobs(uploadId);
         q('DELETE FROM parts WHERE upload_id = ?').run(uploadId);
         q('DELETE FROM uploads WHERE upload_id = ?').run(uploadId);
         return parts;
-      });
+      }));
       blobs.discard(dropped);
     },
 
@@ -275,11 +304,32 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       return rows.map(uploadInfo);
     },
 
+    health: () => space.health(),
+
+    async expireUploads(cutoff) {
+      const old = q('SELECT * FROM uploads WHERE initiated < ? ORDER BY initiated LIMIT 1000').all(cutoff.getTime()) as unknown as UploadRow[];
+      let n = 0;
+      for (const u of old) {
+        try {
+          await store.abortMultipartUpload(u.bucket, u.key, u.upload_id);
+        } catch (e) {
+          if (e instanceof S3Error && e.code === 'NoSuchUpload') continue;
+          throw e;
+        }
+        opts.onUploadExpired?.({ bucket: u.bucket, key: u.key, uploadId: u.upload_id, initiated: new Date(u.initiated) });
+        n++;
+      }
+      return n;
+    },
+
     async close() {
+      clearInterval(expiry);
+      await expiring;
       await sweeping;
       await db.write(() => undefined);
       db.close();
     },
   };
+  expireNow();
   return store;
 }
