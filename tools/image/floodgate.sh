@@ -103,6 +103,8 @@ runtime='^(main\.ts|version\.ts|package\.json|(crds|injector|operator|proxy)/.*)
 notruntime='(\.test\.ts|\.fixture\.ts|\.md)$|/testing/'
 if git -C "$root" rev-parse --git-dir >/dev/null 2>&1; then
   files=$(git -C "$root" ls-files); revision=$(git -C "$root" rev-parse HEAD)
+  # The label names a commit; say so when the sources in the image are not exactly that commit.
+  git -C "$root" diff --quiet HEAD -- main.ts version.ts package.json crds injector operator proxy || revision+=-dirty
 else
   files=$(cd "$root" && find . -type f -printf '%P\n'); revision=${FLOODGATE_REVISION:-unknown}
 fi
