@@ -92,7 +92,7 @@ async function exec(cluster: Cluster, pod: string, cmd: string[]): Promise<strin
 }
 
 test('one-node cluster: node and CoreDNS Ready, pods, Services, DNS, storage, and a teardown that leaves nothing',
-  { skip: why ? `test cluster unavailable: ${why}` : false, timeout: 900_000 }, async () => {
+  { skip: why ? `test cluster unavailable: ${why}` : false, timeout: 1_800_000 }, async () => {
     const before = snapshot();
     const cluster = await startCluster();
     let stopped = false;
