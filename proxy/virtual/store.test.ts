@@ -220,6 +220,11 @@ test('multipart: pinned to one backend, id names it, parts checksums kept, aband
   assert.equal(g.meta.contentType, 'video/x');
   assert.deepEqual(g.meta.userMeta, { k: 'v' });
   assert.equal(g.meta.partsCount, 2);
+  // GetObject/HeadObject by partNumber go to the backend, which knows the part boundaries.
+  const part2 = await store.getObject('mpu', 'big', { partNumber: 2 });
+  assert.deepEqual(part2.range, { start: p1.length, end: p1.length + 3 });
+  assert.equal(await text(part2), 'tail');
+  assert.deepEqual((await store.getObject('mpu', 'big', { partNumber: 1, head: true })).range, { start: 0, end: p1.length - 1 });
   assert.deepEqual(await store.listMultipartUploads('mpu', { prefix: '', keyMarker: '', uploadIdMarker: '', limit: 10 }), []);
   // An abandoned upload is aborted on its backend by the sweep.
   const old = await store.createMultipartUpload('mpu', 'abandoned', { userMeta: {} });
