@@ -22,8 +22,10 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
 }
 
 /**
- * Records a completed backend write and removes the copy it replaced. Returns once the index
- * has committed; a failure to delete an old copy leaves the intent for the sweeper.
+ * Records a completed backend write. Returns once the index has committed: the client's answer
+ * never waits on the backend that held the replaced copy (it may be stalled or down). That copy
+ * is removed in the background, under the key's lock; while its backend is down, or when the
+ * removal fails, the intent stays and the sweeper retries.
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
   // When nothing lives elsewhere, the commit clears the intent itself (one transaction fewer).
@@ -31,16 +33,32 @@ export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: Pla
   const prev = await ctx.index.put(rec, samePlace ? intent : undefined);
   ctx.usage.apply(prev, rec);
   if (samePlace && (!prev || prev.backend === rec.backend)) return;
-  if (prev && prev.backend !== rec.backend) {
-    const old = gen.backends.get(prev.backend);
-    try {
-      if (old) await onBackend(ctx, old, () => old.store.deleteObject(old.bucket, backendKey(rec.bucket, rec.key)));
-    } catch (e) {
-      ctx.log('warn', 'old copy not deleted yet; the sweeper retries', { bucket: rec.bucket, key: rec.key, backend: prev.backend, error: (e as Error).message });
-      return;
-    }
+  if (!prev || prev.backend === rec.backend) {
+    await ctx.index.endIntent(intent);
+    return;
   }
-  await ctx.index.endIntent(intent);
+  if (!ctx.health.healthy(prev.backend)) {
+    ctx.log('info', 'old copy is on a backend marked down; the sweeper removes it', { bucket: rec.bucket, key: rec.key, backend: prev.backend });
+    return;
+  }
+  void removeOldCopy(ctx, gen, prev.backend, rec, intent);
+}
+
+/** Deletes the replaced copy, unless a later write has put the key back on that backend meanwhile. */
+async function removeOldCopy(ctx: VirtualContext, gen: Generation, backend: string, rec: PlacedObject, intent: number): Promise<void> {
+  try {
+    await ctx.locks.run(lockKey(rec.bucket, rec.key), async () => {
+      ctx.running.add(intent);
+      const now = await ctx.index.get(rec.bucket, rec.key);
+      const old = gen.backends.get(backend);
+      if (old && now?.backend !== backend) await onBackend(ctx, old, () => old.store.deleteObject(old.bucket, backendKey(rec.bucket, rec.key)));
+      await ctx.index.endIntent(intent);
+    });
+  } catch (e) {
+    ctx.log('warn', 'old copy not deleted yet; the sweeper retries', { bucket: rec.bucket, key: rec.key, backend, error: (e as Error).message });
+  } finally {
+    ctx.running.delete(intent);
+  }
 }
 
 function bodyUnread(e: unknown): boolean {

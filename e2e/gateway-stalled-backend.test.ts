@@ -1,0 +1,102 @@
+// A backend that stalls (accepts connections, never answers) behind a balancing gateway over real
+// MinIO: once it is marked down, an overwrite of a key whose old copy lives there is answered
+// without a single request reaching that backend, and the old copy is removed in the background
+// after it recovers. Requests are counted at a TCP relay in front of the stalled backend.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
+import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
+import { bytes } from './lib/s3.ts';
+
+/** Forwards to `target` until stalled; while stalled, reads and records what arrives and answers nothing. */
+function relay(target: number): Promise<{ port: number; stall(on: boolean): void; seen: () => string; server: Server }> {
+  let stalled = false;
+  let seen = '';
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    const up = connect(target, '127.0.0.1');
+    client.on('data', (d: Buffer) => { if (stalled) seen += d.toString('latin1'); else up.write(d); });
+    up.on('data', (d: Buffer) => { if (!stalled) client.write(d); });
+    const end = () => { client.destroy(); up.destroy(); sockets.delete(client); };
+    client.on('error', end); up.on('error', end); client.on('close', end); up.on('close', () => { if (!stalled) end(); });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    port: (server.address() as AddressInfo).port,
+    stall(on) { stalled = on; if (!on) for (const s of sockets) s.destroy(); },
+    seen: () => seen,
+    server,
+  })));
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let minio: Minio;
+let direct: S3Store;
+let dir: string;
+let store: VirtualStore;
+let gw: TestGateway;
+let hop: Awaited<ReturnType<typeof relay>>;
+
+before(async () => {
+  minio = await startMinio();
+  direct = openS3Store({ name: 'direct', endpoint: minio.endpoint, region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
+  for (const b of ['stall-a', 'stall-b']) await direct.createBucket(b);
+  hop = await relay(Number(new URL(minio.endpoint).port));
+  dir = tempDir('floodgate-stall-');
+  store = await openVirtualStore(parseBalancingConfig({
+    backends: [
+      { name: 'healthy', endpoint: minio.endpoint, bucket: 'stall-a', credentials: minio.credentials },
+      { name: 'stalls', endpoint: `http://127.0.0.1:${hop.port}`, bucket: 'stall-b', credentials: minio.credentials },
+    ],
+    virtualBuckets: [{ name: 'vbs', backends: ['healthy', 'stalls'], strategy: 'round-robin' }],
+    index: { kind: 'sqlite', path: join(dir, 'index.db') },
+    health: { interval: '200ms', recoveryInterval: '200ms', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '500ms' },
+    timeouts: { connect: '1s', firstByte: '1h', idle: '1h' },
+  }));
+  gw = await startTestGateway({ store });
+});
+
+after(async () => {
+  hop?.stall(false);
+  await gw?.close();
+  await direct?.close();
+  hop?.server.close();
+  await minio?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const onStalling = async (key: string) => (await direct.scan('stall-b', { prefix: `vbs/${key}`, after: '', limit: 10 })).some((o) => o.key === `vbs/${key}`);
+
+test('an overwrite whose old copy is on a backend marked down never waits on it; the copy goes once the backend is back', { timeout: 120_000 }, async () => {
+  const c = gw.client();
+  let key: string | undefined;
+  for (let i = 0; i < 4 && !key; i++) {
+    await c.send(new PutObjectCommand({ Bucket: 'vbs', Key: `k${i}`, Body: 'old' }));
+    if (await onStalling(`k${i}`)) key = `k${i}`;
+  }
+  assert.ok(key, 'round-robin put one key on the backend that will stall');
+  hop.stall(true);
+  await until('the stalled backend marked down', () => store.status().backends.find((b) => b.name === 'stalls')?.state === 'down' || undefined);
+  const before = hop.seen().length;
+  await c.send(new PutObjectCommand({ Bucket: 'vbs', Key: key, Body: 'new' }));
+  assert.doesNotMatch(hop.seen().slice(before), /^(PUT|DELETE|GET) /m, 'no request of the overwrite reached the stalled backend');
+  assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbs', Key: key }))).Body)).toString(), 'new');
+  hop.stall(false);
+  await until('the old copy removed in the background', async () => (await onStalling(key)) ? undefined : true, 60_000);
+  assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbs', Key: key }))).Body)).toString(), 'new');
+});
