@@ -14,22 +14,27 @@ import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../pr
 import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
 
-/** Forwards to `target` until stalled; while stalled, reads and records what arrives and answers nothing. */
-function relay(target: number): Promise<{ port: number; stall(on: boolean): void; seen: () => string; server: Server }> {
+/**
+ * Forwards to `target`. Stalled, it records what arrives and forwards nothing; muted, it forwards
+ * requests but drops the answers (the backend acts, the gateway hears nothing).
+ */
+function relay(target: number): Promise<{ port: number; stall(on: boolean): void; mute(on: boolean): void; seen: () => string; server: Server }> {
   let stalled = false;
+  let muted = false;
   let seen = '';
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
     const up = connect(target, '127.0.0.1');
     client.on('data', (d: Buffer) => { if (stalled) seen += d.toString('latin1'); else up.write(d); });
-    up.on('data', (d: Buffer) => { if (!stalled) client.write(d); });
+    up.on('data', (d: Buffer) => { if (!stalled && !muted) client.write(d); });
     const end = () => { client.destroy(); up.destroy(); sockets.delete(client); };
     client.on('error', end); up.on('error', end); client.on('close', end); up.on('close', () => { if (!stalled) end(); });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     port: (server.address() as AddressInfo).port,
     stall(on) { stalled = on; if (!on) for (const s of sockets) s.destroy(); },
+    mute(on) { muted = on; if (!on) for (const s of sockets) s.destroy(); },
     seen: () => seen,
     server,
   })));
@@ -99,4 +104,37 @@ test('an overwrite whose old copy is on a backend marked down never waits on it;
   hop.stall(false);
   await until('the old copy removed in the background', async () => (await onStalling(key)) ? undefined : true, 60_000);
   assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbs', Key: key }))).Body)).toString(), 'new');
+});
+
+test('a PUT answered with an error never appears later, though its bytes reached the backend after the gateway gave up', { timeout: 120_000 }, async () => {
+  const dir2 = tempDir('floodgate-refused-');
+  const mute = await relay(Number(new URL(minio.endpoint).port));
+  await direct.createBucket('refused-b');
+  const late = await openVirtualStore(parseBalancingConfig({
+    backends: [{ name: 'late', endpoint: `http://127.0.0.1:${mute.port}`, bucket: 'refused-b', credentials: minio.credentials }],
+    virtualBuckets: [{ name: 'vbl', backends: ['late'] }],
+    index: { kind: 'sqlite', path: join(dir2, 'index.db') },
+    health: { interval: '200ms', recoveryInterval: '200ms', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '500ms' },
+    timeouts: { connect: '1s', firstByte: '1s', idle: '10s' },
+  }));
+  const gw2 = await startTestGateway({ store: late });
+  try {
+    const c = gw2.client({ maxAttempts: 1 });
+    // Requests still reach MinIO, its answers are dropped: the PUT lands there, the gateway times out.
+    mute.mute(true);
+    const err = await c.send(new PutObjectCommand({ Bucket: 'vbl', Key: 'refused', Body: 'must not appear' })).then(() => undefined, (e: { $metadata?: { httpStatusCode?: number } }) => e);
+    assert.ok(err, 'the PUT is answered with an error');
+    assert.equal(err.$metadata?.httpStatusCode, 503);
+    const landed = async () => (await direct.scan('refused-b', { prefix: 'vbl/', after: '', limit: 10 })).some((o) => o.key === 'vbl/refused');
+    assert.ok(await until('the bytes on the backend', landed), 'the backend stored the refused write');
+    mute.mute(false);
+    await until('the late copy removed by recovery', async () => ((await landed()) ? undefined : true), 60_000);
+    assert.deepEqual((await late.scan('vbl', { prefix: '', after: '', limit: 10 })).map((o) => o.key), []);
+    await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbl', Key: 'refused' })), (e: { name?: string }) => e.name === 'NoSuchKey');
+  } finally {
+    mute.mute(false);
+    await gw2.close();
+    mute.server.close();
+    rmSync(dir2, { recursive: true, force: true });
+  }
 });

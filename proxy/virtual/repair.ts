@@ -49,16 +49,17 @@ async function deleteCopy(ctx: VirtualContext, gen: Generation, backend: string,
 
 /**
  * Reconciles one key (call under the key's lock). 'postponed' when a backend that might hold a
- * copy cannot be asked now; 'done' when index and backends agree.
+ * copy cannot be asked now; 'done' when index and backends agree. 'refused' settles a write the
+ * client was told failed: only the indexed copy may stay, any other copy is removed, never adopted.
  */
-export async function reconcileKey(ctx: VirtualContext, gen: Generation, bucket: string, key: string, op: 'put' | 'delete' | 'read'): Promise<'done' | 'postponed'> {
+export async function reconcileKey(ctx: VirtualContext, gen: Generation, bucket: string, key: string, op: 'put' | 'delete' | 'read' | 'refused'): Promise<'done' | 'postponed'> {
   if (!gen.buckets.has(bucket)) return 'done';
   const { copies, unreachable } = await findCopies(ctx, gen, bucket, key);
   if (unreachable.length) return 'postponed';
   const rec = await ctx.index.get(bucket, key);
   let keep = rec ? copies.find((c) => c.backend === rec.backend) : undefined;
   // An unfinished delete with no record left: finish deleting; anything else adopts the newest copy.
-  if (!keep && !(op === 'delete' && !rec)) keep = newest(copies);
+  if (!keep && op !== 'refused' && !(op === 'delete' && !rec)) keep = newest(copies);
   if (keep) {
     if (!rec || rec.backend !== keep.backend || rec.etag !== keep.meta.etag || rec.size !== keep.meta.size) {
       const next = recordOf(bucket, key, keep.backend, keep.meta);
@@ -87,14 +88,16 @@ export async function recoverIntents(ctx: VirtualContext, gen: Generation): Prom
     const outcome = await ctx.locks.run(lockKey(i.bucket, i.key), async () => {
       if (ctx.running.has(i.id)) return 'postponed' as const;
       try {
-        return await reconcileKey(ctx, gen, i.bucket, i.key, i.op);
+        return await reconcileKey(ctx, gen, i.bucket, i.key, ctx.refused.has(i.id) ? 'refused' : i.op);
       } catch (e) {
         ctx.log('warn', 'intent recovery failed', { bucket: i.bucket, key: i.key, error: (e as Error).message });
         return 'postponed' as const;
       }
     });
-    if (outcome === 'done') await ctx.index.endIntent(i.id);
-    else left++;
+    if (outcome === 'done') {
+      await ctx.index.endIntent(i.id);
+      ctx.refused.delete(i.id);
+    } else left++;
   }
   return left;
 }

@@ -120,10 +120,15 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
 /** After a write with an unknown outcome: reconcile the key once the lock is free. */
 async function settleLater(ctx: VirtualContext, gen: Generation, bucket: string, key: string, intent: number): Promise<void> {
   ctx.running.delete(intent);
+  // The client is told the write failed: a copy that reached the backend anyway is removed.
+  ctx.refused.add(intent);
   await new Promise((r) => setImmediate(r));
   try {
-    const outcome = await ctx.locks.run(lockKey(bucket, key), () => reconcileKey(ctx, gen, bucket, key, 'put'));
-    if (outcome === 'done') await ctx.index.endIntent(intent);
+    const outcome = await ctx.locks.run(lockKey(bucket, key), () => reconcileKey(ctx, gen, bucket, key, 'refused'));
+    if (outcome === 'done') {
+      await ctx.index.endIntent(intent);
+      ctx.refused.delete(intent);
+    }
   } catch { /* the intent stays for the sweeper */ }
 }
 
