@@ -5,8 +5,8 @@
 // bytes between the same backends cannot deadlock.
 import pg from 'pg';
 import type { ScanOptions } from '../store/types.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, type BackendUsage, type Intent, type PlacedObject, type PlacementIndex } from './types.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { keyRange, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 
 export interface PostgresIndexOptions {
   /** Schema holding the tables (created when missing). */
@@ -29,11 +29,13 @@ CREATE TABLE IF NOT EXISTS ${s}.objects (
   content_language TEXT, expires TEXT, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER,
   PRIMARY KEY (bucket, key)
 );
+ALTER TABLE ${s}.objects ADD COLUMN IF NOT EXISTS location TEXT;
 CREATE TABLE IF NOT EXISTS ${s}.backend_usage (backend TEXT PRIMARY KEY, bytes BIGINT NOT NULL, objects BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.intents (
   id BIGSERIAL PRIMARY KEY, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL,
   op TEXT NOT NULL, started BIGINT NOT NULL
 );
+ALTER TABLE ${s}.intents ADD COLUMN IF NOT EXISTS location TEXT;
 CREATE INDEX IF NOT EXISTS intents_by_owner ON ${s}.intents (owner, id);
 CREATE TABLE IF NOT EXISTS ${s}.uploads (
   upload_id TEXT COLLATE "C" PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, backend TEXT NOT NULL,
@@ -141,17 +143,15 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       return out;
     },
     async beginIntent(i) {
-      const r = await all(`INSERT INTO ${s}.intents (owner, bucket, key, backend, op, started) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, [i.owner, i.bucket, i.key, i.backend, i.op, Date.now()]);
+      const r = await all(`INSERT INTO ${s}.intents (owner, bucket, key, backend, op, started, location) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        [i.owner, i.bucket, i.key, i.backend, i.op, Date.now(), i.location ?? null]);
       return Number(r[0]!.id);
     },
     async endIntent(id) {
       await all(`DELETE FROM ${s}.intents WHERE id = ?`, [id]);
     },
     async intents(owner) {
-      return (await all(`SELECT * FROM ${s}.intents WHERE owner = ? ORDER BY id`, [owner])).map((r): Intent => ({
-        id: Number(r.id), owner: String(r.owner), bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
-        op: r.op === 'delete' ? 'delete' : 'put', started: new Date(Number(r.started)),
-      }));
+      return (await all(`SELECT * FROM ${s}.intents WHERE owner = ? ORDER BY id`, [owner])).map(intentFromRow);
     },
     async putUpload(u) {
       const sets = UPLOAD_COLUMNS.filter((c) => c !== 'upload_id').map((c) => `${c} = EXCLUDED.${c}`).join(', ');

@@ -1,10 +1,10 @@
 // Row ↔ record conversion shared by the SQL implementations: the same columns in both.
 import type { ChecksumAlgorithm, Checksums } from '../store/types.ts';
-import type { PartRecord, PlacedObject, UploadRecord } from './types.ts';
+import type { Intent, PartRecord, PlacedObject, UploadRecord } from './types.ts';
 
 export const OBJECT_COLUMNS = [
   'bucket', 'key', 'backend', 'size', 'etag', 'last_modified', 'content_type', 'cache_control', 'content_disposition',
-  'content_encoding', 'content_language', 'expires', 'user_meta', 'checksums', 'checksum_type', 'parts_count',
+  'content_encoding', 'content_language', 'expires', 'user_meta', 'checksums', 'checksum_type', 'parts_count', 'location',
 ] as const;
 
 export type Row = Record<string, unknown>;
@@ -15,7 +15,7 @@ export function objectParams(o: PlacedObject): unknown[] {
   return [
     o.bucket, o.key, o.backend, o.size, o.etag, o.lastModified.getTime(), o.contentType ?? null, o.cacheControl ?? null,
     o.contentDisposition ?? null, o.contentEncoding ?? null, o.contentLanguage ?? null, o.expires ?? null,
-    JSON.stringify(o.userMeta), JSON.stringify(o.checksums), o.checksumType ?? null, o.partsCount ?? null,
+    JSON.stringify(o.userMeta), JSON.stringify(o.checksums), o.checksumType ?? null, o.partsCount ?? null, o.location ?? null,
   ];
 }
 
@@ -38,8 +38,18 @@ export function objectFromRow(r: Row): PlacedObject {
   set('contentLanguage', opt(r.content_language));
   set('expires', opt(r.expires));
   set('checksumType', opt(r.checksum_type));
+  set('location', opt(r.location));
   if (r.parts_count !== null && r.parts_count !== undefined) o.partsCount = Number(r.parts_count);
   return o;
+}
+
+export function intentFromRow(r: Row): Intent {
+  const i: Intent = {
+    id: Number(r.id), owner: String(r.owner), bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
+    op: r.op === 'delete' || r.op === 'remove' ? r.op : 'put', started: new Date(Number(r.started)),
+  };
+  if (r.location !== null && r.location !== undefined) i.location = String(r.location);
+  return i;
 }
 
 export const UPLOAD_COLUMNS = ['upload_id', 'bucket', 'key', 'backend', 'backend_upload_id', 'initiated', 'checksum_algorithm', 'headers'] as const;

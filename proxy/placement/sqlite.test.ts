@@ -41,3 +41,25 @@ test('sqlite: a failing write in a group commit fails alone', async () => {
   assert.deepEqual((await ix.usage()).get('b1'), { bytes: 1, objects: 1 });
   await ix.close();
 });
+
+test('sqlite: an index made before records had a backend-side name opens with the column added', async () => {
+  const path = join(dir, 'old.db');
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TABLE objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    last_modified INTEGER NOT NULL, content_type TEXT, cache_control TEXT, content_disposition TEXT, content_encoding TEXT,
+    content_language TEXT, expires TEXT, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER,
+    PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+    CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
+    backend TEXT NOT NULL, op TEXT NOT NULL, started INTEGER NOT NULL);
+    INSERT INTO objects VALUES ('vb', 'old', 'b1', 2, 'e', 5, NULL, NULL, NULL, NULL, NULL, NULL, '{}', '{}', NULL, NULL);`);
+  db.close();
+  const ix = openSqliteIndex(path);
+  const old = await ix.get('vb', 'old');
+  assert.equal(old?.etag, 'e');
+  assert.equal(old?.location, undefined);
+  await ix.put({ bucket: 'vb', key: 'new', backend: 'b1', size: 1, etag: 'f', lastModified: new Date(6), checksums: {}, userMeta: {}, location: 'x/1/new' });
+  assert.equal((await ix.get('vb', 'new'))?.location, 'x/1/new');
+  await ix.close();
+});

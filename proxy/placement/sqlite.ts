@@ -6,20 +6,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ScanOptions } from '../store/types.ts';
 import { createBatcher } from './batch.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, type BackendUsage, type Intent, type PlacementIndex } from './types.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { keyRange, type BackendUsage, type PlacementIndex } from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
   bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
   last_modified INTEGER NOT NULL, content_type TEXT, cache_control TEXT, content_disposition TEXT, content_encoding TEXT,
   content_language TEXT, expires TEXT, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER,
-  PRIMARY KEY (bucket, key)
+  location TEXT, PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS backend_usage (backend TEXT PRIMARY KEY, bytes INTEGER NOT NULL, objects INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS intents (
   id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
-  backend TEXT NOT NULL, op TEXT NOT NULL, started INTEGER NOT NULL
+  backend TEXT NOT NULL, op TEXT NOT NULL, started INTEGER NOT NULL, location TEXT
 );
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, backend_upload_id TEXT NOT NULL,
@@ -34,6 +34,14 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 `;
 
+/** Indexes made before a column existed get it (empty: the object is at its usual name). */
+function addMissingColumns(db: DatabaseSync): void {
+  for (const table of ['objects', 'intents']) {
+    const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    if (!cols.includes('location')) db.exec(`ALTER TABLE ${table} ADD COLUMN location TEXT`);
+  }
+}
+
 export function openSqliteIndex(path: string): PlacementIndex {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new DatabaseSync(path);
@@ -41,6 +49,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec(SCHEMA);
+  addMissingColumns(db);
   const batch = createBatcher(db);
   const cache = new Map<string, StatementSync>();
   const q = (sql: string): StatementSync => {
@@ -94,16 +103,14 @@ export function openSqliteIndex(path: string): PlacementIndex {
       return out;
     },
     beginIntent(i) {
-      return batch(() => Number(q('INSERT INTO intents (owner, bucket, key, backend, op, started) VALUES (?, ?, ?, ?, ?, ?)').run(i.owner, i.bucket, i.key, i.backend, i.op, Date.now()).lastInsertRowid));
+      return batch(() => Number(q('INSERT INTO intents (owner, bucket, key, backend, op, started, location) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(i.owner, i.bucket, i.key, i.backend, i.op, Date.now(), i.location ?? null).lastInsertRowid));
     },
     endIntent(id) {
       return batch(() => { q('DELETE FROM intents WHERE id = ?').run(id); });
     },
     async intents(owner) {
-      return (q('SELECT * FROM intents WHERE owner = ? ORDER BY id').all(owner) as Row[]).map((r): Intent => ({
-        id: Number(r.id), owner: String(r.owner), bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
-        op: r.op === 'delete' ? 'delete' : 'put', started: new Date(Number(r.started)),
-      }));
+      return (q('SELECT * FROM intents WHERE owner = ? ORDER BY id').all(owner) as Row[]).map(intentFromRow);
     },
     putUpload(u) {
       return batch(() => { q(`INSERT OR REPLACE INTO uploads (${UPLOAD_COLUMNS.join(', ')}) VALUES (${marks(UPLOAD_COLUMNS.length)})`).run(...(uploadParams(u) as never[])); });

@@ -106,6 +106,18 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
     assert.deepEqual((await ix.intents('gw-2')).map((i) => i.id), [i3]);
   });
 
+  withIndex('a record and an intent keep the backend-side name of a copy that is not at <bucket>/<key>', async (ix) => {
+    await ix.put({ ...obj('vb', 'k', 'b1', 3), location: '.floodgate/w/vb/1f/k' });
+    assert.equal((await ix.get('vb', 'k'))?.location, '.floodgate/w/vb/1f/k');
+    assert.equal((await ix.scan('vb', { prefix: '', after: '', limit: 10 }))[0]?.location, '.floodgate/w/vb/1f/k');
+    const prev = await ix.put(obj('vb', 'k', 'b1', 4));
+    assert.equal(prev?.location, '.floodgate/w/vb/1f/k');
+    assert.equal((await ix.get('vb', 'k'))?.location, undefined);
+    const r = await ix.beginIntent({ owner: 'gw-1', bucket: 'vb', key: 'k', backend: 'b1', op: 'remove', location: '.floodgate/w/vb/1f/k' });
+    const p = await ix.beginIntent({ owner: 'gw-1', bucket: 'vb', key: 'k', backend: 'b2', op: 'put' });
+    assert.deepEqual((await ix.intents('gw-1')).map((i) => [i.id, i.op, i.location]), [[r, 'remove', '.floodgate/w/vb/1f/k'], [p, 'put', undefined]]);
+  });
+
   withIndex('uploads: pinned backend, S3 listing order and markers, age sweep, parts', async (ix) => {
     const base = 1_700_000_000_000;
     const up = (id: string, key: string, t: number, bucket = 'vb') => ({

@@ -10,6 +10,12 @@ export interface PlacedObject extends ObjectMeta {
   bucket: string;
   /** The backend's configured name. */
   backend: string;
+  /**
+   * The object's name on the backend when it is not the usual `<bucket>/<key>`: a write that
+   * could not use that name (it held the current copy, or another write of the key was streaming
+   * to it) went to a name of its own (virtual/location.ts).
+   */
+  location?: string;
 }
 
 export interface BackendUsage {
@@ -20,7 +26,9 @@ export interface BackendUsage {
 /**
  * A write in progress: recorded before the backend is touched, cleared in the transaction that
  * records the result. What is left after a crash names exactly the keys whose backend copy and
- * index row may disagree.
+ * index row may disagree. A `remove` intent is a queued background removal: the copy at
+ * (`backend`, `location`) goes unless the index points at it (a replaced copy, the copy of a
+ * write that lost or was refused).
  */
 export interface Intent {
   id: number;
@@ -28,7 +36,9 @@ export interface Intent {
   bucket: string;
   key: string;
   backend: string;
-  op: 'put' | 'delete';
+  op: 'put' | 'delete' | 'remove';
+  /** The backend-side name the write used or the removal targets; undefined: `<bucket>/<key>`. */
+  location?: string;
   started: Date;
 }
 
