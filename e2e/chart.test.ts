@@ -74,8 +74,9 @@ describe('helm chart', () => {
   test('helm template renders the operator, its RBAC and metrics Service', async () => {
     const objs = await template();
     const kinds = objs.map((o) => o.kind).sort();
-    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration',
-      'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
+    // Operator, webhook and pre-delete cleanup: a ClusterRole and binding each.
+    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'ClusterRoleBinding', 'Deployment', 'Job',
+      'MutatingWebhookConfiguration', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingWebhookConfiguration']);
     for (const o of objs) {
       assert.equal(o.metadata.labels?.['app.kubernetes.io/instance'], RELEASE, `${o.kind} labelled`);
       if (!/^Cluster|WebhookConfiguration$/.test(o.kind)) assert.equal(o.metadata.namespace, NS, `${o.kind} in the release namespace`);
