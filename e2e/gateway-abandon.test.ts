@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { CreateMultipartUploadCommand, PutObjectCommand, UploadPartCopyCommand, AbortMultipartUploadCommand, HeadObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, CreateMultipartUploadCommand, PutObjectCommand, UploadPartCopyCommand, AbortMultipartUploadCommand, HeadObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig } from '../proxy/virtual/index.ts';
@@ -76,6 +76,11 @@ test('UploadPartCopy into an unknown upload releases the source body and the gat
   await c.send(new PutObjectCommand({ Bucket: 'vbk', Key: 'src', Body: randomBytes(64 * 1024) }));
   const e = await s3Error(c.send(new UploadPartCopyCommand({ Bucket: 'vbk', Key: 'nope', UploadId: 'bogus', PartNumber: 1, CopySource: 'vbk/src' })));
   assert.ok(['NoSuchUpload', 'InvalidArgument'].includes(e.name ?? ''), e.name);
+  await stillServing();
+  // A copy whose write is refused after the source was opened (a target bucket that does not
+  // exist, a copy-source condition that fails) releases the source too.
+  assert.equal((await s3Error(c.send(new CopyObjectCommand({ Bucket: 'no-such-vb', Key: 'x', CopySource: 'vbk/src' })))).name, 'NoSuchBucket');
+  assert.equal((await s3Error(c.send(new CopyObjectCommand({ Bucket: 'vbk', Key: 'copy', CopySource: 'vbk/src', CopySourceIfMatch: '"0000"' })))).name, 'PreconditionFailed');
   await stillServing();
 });
 
