@@ -22,7 +22,8 @@ export interface ClusterControlPlane {
   children: Child[];
 }
 
-export async function startControlPlane(binDir: string, p: Paths, procs: ProcessGroup): Promise<ClusterControlPlane> {
+/** `binDir`: tools/k8s-bins.sh's (etcd, apiserver, controller manager); `nodeBinDir`: tools/cluster-bins.sh's (scheduler). */
+export async function startControlPlane(binDir: string, nodeBinDir: string, p: Paths, procs: ProcessGroup): Promise<ClusterControlPlane> {
   mkdirSync(p.pki, { recursive: true });
   const pki = writePki(p.pki, {
     extraSans: [`IP:${NODE_IP}`, `IP:${KUBERNETES_SERVICE_IP}`, 'DNS:kubernetes', 'DNS:kubernetes.default',
@@ -79,7 +80,7 @@ export async function startControlPlane(binDir: string, p: Paths, procs: Process
     // PersistentVolumeClaims of the default StorageClass get a folder under /tmp/hostpath_pv.
     '--enable-hostpath-provisioner=true',
   ]);
-  const schedulerChild = procs.spawn('kube-scheduler', join(binDir, 'kube-scheduler'), [
+  const schedulerChild = procs.spawn('kube-scheduler', join(nodeBinDir, 'kube-scheduler'), [
     `--kubeconfig=${kubeconfigFor('scheduler', scheduler)}`,
     `--authentication-kubeconfig=${kubeconfigFor('scheduler-authn', scheduler)}`,
     `--authorization-kubeconfig=${kubeconfigFor('scheduler-authz', scheduler)}`,

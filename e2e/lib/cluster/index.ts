@@ -141,7 +141,7 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
     children.push(await startContainerd(p, procs));
     for (const name of ['pause', 'coredns', 'busybox']) importImage(p, join(imagesDir, `${name}.tar`));
     for (const archive of opts.images ?? []) importImage(p, archive);
-    const cp = await startControlPlane(k8sBin, p, procs);
+    const cp = await startControlPlane(k8sBin, nodeBin, p, procs);
     children.push(...cp.children);
     children.push(await startKubeProxy(nodeBin, p, cp, procs));
     children.push(await startKubelet(nodeBin, p, cp, procs));

@@ -49,6 +49,7 @@ export async function startKubelet(binDir: string, p: Paths, cp: ClusterControlP
 }
 
 export async function startKubeProxy(binDir: string, p: Paths, cp: ClusterControlPlane, procs: ProcessGroup): Promise<Child> {
+  mkdirSync(p.kubelet, { recursive: true });
   const config = join(p.kubelet, 'kube-proxy.yaml');
   writeFileSync(config, JSON.stringify({
     apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
