@@ -11,6 +11,7 @@ import { dirname, join, normalize, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { containerdUsable, startContainerd, type Containerd, type CtrChild } from './lib/containerd.ts';
+import { startControlPlane } from './lib/controlplane.ts';
 import { freePort } from './lib/ports.ts';
 import { IMAGE, VERSION, SOURCE_URL } from '../version.ts';
 
@@ -253,21 +254,21 @@ describe('the image in a private containerd', { skip: cannotBuild ?? containerdU
     await sigtermExits('fg-injector', c);
   });
 
-  test('floodgate operator exits 0 on SIGTERM', async () => {
-    // An API server that is not there: the operator keeps retrying its Lease, serving /healthz.
-    const dead = await freePort();
-    const kube = join(mounts, 'kube');
-    mkdirSync(kube);
-    writeFileSync(join(kube, 'config'), [
-      'apiVersion: v1', 'kind: Config', 'current-context: c',
-      `clusters: [{name: c, cluster: {server: "https://127.0.0.1:${dead}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: u, user: {token: image-test}}]', 'contexts: [{name: c, context: {cluster: c, user: u}}]', '',
-    ].join('\n'), { mode: 0o644 });
-    const port = await freePort();
-    const c = run('fg-operator', ['operator', '--kubeconfig', '/etc/kube/config', '--http-listen', `127.0.0.1:${port}`],
-      ['--mount', `type=bind,src=${kube},dst=/etc/kube,options=rbind:ro`]);
-    await until('operator /healthz', c, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
-    await sigtermExits('fg-operator', c);
+  test('floodgate operator becomes ready against a real API server and exits 0 on SIGTERM', async () => {
+    const cp = await startControlPlane();
+    try {
+      await cp.kubectl(['apply', '--server-side', '-f', join(src, 'crds')]);
+      const kube = join(mounts, 'kube');
+      mkdirSync(kube);
+      writeFileSync(join(kube, 'config'), readFileSync(cp.kubeconfig), { mode: 0o644 });
+      const port = await freePort();
+      const c = run('fg-operator', ['operator', '--kubeconfig', '/etc/kube/config', '--http-listen', `127.0.0.1:${port}`],
+        ['--mount', `type=bind,src=${kube},dst=/etc/kube,options=rbind:ro`]);
+      await until('operator /readyz', c, async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok);
+      await sigtermExits('fg-operator', c);
+    } finally {
+      await cp.stop();
+    }
   });
 
   test('the MinIO image (tools/image/minio.sh) serves S3 health on 127.0.0.1 and stops on SIGTERM', async () => {
