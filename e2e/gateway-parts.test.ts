@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketVersioningCommand, GetObjectCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
+  HeadObjectCommand, ListBucketsCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTestGateway, type TestGateway } from './lib/gateway.ts';
 import { bytes, MiB, s3Error } from './lib/s3.ts';
@@ -65,4 +65,29 @@ test('GetBucketVersioning of a bucket never versioned answers an empty configura
   assert.equal((await s3Error(c.send(new GetBucketVersioningCommand({ Bucket: 'no-such-bucket' })))).name, 'NoSuchBucket');
   const put = await rawRequest(gw.url, { method: 'PUT', path: `/${B}`, query: 'versioning=', body: '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>', creds: gw.creds });
   assert.equal(put.status, 501);
+});
+
+test('ListBuckets pages with max-buckets and continuation-token, filters by prefix, and refuses a forged token', async () => {
+  for (const b of ['page-a', 'page-b', 'page-c']) await c.send(new CreateBucketCommand({ Bucket: b }));
+  const seen: string[] = [];
+  let token: string | undefined;
+  for (let i = 0; i < 10; i++) {
+    const r = await c.send(new ListBucketsCommand({ MaxBuckets: 1, Prefix: 'page-', ContinuationToken: token }));
+    seen.push(...(r.Buckets ?? []).map((b) => b.Name!));
+    token = r.ContinuationToken;
+    if (!token) break;
+  }
+  assert.deepEqual(seen, ['page-a', 'page-b', 'page-c']);
+  assert.ok((await c.send(new ListBucketsCommand({}))).Buckets!.length >= 4, 'unpaginated: all of them');
+  const forged = await rawRequest(gw.url, { method: 'GET', path: '/', query: 'max-buckets=1&continuation-token=bogus', creds: gw.creds });
+  assert.equal(forged.status, 400);
+  assert.equal(errorCode(forged.body), 'InvalidArgument');
+});
+
+test('CreateMultipartUpload with ChecksumType FULL_OBJECT is refused up front, not at Complete', async () => {
+  const res = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'full'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'FULL_OBJECT' }, creds: gw.creds });
+  assert.equal(res.status, 501, res.body.toString());
+  assert.equal(errorCode(res.body), 'NotImplemented');
+  const ok = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'full'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'COMPOSITE' }, creds: gw.creds });
+  assert.equal(ok.status, 200);
 });

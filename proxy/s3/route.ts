@@ -24,7 +24,7 @@ const PARAMETERS = new Set([
   'list-type', 'prefix', 'delimiter', 'max-keys', 'continuation-token', 'start-after', 'fetch-owner',
   'encoding-type', 'marker', 'key-marker', 'upload-id-marker', 'version-id-marker', 'max-uploads',
   'max-parts', 'part-number-marker', 'partnumber', 'uploadid', 'uploads', 'delete', 'location',
-  'versions', 'x-id', 'versionid',
+  'versions', 'x-id', 'versionid', 'max-buckets', 'bucket-region',
   'response-content-type', 'response-content-language', 'response-expires', 'response-cache-control',
   'response-content-disposition', 'response-content-encoding',
 ]);

@@ -4,7 +4,8 @@ import { xmlDocument } from '../xml.ts';
 import { readSmallBody } from '../body.ts';
 import { parseXml } from '../xml.ts';
 import { S3Error } from '../errors.ts';
-import { bucketOf, type Handler } from './context.ts';
+import { bucketOf, intParam, type Handler } from './context.ts';
+import { param } from '../route.ts';
 
 /** S3's naming rules for new buckets (existing names are looked up as given). */
 export function validateBucketName(name: string): void {
@@ -20,11 +21,32 @@ export function validateBucketName(name: string): void {
 
 import { OWNER } from './acl.ts';
 
+const bucketToken = (name: string) => Buffer.from(`b:${name}`, 'utf8').toString('base64url');
+
+/** ListBuckets, paginated when `max-buckets` is given: `prefix`, `continuation-token`, `bucket-region`. */
 export const listBuckets: Handler = async (ctx) => {
-  const buckets = await ctx.store.listBuckets();
+  const maxParam = param(ctx.target, 'max-buckets');
+  const max = intParam(maxParam, 'max-buckets', 10_000, 1, 10_000);
+  const prefix = param(ctx.target, 'prefix') ?? '';
+  const token = param(ctx.target, 'continuation-token');
+  let after = '';
+  if (token !== undefined) {
+    const decoded = Buffer.from(token, 'base64url').toString('utf8');
+    if (!token || !decoded.startsWith('b:') || bucketToken(decoded.slice(2)) !== token) {
+      throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { details: { ArgumentName: 'continuation-token' } });
+    }
+    after = decoded.slice(2);
+  }
+  const region = param(ctx.target, 'bucket-region');
+  const all = (region !== undefined && region !== ctx.region ? [] : await ctx.store.listBuckets())
+    .filter((b) => b.name.startsWith(prefix) && b.name > after)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const page = all.slice(0, max);
   sendXml(ctx.res, 200, xmlDocument('ListAllMyBucketsResult', {
     Owner: OWNER,
-    Buckets: { Bucket: buckets.map((b) => ({ Name: b.name, CreationDate: b.creationDate })) },
+    Buckets: { Bucket: page.map((b) => ({ Name: b.name, CreationDate: b.creationDate, BucketRegion: maxParam !== undefined ? ctx.region : undefined })) },
+    ContinuationToken: all.length > max ? bucketToken(page.at(-1)!.name) : undefined,
+    Prefix: param(ctx.target, 'prefix'),
   }));
 };
 

@@ -27,6 +27,10 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const algHeader = ctx.req.headers['x-amz-checksum-algorithm'];
   const alg = algHeader === undefined ? undefined : parseChecksumAlgorithm(String(algHeader));
   if (algHeader !== undefined && !alg) throw new S3Error('InvalidRequest', `Checksum algorithm ${algHeader} is not supported.`);
+  // Refused here, not at Complete: FULL_OBJECT needs CRCs combined across parts, not done yet.
+  const type = String(ctx.req.headers['x-amz-checksum-type'] ?? '').trim().toUpperCase();
+  if (type === 'FULL_OBJECT') throw new S3Error('NotImplemented', 'Multipart uploads with x-amz-checksum-type FULL_OBJECT are not implemented; use COMPOSITE.', { details: { Header: 'x-amz-checksum-type' } });
+  if (type !== '' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', `Unknown x-amz-checksum-type ${type}.`);
   const uploadId = await ctx.store.createMultipartUpload(bucket, key, objectHeadersFromRequest(ctx.req.headers), alg);
   const headers: Record<string, string> = alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase(), 'x-amz-checksum-type': 'COMPOSITE' } : {};
   sendXml(ctx.res, 200, xmlDocument('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }), headers);
