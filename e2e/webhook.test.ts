@@ -1,7 +1,8 @@
 // The operator's admission webhooks against a real kube-apiserver: the chart's own
 // Mutating/ValidatingWebhookConfigurations, with clientConfig.service rewritten to a
 // clientConfig.url on 127.0.0.1 (as envtest does — nothing here dials a Service IP), and the
-// caBundle the operator itself writes. Pods are created but never run (no kubelet).
+// caBundle the operator itself writes. Pods are created but never run (no kubelet); the
+// controller manager runs, so the garbage collector and the ReplicaSet controller are real.
 import { strict as assert } from 'node:assert';
 import { X509Certificate } from 'node:crypto';
 import { join, resolve } from 'node:path';
@@ -43,11 +44,15 @@ describe('admission webhooks', () => {
   };
 
   before(async () => {
-    cp = await startControlPlane();
+    cp = await startControlPlane({ controllers: true });
     port = await freePort();
     await kubectl(['apply', '--server-side', '-f', join(ROOT, 'crds', 'faultexperiments.yaml')]);
     await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/faultexperiments.floodgate.dev']);
     for (const ns of [NS, 'apps', 'plain', 'payments']) await kubectl(['create', 'namespace', ns]);
+    // The ServiceAccount admission plugin refuses pods until the controller made `default`.
+    for (const ns of ['apps', 'plain', 'payments', 'kube-system']) {
+      await waitFor(`ServiceAccount default in ${ns}`, () => getObject(cp, 'serviceaccount', ns, 'default'));
+    }
     await kubectl(['label', 'namespace', 'apps', 'floodgate.io/injection=enabled']);
     // Opted in by label, still never injected: protected by the selector and by the code.
     await kubectl(['label', 'namespace', 'kube-system', 'floodgate.io/injection=enabled']);
@@ -189,6 +194,26 @@ describe('admission webhooks', () => {
     // The record cannot be rewritten by a later update.
     await kubectl(['annotate', '--overwrite', 'faultexperiment', 'carol-exp', '-n', 'apps', 'floodgate.io/created-by=mallory', '--as=carol']);
     assert.equal((await getObject(cp, 'faultexperiment', 'apps', 'carol-exp')).metadata.annotations['floodgate.io/created-by'], 'carol');
+  });
+
+  test('token Secrets go away with their pods (garbage collector), also for a ReplicaSet\'s pods', async () => {
+    const pod = await getObject(cp, 'pod', 'apps', 'web-1');
+    const secret = pod.metadata.annotations['floodgate.io/injector-token-secret'];
+    await kubectl(['delete', 'pod', 'web-1', '-n', 'apps', '--wait=true']);
+    await waitFor(`Secret ${secret} collected`, async () => (await getObject(cp, 'secret', 'apps', secret)) === undefined);
+
+    const template = podOf('ignored', { ...INJECT, app: 'batch' });
+    const rs = { apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'batch' },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'batch' } }, template: { metadata: { labels: template.metadata.labels }, spec: template.spec } } };
+    await kubectl(['create', '-n', 'apps', '-f', '-'], { input: JSON.stringify(rs) });
+    const rsPod = await waitFor('ReplicaSet pod injected', async () => {
+      const list = JSON.parse((await kubectl(['get', 'pods', '-n', 'apps', '-l', 'app=batch', '-o', 'json'])).stdout).items as Any[];
+      return list.find((p) => p.metadata.annotations?.['floodgate.io/injected'] === 'true');
+    });
+    const rsSecret = rsPod.metadata.annotations['floodgate.io/injector-token-secret'];
+    await waitFor('owned by the pod', async () => (await getObject(cp, 'secret', 'apps', rsSecret))?.metadata.ownerReferences?.[0]?.uid === rsPod.metadata.uid);
+    await kubectl(['delete', 'replicaset', 'batch', '-n', 'apps', '--cascade=foreground', '--wait=true']);
+    await waitFor(`Secret ${rsSecret} collected with the ReplicaSet's pod`, async () => (await getObject(cp, 'secret', 'apps', rsSecret)) === undefined);
   });
 
   test('with the operator down, pods are still created (unchanged); experiments are refused', async () => {
