@@ -72,7 +72,7 @@ describe('admission webhooks', () => {
     op = startOperator(cp, ['--leader-elect=false', '--operator-namespace', NS, '--webhook-listen', `127.0.0.1:${port}`, '--webhook-host', '127.0.0.1',
       '--webhook-service', `${NAME}-webhook`, '--webhook-secret', `${NAME}-webhook-tls`,
       '--mutating-webhook-configuration', NAME, '--validating-webhook-configuration', NAME, '--protected-namespaces', 'payments',
-      '--max-pod-share', '50', '--injector-image', 'floodgate/floodgate:e2e']);
+      '--max-pod-share', '50', '--injector-image', 'floodgate/floodgate:e2e', '--webhook-check-interval', '2s']);
     await op.httpUrl;
   });
 
@@ -194,6 +194,23 @@ describe('admission webhooks', () => {
     // The record cannot be rewritten by a later update.
     await kubectl(['annotate', '--overwrite', 'faultexperiment', 'carol-exp', '-n', 'apps', 'floodgate.io/created-by=mallory', '--as=carol']);
     assert.equal((await getObject(cp, 'faultexperiment', 'apps', 'carol-exp')).metadata.annotations['floodgate.io/created-by'], 'carol');
+  });
+
+  test('a blanked caBundle is written again; a lost certificate Secret is reissued and served without a restart', async () => {
+    const bundle = async () => JSON.parse((await kubectl(['get', 'mutatingwebhookconfiguration', NAME, '-o', 'json'])).stdout).webhooks[0].clientConfig.caBundle as string | undefined;
+    const before = await bundle();
+    await kubectl(['patch', 'mutatingwebhookconfiguration', NAME, '--type=json', '-p', JSON.stringify([{ op: 'remove', path: '/webhooks/0/clientConfig/caBundle' }])]);
+    await waitFor('caBundle written again', async () => (await bundle()) === before);
+
+    await kubectl(['delete', 'secret', `${NAME}-webhook-tls`, '-n', NS]);
+    const secret = await waitFor('certificate Secret reissued', () => getObject(cp, 'secret', NS, `${NAME}-webhook-tls`));
+    assert.notEqual(secret.data['ca.crt'], before, 'a new CA');
+    await waitFor('new CA in the caBundle', async () => (await bundle()) === secret.data['ca.crt']);
+    await waitFor('the API server trusts the new serving certificate', async () => {
+      const r = await kubectl(['create', '--dry-run=server', '-n', 'apps', '-o', 'json', '-f', '-'], { input: JSON.stringify(podOf('probe', INJECT)) });
+      return JSON.parse(r.stdout).spec.initContainers?.[0]?.name === 'floodgate-injector';
+    });
+    assert.equal(op!.proc.exitCode, null, 'same operator process');
   });
 
   test('token Secrets go away with their pods (garbage collector), also for a ReplicaSet\'s pods', async () => {

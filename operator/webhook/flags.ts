@@ -1,5 +1,6 @@
 // The operator flags of the admission webhooks (the chart fills them from `webhook.*` values).
 // No --webhook-listen: no webhook server (the operator then only reconciles).
+import { parseDuration } from '../../crds/units.ts';
 import { ALWAYS_PROTECTED, DEFAULT_SIDECAR, parseQuantity, protectedNamespaces, type AdmissionSettings, type SidecarSettings } from './settings.ts';
 
 export const WEBHOOK_FLAGS = {
@@ -9,6 +10,7 @@ export const WEBHOOK_FLAGS = {
   'webhook-host': { type: 'string', help: 'extra certificate names or IPs, comma-separated (e.g. 127.0.0.1 for a clientConfig.url)' },
   'mutating-webhook-configuration': { type: 'string', help: 'MutatingWebhookConfiguration whose caBundle the operator writes (default floodgate)' },
   'validating-webhook-configuration': { type: 'string', help: 'ValidatingWebhookConfiguration whose caBundle the operator writes (default floodgate)' },
+  'webhook-check-interval': { type: 'string', help: 'how often the certificate Secret and both caBundles are checked and put right (default 1m)' },
   'protected-namespaces': { type: 'string', help: `more namespaces no sidecar or experiment may touch, comma-separated (always: ${ALWAYS_PROTECTED.join(', ')} and the operator's)` },
   'injector-image': { type: 'string', help: 'image of the injected sidecar (default: --gateway-image)' },
   'injector-pull-policy': { type: 'string', help: 'Always | IfNotPresent | Never (default IfNotPresent)' },
@@ -28,6 +30,7 @@ export interface WebhookConfig {
   hosts: string[];
   mutatingName: string;
   validatingName: string;
+  checkEveryMs: number;
   settings: AdmissionSettings;
 }
 
@@ -69,6 +72,8 @@ export function webhookConfigFrom(s: (k: string) => string | undefined, gatewayI
   for (const [cap, top] of [['maxCpuCores', 'maxCpuCores'], ['maxMemory', 'maxMemory'], ['maxDisk', 'maxDisk']] as const) {
     if (parseQuantity(sidecar.caps[cap])! > parseQuantity(ceiling[top])!) throw new Error(`--sidecar-${cap.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${sidecar.caps[cap]} is above --sidecar-ceiling ${top}=${ceiling[top]}`);
   }
+  const checkEveryMs = parseDuration(s('webhook-check-interval') ?? '1m');
+  if (checkEveryMs === undefined || checkEveryMs < 1000) throw new Error(`--webhook-check-interval: expected a duration of at least 1s, got "${s('webhook-check-interval')}"`);
   const namespace = s('operator-namespace') ?? process.env.POD_NAMESPACE ?? 'default';
   const service = s('webhook-service') ?? 'floodgate-webhook';
   const list = (v: string | undefined) => (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -78,6 +83,7 @@ export function webhookConfigFrom(s: (k: string) => string | undefined, gatewayI
     hosts: [`${service}.${namespace}.svc`, service, `${service}.${namespace}`, `${service}.${namespace}.svc.cluster.local`, ...list(s('webhook-host'))],
     mutatingName: s('mutating-webhook-configuration') ?? 'floodgate',
     validatingName: s('validating-webhook-configuration') ?? 'floodgate',
+    checkEveryMs,
     settings: { operatorNamespace: namespace, protectedNamespaces: protectedNamespaces(namespace, list(s('protected-namespaces'))), maxPodPercent: pct, sidecar },
   };
 }

@@ -65,7 +65,7 @@ export async function startWebhooks(kube: Kube, cfg: WebhookConfig, log: Log, o:
     } catch (e) {
       log('warn', 'webhook certificate check failed', { error: (e as Error).message });
     }
-  })(), o.checkEveryMs ?? 60_000);
+  })(), o.checkEveryMs ?? cfg.checkEveryMs);
   timer.unref();
 
   log('info', 'admission webhooks serving', { url: server.url, secret: `${cfg.settings.operatorNamespace}/${cfg.secretName}`, protectedNamespaces: cfg.settings.protectedNamespaces });
