@@ -66,7 +66,7 @@ function rules(cmd: string): string {
 
 export function nfacctNames(): string[] {
   return sh('nfacct', ['list'], { allowFail: true }).split('\n')
-    .map((l) => /name = (\S+);/.exec(l)?.[1]).filter((n): n is string => !!n).sort();
+    .map((l) => /= (\S+);\s*$/.exec(l)?.[1]).filter((n): n is string => !!n).sort();
 }
 
 export function snapshot(): HostSnapshot {
