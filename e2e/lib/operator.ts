@@ -150,8 +150,18 @@ export async function runVirtualBucketGateway(cp: ControlPlane, ns: string, vbNa
   const vb = await getObject(cp, 'virtualbucket', ns, vbName);
   const access = await getObject(cp, 'secret', ns, vb.status.accessSecret);
   const creds = { accessKeyId: decode(access, 'accessKeyId'), secretAccessKey: decode(access, 'secretAccessKey') };
-  const gateway = await spawnGateway(join(dir, 'data'), creds, ['--config', file, '--listen', `127.0.0.1:${port}`]);
-  return { gateway, creds, file };
+  // The fault control token, as the pod gets it (the `faults` Secret volume, --fault-token-file).
+  const deployment = await getObject(cp, 'deployment', ns, `${vbName}-gateway`);
+  const faultVolume = (deployment.spec.template.spec.volumes as any[]).find((v) => v.name === 'faults');
+  const extra: string[] = [];
+  let faultToken: string | undefined;
+  if (faultVolume) {
+    faultToken = decode(await getObject(cp, 'secret', ns, faultVolume.secret.secretName), 'token');
+    writeFileSync(join(dir, 'fault-token'), faultToken, { mode: 0o600 });
+    extra.push('--fault-token-file', join(dir, 'fault-token'));
+  }
+  const gateway = await spawnGateway(join(dir, 'data'), creds, ['--config', file, '--listen', `127.0.0.1:${port}`, ...extra]);
+  return { gateway, creds, file, faultToken };
 }
 
 /**
