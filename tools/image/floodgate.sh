@@ -34,6 +34,7 @@ eval "$("$nodebin" "$root/version.ts")"   # VERSION IMAGE_REPOSITORY IMAGE SOURC
 # busybox-static installs /bin/busybox; `ldd` fails on a static binary (and on a missing one).
 busybox=/bin/busybox
 [ -x "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 || { echo "floodgate.sh: needs a static $busybox (apt-get install busybox-static)" >&2; exit 1; }
+command -v strip >/dev/null || { echo "floodgate.sh: needs strip (apt-get install binutils)" >&2; exit 1; }
 
 mkdir -p "$cache"
 # One build at a time per cache (make test may build from two tests at once): the cached layers
