@@ -8,6 +8,7 @@ import {
   HeadObjectCommand, ListBucketsCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTestGateway, type TestGateway } from './lib/gateway.ts';
+import { compositeChecksum, createDigest } from '../proxy/auth/checksums.ts';
 import { bytes, MiB, s3Error } from './lib/s3.ts';
 import { errorCode, objectPath, rawRequest, xmlField } from './lib/raw-s3.ts';
 
@@ -90,4 +91,26 @@ test('CreateMultipartUpload with ChecksumType FULL_OBJECT is refused up front, n
   assert.equal(errorCode(res.body), 'NotImplemented');
   const ok = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'full'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'COMPOSITE' }, creds: gw.creds });
   assert.equal(ok.status, 200);
+});
+
+test('CompleteMultipartUpload takes x-amz-checksum-<alg> as the object checksum (the composite), not the XML body\'s', async () => {
+  const crc = (b: Buffer) => { const d = createDigest('crc32'); d.update(b); return d.digest().toString('base64'); };
+  const init = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'summed'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32' }, creds: gw.creds });
+  const uploadId = xmlField(init.body, 'UploadId')!;
+  const bodies = [randomBytes(5 * MiB), Buffer.from('tail')];
+  const parts: { n: number; etag: string; sum: string }[] = [];
+  for (const [i, b] of bodies.entries()) {
+    const r = await rawRequest(gw.url, { method: 'PUT', path: objectPath(B, 'summed'), query: `partNumber=${i + 1}&uploadId=${encodeURIComponent(uploadId)}`, body: b, headers: { 'x-amz-checksum-crc32': crc(b) }, creds: gw.creds });
+    assert.equal(r.status, 200, r.body.toString());
+    parts.push({ n: i + 1, etag: String(r.headers.etag), sum: crc(b) });
+  }
+  const xml = `<CompleteMultipartUpload>${parts.map((p) => `<Part><PartNumber>${p.n}</PartNumber><ETag>${p.etag}</ETag><ChecksumCRC32>${p.sum}</ChecksumCRC32></Part>`).join('')}</CompleteMultipartUpload>`;
+  const composite = compositeChecksum('crc32', parts.map((p) => p.sum));
+  const complete = (sum: string) => rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'summed'), query: `uploadId=${encodeURIComponent(uploadId)}`, body: xml, headers: { 'x-amz-checksum-crc32': sum }, creds: gw.creds });
+  const wrong = await complete(crc(Buffer.from('something else')));
+  assert.equal(wrong.status, 400);
+  assert.equal(errorCode(wrong.body), 'BadDigest');
+  const done = await complete(composite.replace(/-2$/, ''));
+  assert.equal(done.status, 200, done.body.toString());
+  assert.equal(xmlField(done.body, 'ChecksumCRC32'), composite);
 });

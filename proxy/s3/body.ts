@@ -30,7 +30,7 @@ function declaredLength(req: IncomingMessage, header: string): number {
  * gone, idle timeout) destroy the returned stream with an S3Error instead of ending it, so a
  * store never commits a body that is not exactly what the client signed and declared.
  */
-export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs: number, maxSize = MAX_PUT_SIZE): DecodedBody {
+export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs: number, maxSize = MAX_PUT_SIZE, integrityHeaders: IncomingMessage['headers'] = req.headers): DecodedBody {
   const mode = auth.payloadHash;
   const streaming = mode.startsWith('STREAMING-');
   if (streaming && mode !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' && mode !== 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' &&
@@ -40,7 +40,7 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
   const size = streaming ? declaredLength(req, 'x-amz-decoded-content-length') : declaredLength(req, 'content-length');
   if (size > maxSize) throw new S3Error('EntityTooLarge', undefined, { details: { ProposedSize: size, MaxSizeAllowed: maxSize } });
 
-  const integrity = parseIntegrityHeaders(req.headers);
+  const integrity = parseIntegrityHeaders(integrityHeaders);
   const checksums: Checksums = {};
   let trailers: Record<string, string> = {};
   const verifier = createBodyVerifier({
@@ -73,15 +73,22 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
 /** A refused oversized document is read and discarded up to this size, so the client reads the error instead of a reset. */
 const MAX_DRAIN = 1024 ** 3;
 
-/** Reads a small request document (Complete, DeleteObjects) through the same verification. */
-export async function readSmallBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs: number): Promise<string> {
+/**
+ * Reads a small request document (Complete, DeleteObjects) through the same verification.
+ * `objectChecksum`: an x-amz-checksum-* header is the checksum of the object being completed,
+ * not of this document (CompleteMultipartUpload), and is left to the caller.
+ */
+export async function readSmallBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs: number, opts: { objectChecksum?: boolean } = {}): Promise<string> {
   const declared = Number(req.headers['x-amz-decoded-content-length'] ?? req.headers['content-length']);
   if (declared > MAX_XML_BODY) {
     const e = new S3Error('MaxMessageLengthExceeded', `Your request was too big: XML documents are limited to ${MAX_XML_BODY} bytes.`);
     const length = Number(req.headers['content-length']);
     throw Object.assign(e, { drainBody: Number.isFinite(length) && length <= MAX_DRAIN });
   }
-  const { body } = decodeBody(req, auth, idleTimeoutMs, MAX_XML_BODY);
+  const headers = opts.objectChecksum
+    ? Object.fromEntries(Object.entries(req.headers).filter(([h]) => !h.startsWith('x-amz-checksum-') || h === 'x-amz-checksum-algorithm' || h === 'x-amz-checksum-type'))
+    : req.headers;
+  const { body } = decodeBody(req, auth, idleTimeoutMs, MAX_XML_BODY, headers);
   const chunks: Buffer[] = [];
   for await (const c of body) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');

@@ -1,7 +1,8 @@
 // Multipart uploads.
-import { parseChecksumAlgorithm } from '../../auth/checksums.ts';
+import { compositeChecksum, parseChecksumAlgorithm } from '../../auth/checksums.ts';
+import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import { validateKey } from '../../store/keys.ts';
-import { CHECKSUM_ALGORITHMS, type Checksums, type CompletePart } from '../../store/types.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Checksums, type CompletePart } from '../../store/types.ts';
 import { decodeBody, readSmallBody } from '../body.ts';
 import { S3Error } from '../errors.ts';
 import { objectHeadersFromRequest, quoteEtag, unquoteEtag, writeConditions } from '../headers.ts';
@@ -68,13 +69,28 @@ function parseParts(xml: string): CompletePart[] {
   });
 }
 
+/**
+ * The x-amz-checksum-<alg> header of a Complete is the object's COMPOSITE checksum (with or
+ * without its `-N`): checked against the part checksums the request lists, before anything commits.
+ */
+function checkObjectChecksum(alg: ChecksumAlgorithm, value: string, parts: CompletePart[]): void {
+  const values = parts.map((p) => p.checksums[alg]);
+  if (values.some((v) => v === undefined)) return;
+  const composite = compositeChecksum(alg, values as string[]);
+  if (composite.replace(/-\d+$/, '') !== value.replace(/-\d+$/, '')) {
+    throw new S3Error('BadDigest', `The ${alg} checksum of the parts (${composite}) does not match the x-amz-checksum-${alg} you specified.`);
+  }
+}
+
 export const completeMultipartUpload: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const conditions = writeConditions(ctx.req.headers);
   startBody(ctx);
-  const parts = parseParts(await readSmallBody(ctx.req, ctx.auth, ctx.idleTimeoutMs));
+  const declared = parseIntegrityHeaders(ctx.req.headers).expect;
+  const parts = parseParts(await readSmallBody(ctx.req, ctx.auth, ctx.idleTimeoutMs, { objectChecksum: true }));
+  if (declared?.value) checkObjectChecksum(declared.alg, declared.value, parts);
   const meta = await ctx.store.completeMultipartUpload(bucket, key, uploadId, parts, conditions);
   const checksumElements: Record<string, string> = {};
   for (const [alg, v] of Object.entries(meta.checksums)) if (v) checksumElements[`Checksum${alg.toUpperCase()}`] = v;
