@@ -13,7 +13,8 @@ COPY . .
 ARG REVISION=unknown
 RUN FLOODGATE_CACHE=/cache FLOODGATE_REVISION=${REVISION} tools/image/floodgate.sh --rootfs /rootfs
 
-FROM scratch
+# The image (keep this stage last: `docker build` without --target builds it).
+FROM scratch AS floodgate
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 COPY --from=build /rootfs/ /

@@ -56,10 +56,13 @@ function appLayerFiles(archive: string): string[] {
   return list.split('\n').filter((f) => f && !f.endsWith('/'));
 }
 
-/** The final stage of the Dockerfile as instruction → arguments, with ARG defaults substituted. */
+/** The Dockerfile's `floodgate` stage as instruction → arguments, with ARG defaults substituted. */
 function dockerfileConfig(text: string) {
   const lines = text.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  const stage = lines.slice(lines.findLastIndex((l) => /^FROM /i.test(l)));
+  const from = lines.findIndex((l) => /^FROM \S+ AS floodgate$/i.test(l));
+  assert.ok(from >= 0, 'the Dockerfile has a `FROM … AS floodgate` stage');
+  const next = lines.findIndex((l, i) => i > from && /^FROM /i.test(l));
+  const stage = lines.slice(from, next < 0 ? undefined : next);
   const args: Record<string, string> = {};
   const subst = (s: string) => s.replace(/\$\{(\w+)\}/g, (_, k: string) => args[k] ?? '');
   const out = { user: '', workdir: '', entrypoint: [] as string[], cmd: [] as string[], env: [] as string[], volumes: [] as string[], expose: [] as string[], labels: {} as Record<string, string> };
