@@ -160,6 +160,8 @@ test('Pending → Running → Completed: every injected pod confirms, the pod wi
   const table = await cp.kubectl(['get', 'faultexperiments', 'slow-gets', '-n', NS]);
   assert.match(table.stdout, /PHASE\s+INJECTED\s+EFFECTIVE\s+DURATION\s+AGE/);
   assert.match(table.stdout, /slow-gets\s+Completed\s+0\s+True\s+12s/);
+  const failures = op.logs.filter((l) => l.includes('"controller":"faultexperiment"') && /"level":"(error|warn)"/.test(l));
+  assert.deepEqual(failures, [], 'every reconcile succeeded');
 });
 
 test('faults that match no request end Effective=False, reason NoEffect', async () => {
