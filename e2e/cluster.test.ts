@@ -1,7 +1,9 @@
 // The one-node test cluster (e2e/lib/cluster): from nothing to a Ready node and CoreDNS, a pod
 // serving HTTP behind a ClusterIP Service reached by name from another pod and by IP from the
-// host, a PersistentVolumeClaim of the default StorageClass, and a teardown after which the
-// machine's iptables, links, routes, mounts, cgroups, netns and sysctls are as before.
+// host, a PersistentVolumeClaim of the default StorageClass, the chart installed with the repo's
+// image (operator Ready), and a teardown after which the machine's iptables, links, routes,
+// mounts, cgroups, netns and sysctls are as before; then a run killed with SIGKILL, whose
+// leftovers the next start removes.
 // Needs root (CI runs as root); skips otherwise.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -9,8 +11,8 @@ import { clusterUnsupported, startCluster, type Cluster } from './lib/cluster/in
 import { snapshot, type HostSnapshot } from './lib/cluster/host.ts';
 import { podNetns } from './lib/cluster/network.ts';
 import { STATE_DIR, paths } from './lib/cluster/layout.ts';
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -152,4 +154,35 @@ test('one-node cluster: node and CoreDNS Ready, pods, Services, DNS, storage, an
     const [b, a] = [clusterView(before), clusterView(after)];
     for (const key of Object.keys(b) as (keyof typeof b)[]) assert.deepEqual(a[key], b[key], `${key} as before the cluster`);
     assert.deepEqual(podNetns(), []);
+  });
+
+test('a cluster whose test process was killed is cleaned up by the next start',
+  { skip: why ? `test cluster unavailable: ${why}` : false, timeout: 1_800_000 }, async () => {
+    if (process.env.FLOODGATE_KEEP_CLUSTER === '1') return;
+    const before = snapshot();
+    // A test process that starts a cluster with a running pod, then dies by SIGKILL: no stop(),
+    // no exit hooks; only the process reaper's SIGKILL of the recorded component pids runs.
+    const script = `
+      import { startCluster } from ${JSON.stringify(join(ROOT, 'e2e/lib/cluster/index.ts'))};
+      const c = await startCluster();
+      await c.kubectl(['run', 'orphan', '--image=' + c.images.busybox, '--image-pull-policy=Never', '--', 'sleep', '3600']);
+      await c.kubectl(['wait', '--for=condition=Ready', 'pod/orphan', '--timeout=120s']);
+      console.log('READY');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((res, rej) => {
+      child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('READY')) res(); });
+      child.once('exit', (code) => rej(new Error(`the crashing cluster process exited ${code} before READY`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3_000));   // the reaper polls once a second
+    const left = snapshot();
+    assert.ok(left.links.includes('fgc-cni0') && existsSync(STATE_DIR), 'the killed run left its cluster behind');
+
+    const cluster = await startCluster();
+    const pods = (await cluster.kubectl(['get', 'pods', '-A', '-o', 'name'])).stdout;
+    assert.doesNotMatch(pods, /orphan/, 'a fresh cluster, not the old one');
+    await cluster.stop();
+    const [b, a] = [clusterView(before), clusterView(snapshot())];
+    for (const key of Object.keys(b) as (keyof typeof b)[]) assert.deepEqual(a[key], b[key], `${key} as before both clusters`);
   });
