@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
   CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetBucketVersioningCommand, GetObjectCommand,
-  HeadObjectCommand, ListBucketsCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
+  GetObjectAttributesCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, UploadPartCommand, ListPartsCommand, type S3Client,
 } from '@aws-sdk/client-s3';
 import { startTestGateway, type TestGateway } from './lib/gateway.ts';
 import { compositeChecksum, createDigest } from '../proxy/auth/checksums.ts';
@@ -113,4 +113,19 @@ test('CompleteMultipartUpload takes x-amz-checksum-<alg> as the object checksum 
   const done = await complete(composite.replace(/-2$/, ''));
   assert.equal(done.status, 200, done.body.toString());
   assert.equal(xmlField(done.body, 'ChecksumCRC32'), composite);
+});
+
+test('GetObjectAttributes answers what was asked: ETag, checksum, parts count, storage class, size', async () => {
+  const a = await c.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'mp', ObjectAttributes: ['ETag', 'ObjectParts', 'StorageClass', 'ObjectSize'] }));
+  const h = await c.send(new HeadObjectCommand({ Bucket: B, Key: 'mp' }));
+  assert.equal(`"${a.ETag}"`, h.ETag);
+  assert.equal(a.ObjectParts?.TotalPartsCount, 2);
+  assert.equal(a.StorageClass, 'STANDARD');
+  assert.equal(a.ObjectSize, h.ContentLength);
+  const s = await c.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'summed', ObjectAttributes: ['Checksum'] }));
+  assert.match(s.Checksum?.ChecksumCRC32 ?? '', /-2$/);
+  assert.equal(s.ETag, undefined);
+  assert.equal((await s3Error(c.send(new GetObjectAttributesCommand({ Bucket: B, Key: 'missing', ObjectAttributes: ['ETag'] })))).name, 'NoSuchKey');
+  const none = await rawRequest(gw.url, { method: 'GET', path: objectPath(B, 'mp'), query: 'attributes=', creds: gw.creds });
+  assert.equal(errorCode(none.body), 'InvalidArgument');
 });

@@ -6,6 +6,7 @@ import { deleteObject, deleteObjects, getObject, headObject, putObject } from '.
 import { copyObject, uploadPartCopy } from './handlers/copy.ts';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart } from './handlers/multipart.ts';
 import { getAcl, getBucketVersioning, putAcl } from './handlers/acl.ts';
+import { getObjectAttributes } from './handlers/attributes.ts';
 import { listObjects, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 
 export const HANDLERS: Record<Operation, Handler> = {
@@ -35,4 +36,5 @@ export const HANDLERS: Record<Operation, Handler> = {
   PutBucketAcl: putAcl,
   GetObjectAcl: getAcl,
   PutObjectAcl: putAcl,
+  GetObjectAttributes: getObjectAttributes,
 };

@@ -9,7 +9,7 @@ export type Operation =
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts'
-  | 'GetBucketVersioning' | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl';
+  | 'GetBucketVersioning' | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl' | 'GetObjectAttributes';
 
 export interface Target {
   bucket?: string;
@@ -98,6 +98,7 @@ function subresourceOperation(method: string, t: Target, sub: string): Operation
   const name = sub.toLowerCase();
   const object = t.key !== undefined;
   if (name === 'versioning' && !object && method === 'GET') return 'GetBucketVersioning';
+  if (name === 'attributes' && object && method === 'GET') return 'GetObjectAttributes';
   if (name === 'acl' && method === 'GET') return object ? 'GetObjectAcl' : 'GetBucketAcl';
   if (name === 'acl' && method === 'PUT') return object ? 'PutObjectAcl' : 'PutBucketAcl';
   return undefined;
