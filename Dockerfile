@@ -13,6 +13,18 @@ COPY . .
 ARG REVISION=unknown
 RUN FLOODGATE_CACHE=/cache FLOODGATE_REVISION=${REVISION} tools/image/floodgate.sh --rootfs /rootfs
 
+# The cluster scenarios' application (e2e/kind/workflow.yml builds it with --target e2e-app): the
+# image's files plus /e2e from tools/image/e2e-app.sh, as the local cluster test builds it.
+FROM build AS e2e-layer
+RUN FLOODGATE_CACHE=/cache tools/image/e2e-app.sh --layer /e2e-layer
+FROM scratch AS e2e-app
+COPY --from=build /rootfs/ /
+COPY --from=e2e-layer /e2e-layer/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+USER 65532:65532
+WORKDIR /e2e
+ENTRYPOINT ["/usr/local/bin/node", "/e2e/apps/s3-app.ts"]
+
 # The image (keep this stage last: `docker build` without --target builds it).
 FROM scratch AS floodgate
 ARG VERSION=0.1.0

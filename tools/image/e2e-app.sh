@@ -2,14 +2,17 @@
 # Builds the image of the test application the cluster scenarios run in pods
 # (e2e/apps/s3-app.ts with @aws-sdk/client-s3 and @aws-sdk/lib-storage): the Floodgate image's
 # layers (Node, libraries, busybox) plus one layer with /e2e/apps and its own node_modules.
-#   tools/image/e2e-app.sh FLOODGATE-IMAGE.tar [--out FILE.tar]
-# prints the archive path on the last line; ref floodgate.local/e2e-app:<version>.
-# The Dockerfile's `e2e-app` target builds the same thing for kind.
+#   tools/image/e2e-app.sh FLOODGATE-IMAGE.tar [--out FILE.tar]   the archive; prints its path last
+#   tools/image/e2e-app.sh --layer DIR                            only the /e2e layer, into DIR
+# ref floodgate.local/e2e-app:<version>. The Dockerfile's `e2e-app` target runs --layer on top of
+# the Floodgate image's files, so kind gets the same image.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-base=${1:?usage: e2e-app.sh FLOODGATE-IMAGE.tar [--out FILE.tar]}; shift
+usage='usage: e2e-app.sh FLOODGATE-IMAGE.tar [--out FILE.tar] | --layer DIR'
+base=${1:?$usage}; shift
 cache=${FLOODGATE_CACHE:-$HOME/.cache/floodgate}/image
-out=''
+out='' layer=''
+if [ "$base" = --layer ]; then layer=${1:?$usage}; base=''; fi
 [ "${1:-}" != --out ] || out=$2
 nodebin=$("$root/tools/node.sh")/node
 eval "$("$nodebin" "$root/version.ts")"
@@ -33,6 +36,7 @@ mkdir -p "$stage/layer/e2e/apps"
 cp -a "$deps/node_modules" "$deps/package.json" "$stage/layer/e2e/"
 cp "$root/e2e/apps/s3-app.ts" "$root/e2e/apps/content.ts" "$stage/layer/e2e/apps/"
 chmod -R u+rwX,go+rX,go-w "$stage/layer"
+if [ -n "$layer" ]; then mkdir -p "$layer" && cp -a "$stage/layer/." "$layer/" && echo "$layer" && exit 0; fi
 
 # The base image's layers, as layer tars with their digests beside them (archive.sh reuses them).
 mkdir "$stage/base" && tar -C "$stage/base" -xf "$base"
