@@ -231,6 +231,27 @@ test('protected namespaces are never acted in, and a cap on the share of pods ho
   assert.match(condition(capped, 'Ready').message, /4 of the namespace's 7 running pods/);
 });
 
+test('Failed when injection cannot be confirmed within the deadline: the injector refuses the token', async () => {
+  const a = injectors.get('web-a')!;
+  await applyObjects(cp, [
+    { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'wrong-token', namespace: NS }, stringData: { token: 'not-the-sidecars-token' } },
+    podOf('bad-token', { app: 'bad' }, { [INJECTED_ANNOTATION]: 'true', [TOKEN_SECRET_ANNOTATION]: 'wrong-token', [CONTROL_PORT_ANNOTATION]: new URL(a.controlUrl).port }),
+  ]);
+  await markRunning('bad-token');
+  await applyObjects(cp, [fxOf('unconfirmed', { target: { pods: { selector: { matchLabels: { app: 'bad' } } } }, duration: '5m', faults: [{ kind: 'latency', ms: 5, match: {} }] })]);
+  const pending = await phaseIs('unconfirmed', 'Pending');
+  const failed = await phaseIs('unconfirmed', 'Failed');
+  assert.equal(condition(failed, 'Ready').reason, 'InjectionNotConfirmed');
+  assert.equal(condition(failed, 'Degraded').status, 'True');
+  const t = (failed.status.targets as any[])[0];
+  assert.equal(t.name, 'bad-token');
+  assert.match(t.message, /401/);
+  assert.ok(Date.parse(failed.status.endTime) - Date.parse(pending.status.startTime) >= 19_000, 'failed at the deadline, not before');
+  assert.deepEqual(await listed(a), []);
+  assert.equal(t.reason, 'Unauthorized');
+  await waitFor('finalizer removed', async () => ((await fx('unconfirmed')).metadata.finalizers ?? []).length === 0);
+});
+
 test('a VirtualBucket target: faults on each gateway pod\'s S3 front through its fault API and token Secret', async () => {
   const token = randomBytes(16).toString('hex');
   mkdirSync(join(dir, 'gw'));

@@ -83,6 +83,6 @@ export async function observe(client: InjectorClient, ep: Endpoint, ids: readonl
     }
     return { ok: true, faults };
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    return { ok: false, error: (e as Error).message, status: e instanceof InjectorError ? e.status : undefined };
   }
 }

@@ -75,7 +75,7 @@ export function heartbeatMs(spec: FaultExperimentSpec): number {
 }
 
 export interface FaultObservation { state: 'active' | 'ended' | 'unknown'; reason?: string; matched: number; fired: number }
-export type Observation = { ok: true; faults: Record<string, FaultObservation>; error?: string } | { ok: false; error: string };
+export type Observation = { ok: true; faults: Record<string, FaultObservation>; error?: string } | { ok: false; error: string; status?: number };
 
 export interface ResolvedTarget {
   kind: 'pod' | 'gateway';
@@ -117,10 +117,12 @@ function targetState(t: ResolvedTarget, ids: readonly string[], obs: Observation
   }
   if (!obs && !end) return { state: prev?.state ?? 'Selected', reason: prev?.reason ?? 'Selected', message: prev?.message ?? 'chosen; the faults follow', matched: prev?.matched, faulted: prev?.faulted };
   if (!obs || !obs.ok) {
-    const message = obs ? `injector unreachable: ${obs.error}` : 'not observed';
-    if (end && wasInjected) return { state: 'Lost', reason: 'Unreachable', message: `${message}; it reverts on its own at expiry or lease loss`, matched: prev?.matched, faulted: prev?.faulted };
-    if (end) return { state: 'NotInjected', reason: 'Unreachable', message };
-    return { state: prev?.state ?? 'Selected', reason: 'Unreachable', message, matched: prev?.matched, faulted: prev?.faulted };
+    const status = obs && !obs.ok ? obs.status : undefined;
+    const why = status === 401 ? 'Unauthorized' : 'Unreachable';
+    const message = obs ? (status ? `injector answered ${obs.error}` : `injector unreachable: ${obs.error}`) : 'not observed';
+    if (end && wasInjected) return { state: 'Lost', reason: why, message: `${message}; it reverts on its own at expiry or lease loss`, matched: prev?.matched, faulted: prev?.faulted };
+    if (end) return { state: 'NotInjected', reason: why, message };
+    return { state: prev?.state ?? 'Selected', reason: why, message, matched: prev?.matched, faulted: prev?.faulted };
   }
   const fs = ids.map((id) => obs.faults[id] ?? { state: 'unknown' as const, matched: 0, fired: 0 });
   const active = fs.filter((f) => f.state === 'active').length;

@@ -10,7 +10,7 @@ import { isNotFound } from '../kube/api.ts';
 import { applyFinalizer, applyStatus } from '../kube/apply.ts';
 import type { KubeObject } from '../kube/types.ts';
 import { ANNOTATION_ABORT, PROTECTED_NAMESPACES } from './contract.ts';
-import { observe } from './injector-client.ts';
+import { InjectorError, observe } from './injector-client.ts';
 import { activations, faultId, heartbeatMs, intent, isTerminal, report, type End, type Observation, type ResolvedTarget } from './plan.ts';
 import { chooseTargets, chosenFromStatus, resolveTargets } from './targets.ts';
 import { FX_FINALIZER, FX_TYPE, type FxCtx } from './types.ts';
@@ -176,7 +176,7 @@ async function finish(ctx: FxCtx, key: string, fx: KubeObject, prev: FaultExperi
       await Promise.all(ids.map((id) => ctx.injector.stop(ep, id)));
       observations.set(t.name, await observe(ctx.injector, ep, ids, true));
     } catch (e) {
-      observations.set(t.name, { ok: false, error: (e as Error).message });
+      observations.set(t.name, { ok: false, error: (e as Error).message, status: e instanceof InjectorError ? e.status : undefined });
     }
   }));
   const r = report({ ...base, prev, targets, observations, end });

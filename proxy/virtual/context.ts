@@ -92,6 +92,6 @@ export function noBackendMessage(cands: Candidate[], size: number): string {
 }
 
 export function metaOf(rec: PlacedObject): ObjectMeta {
-  const { bucket: _bucket, backend: _backend, ...meta } = rec;
+  const { bucket: _bucket, backend: _backend, location: _location, ...meta } = rec;
   return meta;
 }

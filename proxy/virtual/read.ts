@@ -6,7 +6,8 @@ import type { Readable } from 'node:stream';
 import type { GetOptions, GetResult, ObjectMeta, ScanOptions } from '../store/types.ts';
 import type { PlacedObject } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
-import { backendKey, backendOf, lockKey, metaOf, onBackend, vbucketOf, type VirtualContext } from './context.ts';
+import { backendOf, lockKey, metaOf, onBackend, vbucketOf, type VirtualContext } from './context.ts';
+import { nameOf } from './location.ts';
 import { checkReadConditions } from '../store/conditions.ts';
 import { reconcileKey } from './repair.ts';
 import type { Generation } from './runtime.ts';
@@ -44,7 +45,7 @@ export async function getObject(ctx: VirtualContext, bucket: string, key: string
       // A HEAD is answered from the index alone (the backend is up, the record is the truth).
       if (opts.head && !opts.range && !opts.partNumber) return { meta };
       try {
-        const r = await onBackend(ctx, b, () => b.store.getObject(b.bucket, backendKey(bucket, key), {
+        const r = await onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf(rec), {
           head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${rec.etag}"` },
         }));
         handedOff = true;
@@ -86,7 +87,7 @@ export async function redirectUrl(ctx: VirtualContext, bucket: string, key: stri
   if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
   const b = backendOf(ctx, gen, rec.backend);
   if (!b.presign) return undefined;
-  const ns = backendKey(bucket, key);
+  const ns = nameOf(rec);
   // WHATWG URLs resolve dot segments; such keys are served through the gateway instead.
   if (/(^|\/)\.{1,2}(\/|$)/.test(ns)) return undefined;
   const query = (o.query ?? []).filter(([k]) => /^response-/i.test(k)).sort(([a], [b2]) => (a < b2 ? -1 : 1));

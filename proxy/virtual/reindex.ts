@@ -5,9 +5,14 @@
 //   - a key the index lacks, or records differently, is (re)recorded from a HEAD of the copy;
 //   - a key on several backends keeps the indexed copy (else the newest); the others are
 //     reported as strays, and deleted when `removeStrays` is set.
+// Then each backend's copies under names of their own (`.floodgate/w/<bucket>/…`, location.ts):
+// one the index points at stays; one whose removal or write is still pending is left to it; one
+// of a key the index lacks is recorded (a lost index); any other is a stray.
 import type { ObjectMeta } from '../store/types.ts';
 import type { PlacedObject } from '../placement/types.ts';
+import { S3Error } from '../s3/errors.ts';
 import { backendKey, onBackend, type VirtualContext } from './context.ts';
+import { OWN_NAMES, keyOfOwnName, nameOf, sameCopy } from './location.ts';
 import { recordOf } from './repair.ts';
 import type { Generation } from './runtime.ts';
 
@@ -49,9 +54,11 @@ export async function reindex(ctx: VirtualContext, opts: { removeStrays?: boolea
   const { gen, release } = ctx.rt.enter();
   const report: ReindexReport = { buckets: 0, scanned: 0, added: 0, updated: 0, removed: 0, strays: [], unreachable: [] };
   try {
+    const pending = new Set((await ctx.index.intents(ctx.replica)).filter((i) => i.location).map((i) => `${i.backend}\n${i.location}`));
     for (const vb of gen.buckets.values()) {
       report.buckets++;
       await reindexBucket(ctx, gen, vb.name, vb.backends, opts, report);
+      for (const name of vb.backends) await reindexOwnNames(ctx, gen, vb.name, name, pending, opts, report);
     }
     return report;
   } finally {
@@ -102,6 +109,18 @@ async function settle(
   ctx: VirtualContext, gen: Generation, bucket: string, key: string, rec: PlacedObject | undefined,
   copies: { backend: string; meta: ObjectMeta }[], failed: Set<string>, opts: { removeStrays?: boolean }, report: ReindexReport,
 ): Promise<void> {
+  if (rec?.location) {
+    // Its copy has a name of its own: the listing of `<bucket>/` does not show it, ask for it.
+    if (failed.has(rec.backend) || await ownCopyExists(ctx, gen, rec)) {
+      await reportStrays(ctx, gen, bucket, key, copies, opts, report);
+      return;
+    }
+    if (!copies.length) {
+      const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
+      if (gone) { ctx.usage.apply(gone, undefined); report.removed++; }
+      return;
+    }
+  }
   if (!copies.length) {
     if (rec && !failed.has(rec.backend)) {
       const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
@@ -109,9 +128,9 @@ async function settle(
     }
     return;
   }
-  const keep = (rec && copies.find((c) => c.backend === rec.backend))
+  const keep = (rec && !rec.location ? copies.find((c) => c.backend === rec.backend) : undefined)
     ?? [...copies].sort((a, b) => b.meta.lastModified.getTime() - a.meta.lastModified.getTime())[0]!;
-  if (!rec || rec.backend !== keep.backend || rec.etag !== keep.meta.etag || rec.size !== keep.meta.size) {
+  if (!rec || rec.location || rec.backend !== keep.backend || rec.etag !== keep.meta.etag || rec.size !== keep.meta.size) {
     const b = gen.backends.get(keep.backend)!;
     // A listing has no content type or metadata: read them from the object itself.
     const head = await onBackend(ctx, b, () => b.store.getObject(b.bucket, backendKey(bucket, key), { head: true }));
@@ -121,14 +140,65 @@ async function settle(
     if (rec) report.updated++;
     else report.added++;
   }
-  for (const c of copies) {
-    if (c === keep) continue;
+  await reportStrays(ctx, gen, bucket, key, copies.filter((c) => c !== keep), opts, report);
+}
+
+async function reportStrays(
+  ctx: VirtualContext, gen: Generation, bucket: string, key: string, strays: { backend: string; location?: string }[],
+  opts: { removeStrays?: boolean }, report: ReindexReport,
+): Promise<void> {
+  for (const c of strays) {
     let removed = false;
     if (opts.removeStrays) {
       const b = gen.backends.get(c.backend)!;
-      await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, backendKey(bucket, key)));
+      await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, c.location ?? backendKey(bucket, key)));
       removed = true;
     }
     if (report.strays.length < 1000) report.strays.push({ bucket, key, backend: c.backend, removed });
+  }
+}
+
+async function ownCopyExists(ctx: VirtualContext, gen: Generation, rec: PlacedObject): Promise<boolean> {
+  const b = gen.backends.get(rec.backend);
+  if (!b) return false;
+  try {
+    await onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf(rec), { head: true }));
+    return true;
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'NoSuchKey') return false;
+    throw e;
+  }
+}
+
+async function reindexOwnNames(
+  ctx: VirtualContext, gen: Generation, bucket: string, backend: string, pending: Set<string>, opts: { removeStrays?: boolean }, report: ReindexReport,
+): Promise<void> {
+  const b = gen.backends.get(backend)!;
+  const prefix = `${OWN_NAMES}${bucket}/`;
+  const names = paged(async (after) => {
+    try {
+      return await onBackend(ctx, b, () => b.store.scan(b.bucket, { prefix, after, limit: PAGE }));
+    } catch (e) {
+      if (!report.unreachable.includes(backend)) report.unreachable.push(backend);
+      ctx.log('warn', 'reindex: backend listing failed', { backend, bucket, error: (e as Error).message });
+      return [];
+    }
+  });
+  for await (const m of names) {
+    const key = keyOfOwnName(bucket, m.key);
+    if (key === undefined || pending.has(`${backend}\n${m.key}`)) continue;
+    const copy = { bucket, key, backend, location: m.key };
+    const rec = await ctx.index.get(bucket, key);
+    if (sameCopy(rec, copy)) continue;
+    report.scanned++;
+    if (!rec) {
+      const head = await onBackend(ctx, b, () => b.store.getObject(b.bucket, m.key, { head: true }));
+      const next = recordOf(bucket, key, backend, { ...head.meta, key }, m.key);
+      const prev = await ctx.index.put(next);
+      ctx.usage.apply(prev, next);
+      report.added++;
+      continue;
+    }
+    await reportStrays(ctx, gen, bucket, key, [copy], opts, report);
   }
 }

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
 import type { PutInput } from '../store/types.ts';
 import { startMinio, freePort, type Minio } from '../backends/s3/minio.fixture.ts';
@@ -353,4 +353,37 @@ test('recovery at start settles what a crash left: uncommitted copies are adopte
   const listed = (await store.scan('crs', { prefix: '', after: '', limit: 10 })).map((o) => o.key);
   assert.deepEqual(listed, ['kept', 'new']);
   assert.equal(store.status().backends.reduce((t, b) => t + b.objects, 0), 2);
+});
+
+test('writers of one key do not wait on each other: a PUT whose body trickles does not hold up a second one; the last commit wins and no copy is left behind', { timeout: 60_000 }, async () => {
+  const { store, held } = await setup(['a', 'b'], [{ name: 'one', backends: ['a'] }, { name: 'two', backends: ['a', 'b'], strategy: 'round-robin' }]);
+  const copiesOf = async (bucket: string, key: string) => {
+    const names = [...(await held('a')), ...(await held('b'))];
+    return names.filter((n) => n === `${bucket}/${key}` || (n.startsWith(`.floodgate/w/${bucket}/`) && n.endsWith(`/${key}`)));
+  };
+  for (const bucket of ['one', 'two']) {
+    await store.putObject(bucket, 'k', input('old'));
+    const slow = new PassThrough();
+    const slowBody = Buffer.alloc(200_000, 's');
+    slow.write(slowBody.subarray(0, 1000));
+    let slowSettled = false;
+    const first = store.putObject(bucket, 'k', { body: slow, size: slowBody.length, headers: { userMeta: {} }, checksums: {} }).finally(() => { slowSettled = true; });
+    // The second writer completes while the first one's body is still open.
+    const second = await store.putObject(bucket, 'k', input('fast'));
+    assert.equal(slowSettled, false, `${bucket}: the second PUT finished while the first was still streaming`);
+    assert.equal(second.etag, createHash('md5').update('fast').digest('hex'));
+    assert.equal(await text(await store.getObject(bucket, 'k', {})), 'fast');
+    slow.end(slowBody.subarray(1000));
+    const r = await first;
+    assert.equal(r.etag, createHash('md5').update(slowBody).digest('hex'));
+    // The first body committed last: it wins, whole.
+    assert.equal(await text(await store.getObject(bucket, 'k', {})), slowBody.toString());
+    for (let i = 0; (await copiesOf(bucket, 'k')).length !== 1 && i < 200; i++) await new Promise((res) => setTimeout(res, 50));
+    assert.equal((await copiesOf(bucket, 'k')).length, 1, `${bucket}: one copy on the backends: ${(await copiesOf(bucket, 'k')).join(', ')}`);
+    assert.deepEqual((await store.scan(bucket, { prefix: '', after: '', limit: 10 })).map((o) => [o.key, o.size]), [['k', slowBody.length]]);
+  }
+  // A reindex keeps objects under names of their own.
+  const report = await store.reindex();
+  assert.equal(report.removed, 0);
+  assert.equal(await text(await store.getObject('one', 'k', {})), 's'.repeat(200_000));
 });

@@ -1,15 +1,18 @@
 // Writes: choose a backend, stream the object to it, and acknowledge only once the backend has
-// it AND the index has committed the record. The sequence, per key and under its lock:
-//   intent → backend PUT → index commit (returns the replaced record) → old copy deleted when it
-//   lived on another backend → intent cleared.
-// A crash anywhere leaves the intent, and recovery (repair.ts) settles the key.
+// it AND the index has committed the record. The sequence:
+//   (key's lock) conditions, backend-side name → intent → backend PUT (no lock) →
+//   (key's lock) conditions again, removal of the replaced copy queued, index commit (clears the
+//   intent) → the replaced copy removed in the background.
+// A crash anywhere leaves an intent, and recovery (repair.ts) settles the key.
 import type { PutInput, PutResult, ObjectMeta } from '../store/types.ts';
 import type { PlacedObject } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { isBackendFault } from '../backends/s3/errors.ts';
-import { backendKey, backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketOf, type VirtualContext } from './context.ts';
+import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
+import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
+import { holdForRemoval, queueRemoval, runRemoval } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 
 
@@ -22,42 +25,27 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
 }
 
 /**
- * Records a completed backend write. Returns once the index has committed: the client's answer
- * never waits on the backend that held the replaced copy (it may be stalled or down). That copy
- * is removed in the background, under the key's lock; while its backend is down, or when the
- * removal fails, the intent stays and the sweeper retries.
+ * Records a completed backend write (call under the key's lock, `current` read under it).
+ * Returns once the index has committed: the client's answer never waits on the backend that held
+ * the replaced copy (it may be stalled or down). That copy's removal is queued in the index
+ * before the commit (removals.ts) and tried in the background; while its backend is down, or
+ * when the removal fails, the sweeper retries.
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
-  // When nothing lives elsewhere, the commit clears the intent itself (one transaction fewer).
-  const samePlace = !current || current.backend === rec.backend;
-  const prev = await ctx.index.put(rec, samePlace ? intent : undefined);
+  const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), ...current } : undefined;
+  const prev = await ctx.index.put(rec, intent);
   ctx.usage.apply(prev, rec);
-  if (samePlace && (!prev || prev.backend === rec.backend)) return;
-  if (!prev || prev.backend === rec.backend) {
-    await ctx.index.endIntent(intent);
-    return;
-  }
-  if (!ctx.health.healthy(prev.backend)) {
-    ctx.log('info', 'old copy is on a backend marked down; the sweeper removes it', { bucket: rec.bucket, key: rec.key, backend: prev.backend });
-    return;
-  }
-  void removeOldCopy(ctx, gen, prev.backend, rec, intent);
-}
-
-/** Deletes the replaced copy, unless a later write has put the key back on that backend meanwhile. */
-async function removeOldCopy(ctx: VirtualContext, gen: Generation, backend: string, rec: PlacedObject, intent: number): Promise<void> {
-  try {
-    await ctx.locks.run(lockKey(rec.bucket, rec.key), async () => {
-      ctx.running.add(intent);
-      const now = await ctx.index.get(rec.bucket, rec.key);
-      const old = gen.backends.get(backend);
-      if (old && now?.backend !== backend) await onBackend(ctx, old, () => old.store.deleteObject(old.bucket, backendKey(rec.bucket, rec.key)));
-      await ctx.index.endIntent(intent);
-    });
-  } catch (e) {
-    ctx.log('warn', 'old copy not deleted yet; the sweeper retries', { bucket: rec.bucket, key: rec.key, backend, error: (e as Error).message });
-  } finally {
-    ctx.running.delete(intent);
+  const removals = replaces ? [replaces] : [];
+  // Another replica committed in between: the copy actually replaced goes too.
+  if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) removals.push({ id: await queueRemoval(ctx, prev), ...prev });
+  for (const r of removals) {
+    holdForRemoval(ctx, r);
+    if (!ctx.health.healthy(r.backend)) {
+      ctx.log('info', 'replaced copy is on a backend marked down; the sweeper removes it', { bucket: rec.bucket, key: rec.key, backend: r.backend });
+      continue;
+    }
+    // After the lock is released: the removal takes it itself.
+    setImmediate(() => void runRemoval(ctx, gen, r));
   }
 }
 
@@ -65,69 +53,106 @@ function bodyUnread(e: unknown): boolean {
   return (e as { bodyUnread?: boolean }).bodyUnread === true;
 }
 
+/**
+ * Writers of one key do not wait on each other's bodies: the key's lock is held only to check the
+ * conditions and pick the backend-side name (location.ts: a name no other write is streaming to),
+ * and again for the index commit, where the conditions are checked once more. The last commit
+ * wins, as in S3; the copy it replaced is removed in the background.
+ */
 export async function putObject(ctx: VirtualContext, bucket: string, key: string, input: PutInput): Promise<PutResult> {
   const { gen, release } = ctx.rt.enter();
   try {
     const vb = vbucketOf(gen, bucket);
-    return await ctx.locks.run(lockKey(bucket, key), async () => {
-      const current = await ctx.index.get(bucket, key);
-      checkWriteConditions(current?.etag, input.conditions);
-      const tried = new Set<string>();
-      for (;;) {
-        const name = chooseBackend(ctx, gen, vb, key, input.size, tried);
-        tried.add(name);
-        try {
-          return await putTo(ctx, gen, name, bucket, key, input, current);
-        } catch (e) {
-          // Refused before a byte of the body was read: the same body can go to another backend.
-          if (isBackendFault(e) && bodyUnread(e)) continue;
-          throw e;
-        }
+    checkWriteConditions((await ctx.index.get(bucket, key))?.etag, input.conditions);
+    const tried = new Set<string>();
+    for (;;) {
+      const name = chooseBackend(ctx, gen, vb, key, input.size, tried);
+      tried.add(name);
+      try {
+        return await putTo(ctx, gen, name, bucket, key, input);
+      } catch (e) {
+        // Refused before a byte of the body was read: the same body can go to another backend.
+        if (isBackendFault(e) && bodyUnread(e)) continue;
+        throw e;
       }
-    });
+    }
   } finally {
     release();
   }
 }
 
-async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket: string, key: string, input: PutInput, current: PlacedObject | undefined): Promise<PutResult> {
+async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket: string, key: string, input: PutInput): Promise<PutResult> {
   const b = backendOf(ctx, gen, name);
+  const lock = lockKey(bucket, key);
+  const claim = await ctx.locks.run(lock, async () => {
+    const current = await ctx.index.get(bucket, key);
+    checkWriteConditions(current?.etag, input.conditions);
+    return claimName(ctx, current, bucket, key, name);
+  });
   const unreserve = ctx.usage.reserve(name, input.size);
-  const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: name, op: 'put' });
-  ctx.running.add(intent);
+  let keepClaim = false;
+  let intent: number | undefined;
   try {
+    intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: name, op: 'put', location: claim.location });
+    ctx.running.add(intent);
+    const target = { bucket, key, backend: name, location: claim.location };
     let result: PutResult;
     try {
-      result = await onBackend(ctx, b, () => b.store.putObject(b.bucket, backendKey(bucket, key), { ...input, conditions: undefined }));
+      result = await onBackend(ctx, b, () => b.store.putObject(b.bucket, nameOf(target), { ...input, conditions: undefined }));
     } catch (e) {
       // A definite refusal (bad body, 4xx) changed nothing; an unknown outcome is settled now if possible.
       if (!isBackendFault(e) || bodyUnread(e)) await ctx.index.endIntent(intent);
-      else void settleLater(ctx, gen, bucket, key, intent);
+      else {
+        // Until it is settled, a late copy may still land on the usual name: keep others off it.
+        keepClaim = true;
+        void settleLater(ctx, gen, { id: intent, ...target }).finally(claim.release);
+      }
       throw e;
     }
     const meta: ObjectMeta = {
       key, size: result.size, etag: result.etag, lastModified: result.lastModified,
       checksums: { ...input.checksums, ...result.checksums }, ...input.headers,
     };
-    await commitWrite(ctx, gen, { ...meta, bucket, backend: name }, current, intent);
+    const rec: PlacedObject = { ...meta, bucket, backend: name, ...(claim.location ? { location: claim.location } : {}) };
+    const id = intent;
+    await ctx.locks.run(lock, async () => {
+      const current = await ctx.index.get(bucket, key);
+      try {
+        checkWriteConditions(current?.etag, input.conditions);
+      } catch (e) {
+        // Another write won while this body streamed; S3 checks conditions at completion too.
+        await ctx.index.endIntent(id);
+        setImmediate(() => void queueRemoval(ctx, target).then((rid) => runRemoval(ctx, gen, { id: rid, ...target }), () => {}));
+        throw e;
+      }
+      await commitWrite(ctx, gen, rec, current, id);
+    });
     return { ...result, checksums: meta.checksums };
   } finally {
-    ctx.running.delete(intent);
+    if (intent !== undefined) ctx.running.delete(intent);
+    if (!keepClaim) claim.release();
     unreserve();
   }
 }
 
-/** After a write with an unknown outcome: reconcile the key once the lock is free. */
-async function settleLater(ctx: VirtualContext, gen: Generation, bucket: string, key: string, intent: number): Promise<void> {
-  ctx.running.delete(intent);
-  // The client is told the write failed: a copy that reached the backend anyway is removed.
-  ctx.refused.add(intent);
+/**
+ * After a write with an unknown outcome (the client is told it failed): its copy must never be
+ * adopted. A copy under a name of its own is simply removed (the intent is its removal); one at
+ * `<bucket>/<key>` is settled by reconciling the key as refused.
+ */
+async function settleLater(ctx: VirtualContext, gen: Generation, w: { id: number } & CopyRef): Promise<void> {
+  ctx.running.delete(w.id);
+  if (w.location) {
+    await runRemoval(ctx, gen, w);
+    return;
+  }
+  ctx.refused.add(w.id);
   await new Promise((r) => setImmediate(r));
   try {
-    const outcome = await ctx.locks.run(lockKey(bucket, key), () => reconcileKey(ctx, gen, bucket, key, 'refused'));
+    const outcome = await ctx.locks.run(lockKey(w.bucket, w.key), () => reconcileKey(ctx, gen, w.bucket, w.key, 'refused'));
     if (outcome === 'done') {
-      await ctx.index.endIntent(intent);
-      ctx.refused.delete(intent);
+      await ctx.index.endIntent(w.id);
+      ctx.refused.delete(w.id);
     }
   } catch { /* the intent stays for the sweeper */ }
 }

@@ -1,0 +1,72 @@
+// Queued removals: a copy the index no longer points at (the one an overwrite replaced, the copy
+// of a deleted object, the copy of a write that lost the race or was refused) is deleted by a
+// `remove` intent in the index, never on the client's time. The intent is recorded before the
+// commit that orphans the copy, so a crash cannot forget it; it is tried at once in the
+// background when the backend is up, and by the sweeper (repair.ts recoverIntents) until it succeeds.
+import type { Intent } from '../placement/types.ts';
+import { S3Error } from '../s3/errors.ts';
+import { lockKey, onBackend, type VirtualContext } from './context.ts';
+import { holdUsualName, nameOf, sameCopy, usualNameBusy, type CopyRef } from './location.ts';
+import type { Generation } from './runtime.ts';
+
+/** Records the removal of `copy`; returns its intent id. */
+export function queueRemoval(ctx: VirtualContext, copy: CopyRef): Promise<number> {
+  return ctx.index.beginIntent({ owner: ctx.replica, bucket: copy.bucket, key: copy.key, backend: copy.backend, op: 'remove', location: copy.location });
+}
+
+/**
+ * Deletes the copy unless the index points at it again (call under the key's lock). A copy at
+ * `<bucket>/<key>` is left while a write of this process streams to that name.
+ */
+export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef): Promise<'done' | 'postponed'> {
+  if (sameCopy(await ctx.index.get(r.bucket, r.key), r)) return 'done';
+  const b = gen.backends.get(r.backend);
+  if (!b) return 'done';
+  if (!ctx.health.healthy(r.backend)) return 'postponed';
+  if (!r.location && usualNameBusy(ctx, r.bucket, r.key, r.backend, 'write')) return 'postponed';
+  try {
+    await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(r)));
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'NoSuchKey') return 'done';
+    ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: r.bucket, key: r.key, backend: r.backend, error: (e as Error).message });
+    return 'postponed';
+  }
+  return 'done';
+}
+
+/** Pending removals of `<bucket>/<key>` names, held so no new write streams there meanwhile. */
+const held = new WeakMap<VirtualContext, Map<number, () => void>>();
+
+/** Keeps a pending removal's `<bucket>/<key>` name busy until it is done. */
+export function holdForRemoval(ctx: VirtualContext, i: Pick<Intent, 'id'> & CopyRef): void {
+  if (i.location) return;
+  let m = held.get(ctx);
+  if (!m) held.set(ctx, (m = new Map()));
+  if (!m.has(i.id)) m.set(i.id, holdUsualName(ctx, i.bucket, i.key, i.backend, 'remove'));
+}
+
+/** Lets the name go once the removal is done. */
+export function releaseRemoval(ctx: VirtualContext, id: number): void {
+  const m = held.get(ctx);
+  m?.get(id)?.();
+  m?.delete(id);
+}
+
+/** Settles one removal intent under the key's lock; the intent is cleared once it is done. */
+export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Pick<Intent, 'id'> & CopyRef): Promise<'done' | 'postponed'> {
+  holdForRemoval(ctx, i);
+  ctx.running.add(i.id);
+  try {
+    const outcome = await ctx.locks.run(lockKey(i.bucket, i.key), () => settleRemoval(ctx, gen, i));
+    if (outcome === 'done') {
+      await ctx.index.endIntent(i.id);
+      releaseRemoval(ctx, i.id);
+    }
+    return outcome;
+  } catch (e) {
+    ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: i.bucket, key: i.key, backend: i.backend, error: (e as Error).message });
+    return 'postponed';
+  } finally {
+    ctx.running.delete(i.id);
+  }
+}
