@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { INJECTED_ANNOTATION, SIDECAR_NAME, TOKEN_SECRET_ANNOTATION } from '../injection-contract.ts';
-import { ANNOTATIONS, injectPatch, SIDECAR_ENDPOINT, skipReason, type Container, type PatchOp, type Pod } from './inject.ts';
+import { ANNOTATIONS, injectPatch, SIDECAR_ENDPOINT, skipReason, UPSTREAM_ENV, type Container, type PatchOp, type Pod } from './inject.ts';
 import { DEFAULT_SIDECAR, parseQuantity, type SidecarSettings } from './settings.ts';
 
 const S: SidecarSettings = { image: 'floodgate/floodgate:test', ...DEFAULT_SIDECAR };
@@ -72,13 +72,14 @@ describe('injectPatch', () => {
     assert.equal(envOf(migrate!).AWS_ENDPOINT_URL_S3, SIDECAR_ENDPOINT, 'init containers after the sidecar use it too');
     const args = first!.args as string[];
     for (const a of ['injector', '--listen=127.0.0.1:9080', '--upstream=http://minio.data:9000', '--control-listen=0.0.0.0:9101',
-      '--token-file=/var/run/floodgate/token/token', '--max-cpu-cores=1', `--max-memory=${256 * 1024 ** 2}`, `--max-disk=${1024 ** 3}`]) {
+      '--token-file=/var/run/floodgate/token/token', '--state-file=/var/run/floodgate/state/injector.json', '--max-cpu-cores=1', `--max-memory=${256 * 1024 ** 2}`, `--max-disk=${1024 ** 3}`]) {
       assert.ok(args.includes(a), `${a} in ${args}`);
     }
     assert.equal(first!.command, undefined, 'the image entrypoint runs the subcommand');
     assert.deepEqual((first!.readinessProbe as { httpGet: unknown }).httpGet, { path: '/_floodgate/metrics', port: 9101 });
     assert.equal(envOf(p.spec!.containers![0]!).AWS_ENDPOINT_URL_S3, SIDECAR_ENDPOINT);
-    assert.deepEqual(p.spec!.volumes, [{ name: 'floodgate-injector-token', secret: { secretName: 'floodgate-injector-abc12', defaultMode: 0o440 } }]);
+    assert.deepEqual(p.spec!.volumes, [{ name: 'floodgate-injector-token', secret: { secretName: 'floodgate-injector-abc12', defaultMode: 0o440 } },
+      { name: 'floodgate-injector-state', emptyDir: { sizeLimit: '1Mi' } }]);
     assert.deepEqual(p.metadata!.annotations, { 'floodgate.io/injected': 'true', [TOKEN_SECRET_ANNOTATION]: 'floodgate-injector-abc12', 'floodgate.io/injector-control-port': '9101' });
   });
 
@@ -102,14 +103,20 @@ describe('injectPatch', () => {
     assert.ok((sidecarOf(p).args as string[]).includes('--upstream=http://s3.local:9000'));
   });
 
-  test('an endpoint from a ConfigMap needs the upstream annotation, and is then replaced by a literal', () => {
-    const fromRef = [{ name: 'AWS_ENDPOINT_URL_S3', valueFrom: { configMapKeyRef: { name: 'cfg', key: 'endpoint' } } }];
-    const r = injectPatch(podOf([app(fromRef)]), 's', S);
-    assert.equal(r.inject, false);
-    assert.match((r as { reason: string }).reason, /floodgate\.io\/upstream/);
-    const p = injected(podOf([app(fromRef)], { annotations: { [ANNOTATIONS.upstream]: 'https://s3.example:443' } }));
-    assert.deepEqual(p.spec!.containers![0]!.env, [{ name: 'AWS_ENDPOINT_URL_S3', value: SIDECAR_ENDPOINT }]);
-    assert.ok((sidecarOf(p).args as string[]).includes('--upstream=https://s3.example:443'));
+  test('an endpoint from a Secret or ConfigMap key is read by the sidecar through the same reference; the annotation wins', () => {
+    for (const ref of [{ secretKeyRef: { name: 'photos-access', key: 'endpoint' } }, { configMapKeyRef: { name: 'cfg', key: 'endpoint' } }]) {
+      const fromRef = [{ name: 'AWS_ENDPOINT_URL_S3', valueFrom: ref }];
+      const p = injected(podOf([app(fromRef)]));
+      assert.deepEqual(p.spec!.containers![0]!.env, [{ name: 'AWS_ENDPOINT_URL_S3', value: SIDECAR_ENDPOINT }]);
+      assert.deepEqual(sidecarOf(p).env, [{ name: UPSTREAM_ENV, valueFrom: ref }]);
+      assert.ok((sidecarOf(p).args as string[]).includes(`--upstream=$(${UPSTREAM_ENV})`));
+      const annotated = injected(podOf([app(fromRef)], { annotations: { [ANNOTATIONS.upstream]: 'https://s3.example:443' } }));
+      assert.equal(sidecarOf(annotated).env, undefined);
+      assert.ok((sidecarOf(annotated).args as string[]).includes('--upstream=https://s3.example:443'));
+    }
+    const two = podOf([app([{ name: 'AWS_ENDPOINT_URL_S3', valueFrom: { secretKeyRef: { name: 'a', key: 'endpoint' } } }]),
+      app([{ name: 'AWS_ENDPOINT_URL_S3', valueFrom: { secretKeyRef: { name: 'b', key: 'endpoint' } } }], { name: 'b' })]);
+    assert.match((injectPatch(two, 's', S) as { reason: string }).reason, /different S3 endpoints/);
   });
 
   test('no endpoint, or two different ones, is not injected (with the reason)', () => {
@@ -133,11 +140,11 @@ describe('injectPatch', () => {
 
   test('disk path: a shared emptyDir in every container, or the app\'s own volume at that path', () => {
     const p = injected(podOf([app(S3), app(undefined, { name: 'b', volumeMounts: [{ name: 'cache', mountPath: '/cache' }] })], { annotations: { [ANNOTATIONS.diskPath]: '/scratch' } }, { volumes: [{ name: 'cache', emptyDir: {} }] }));
-    assert.deepEqual(p.spec!.volumes!.map((v) => v.name), ['cache', 'floodgate-injector-token', 'floodgate-disk']);
+    assert.deepEqual(p.spec!.volumes!.map((v) => v.name), ['cache', 'floodgate-injector-token', 'floodgate-injector-state', 'floodgate-disk']);
     for (const c of p.spec!.containers!) assert.ok(c.volumeMounts!.some((m) => m.name === 'floodgate-disk' && m.mountPath === '/scratch'), c.name);
     assert.ok((sidecarOf(p).args as string[]).includes('--disk-path=/scratch'));
     const own = injected(podOf([app(S3, { volumeMounts: [{ name: 'data', mountPath: '/data' }] })], { annotations: { [ANNOTATIONS.diskPath]: '/data' } }, { volumes: [{ name: 'data', emptyDir: {} }] }));
-    assert.deepEqual(own.spec!.volumes!.map((v) => v.name), ['data', 'floodgate-injector-token']);
+    assert.deepEqual(own.spec!.volumes!.map((v) => v.name), ['data', 'floodgate-injector-token', 'floodgate-injector-state']);
     assert.ok(sidecarOf(own).volumeMounts!.some((m) => m.name === 'data' && m.mountPath === '/data'));
     assert.equal(own.spec!.containers![0]!.volumeMounts!.length, 1);
   });

@@ -40,7 +40,10 @@ export const ANNOTATIONS = {
 export const SIDECAR_ENDPOINT = `http://127.0.0.1:${SIDECAR_S3_PORT}`;
 export const TOKEN_VOLUME = 'floodgate-injector-token';
 export const DISK_VOLUME = 'floodgate-disk';
+/** The sidecar's record of applied disk fills and paused processes: an emptyDir outlives a crashed sidecar, so its restart undoes them. */
+export const STATE_VOLUME = 'floodgate-injector-state';
 const TOKEN_DIR = '/var/run/floodgate/token';
+const STATE_DIR = '/var/run/floodgate/state';
 const ENDPOINT_VARS = ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL'] as const;
 
 export type Skip = { inject: false; reason: string };
@@ -56,20 +59,33 @@ export function skipReason(pod: Pod, namespace: string, protectedNamespaces: rea
 }
 
 const esc = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
-const literal = (c: Container, name: string) => c.env?.find((e) => e.name === name && e.value !== undefined)?.value;
+/** The endpoint a container sets: a literal value, or a Secret / ConfigMap key (as a VirtualBucket's access Secret gives it). */
+function endpointOf(c: Container, name: string): { url: string } | { valueFrom: unknown } | undefined {
+  const e = c.env?.find((x) => x.name === name);
+  if (e?.value !== undefined) return { url: e.value };
+  const ref = e?.valueFrom as { secretKeyRef?: unknown; configMapKeyRef?: unknown } | undefined;
+  return ref?.secretKeyRef || ref?.configMapKeyRef ? { valueFrom: ref } : undefined;
+}
 
-/** The one upstream of every app container: a literal AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else the annotation. */
-export function upstreamOf(pod: Pod, apps: Container[]): { url: string } | { error: string } {
+/** The sidecar's env var that carries an upstream read from a Secret or ConfigMap key. */
+export const UPSTREAM_ENV = 'FLOODGATE_UPSTREAM';
+
+/**
+ * The one upstream of every app container: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL — a literal
+ * or a Secret/ConfigMap key, which the sidecar then reads through the same reference — else the
+ * annotation.
+ */
+export function upstreamOf(pod: Pod, apps: Container[]): { url: string } | { valueFrom: unknown } | { error: string } {
   const fromAnnotation = pod.metadata?.annotations?.[ANNOTATIONS.upstream];
   if (fromAnnotation) return /^https?:\/\/[^\s/]+/.test(fromAnnotation) ? { url: fromAnnotation } : { error: `${ANNOTATIONS.upstream}: expected an http(s) URL, got "${fromAnnotation}"` };
-  const found = new Set<string>();
+  const found = new Map<string, { url: string } | { valueFrom: unknown }>();
   for (const c of apps) {
-    const v = literal(c, 'AWS_ENDPOINT_URL_S3') ?? literal(c, 'AWS_ENDPOINT_URL');
-    if (v !== undefined) found.add(v);
+    const v = endpointOf(c, 'AWS_ENDPOINT_URL_S3') ?? endpointOf(c, 'AWS_ENDPOINT_URL');
+    if (v) found.set(JSON.stringify(v), v);
   }
-  if (found.size === 0) return { error: `no S3 endpoint to put the sidecar in front of: set AWS_ENDPOINT_URL_S3 (a literal value) in the app containers or the annotation ${ANNOTATIONS.upstream}` };
-  if (found.size > 1) return { error: `the app containers use different S3 endpoints (${[...found].join(', ')}); one sidecar has one upstream: set ${ANNOTATIONS.upstream}` };
-  return { url: [...found][0]! };
+  if (found.size === 0) return { error: `no S3 endpoint to put the sidecar in front of: set AWS_ENDPOINT_URL_S3 (a value, or a Secret or ConfigMap key) in the app containers or the annotation ${ANNOTATIONS.upstream}` };
+  if (found.size > 1) return { error: `the app containers use different S3 endpoints (${[...found.keys()].join(', ')}); one sidecar has one upstream: set ${ANNOTATIONS.upstream}` };
+  return [...found.values()][0]!;
 }
 
 /** Env ops for one container: every endpoint var it sets literally or from a ref points at the sidecar; AWS_ENDPOINT_URL_S3 always does. */
@@ -120,10 +136,13 @@ export function injectPatch(pod: Pod, tokenSecret: string, s: SidecarSettings): 
   const request = (r: string, l: string) => (parseQuantity(r)! > parseQuantity(l)! ? l : r);
 
   const ops: PatchOp[] = [];
-  const volumes: { name: string; [k: string]: unknown }[] = [{ name: TOKEN_VOLUME, secret: { secretName: tokenSecret, defaultMode: 0o440 } }];
-  const sidecarMounts = [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }];
-  const args = ['injector', `--listen=127.0.0.1:${SIDECAR_S3_PORT}`, `--upstream=${up.url}`, `--control-listen=0.0.0.0:${SIDECAR_CONTROL_PORT}`,
-    `--token-file=${TOKEN_DIR}/${TOKEN_SECRET_KEY}`, `--max-cpu-cores=${parseQuantity(maxCores)}`, `--max-memory=${parseQuantity(maxMemory)}`, `--max-disk=${parseQuantity(maxDisk)}`];
+  const volumes: { name: string; [k: string]: unknown }[] = [{ name: TOKEN_VOLUME, secret: { secretName: tokenSecret, defaultMode: 0o440 } },
+    { name: STATE_VOLUME, emptyDir: { sizeLimit: '1Mi' } }];
+  const sidecarMounts = [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }, { name: STATE_VOLUME, mountPath: STATE_DIR, readOnly: false }];
+  // Kubernetes expands $(VAR) in args from the container's own env.
+  const upstream = 'url' in up ? up.url : `$(${UPSTREAM_ENV})`;
+  const args = ['injector', `--listen=127.0.0.1:${SIDECAR_S3_PORT}`, `--upstream=${upstream}`, `--control-listen=0.0.0.0:${SIDECAR_CONTROL_PORT}`,
+    `--token-file=${TOKEN_DIR}/${TOKEN_SECRET_KEY}`, `--state-file=${STATE_DIR}/injector.json`, `--max-cpu-cores=${parseQuantity(maxCores)}`, `--max-memory=${parseQuantity(maxMemory)}`, `--max-disk=${parseQuantity(maxDisk)}`];
 
   for (const { c, base } of apps) ops.push(...envOps(base, c));
 
@@ -157,6 +176,7 @@ export function injectPatch(pod: Pod, tokenSecret: string, s: SidecarSettings): 
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
     args,
+    ...('valueFrom' in up ? { env: [{ name: UPSTREAM_ENV, valueFrom: up.valueFrom }] } : {}),
     restartPolicy: 'Always',
     ports: [{ name: 'fg-control', containerPort: SIDECAR_CONTROL_PORT, protocol: 'TCP' }],
     // The app containers start only once the sidecar's listeners are up.
