@@ -173,7 +173,7 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
       const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: rec.backend, op: 'delete' });
       ctx.running.add(intent);
       try {
-        await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, backendKey(bucket, key)));
+        await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(rec)));
         const gone = await ctx.index.delete(bucket, key, { intent });
         if (gone) ctx.usage.apply(gone, undefined);
       } finally {
