@@ -12,6 +12,7 @@ import { param, parseTarget, resolveOperation, type Operation } from './s3/route
 import { HANDLERS } from './s3/dispatch.ts';
 import { refuseUnsupportedFeatures } from './s3/features.ts';
 import { settled, takeTurn } from './connection-order.ts';
+import { addCorsHeaders, answerPreflight, corsStoreOf } from './s3/cors.ts';
 import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
 import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
@@ -93,6 +94,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createMetrics();
   const sockets = new Set<Socket>();
   const inFlight = new Set<ServerResponse>();
+  const cors = corsStoreOf(opts.store);
   let closing = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -114,6 +116,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
     if (isAnonymousGet(req) && serveHealth(path, res)) return;
     if (opts.routes?.(req, res)) return;
+    // A CORS preflight carries no signature (browsers send none): answered from the bucket's rules.
+    if (req.method === 'OPTIONS') return preflight(req, res, rawUrl, path, requestId);
 
     let operation: Operation | 'Unknown' = 'Unknown';
     let bucket: string | undefined;
@@ -148,6 +152,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       operation = op;
       checkExpectation(req);
       refuseUnsupportedFeatures(op, req.headers);
+      if (req.headers.origin !== undefined && cors) {
+        req.pause();
+        await addCorsHeaders(cors, target.bucket, req, res);
+      }
       ctx = { req, res, requestId, target, op, auth, store: opts.store, region: opts.region, idleTimeoutMs: opts.idleTimeoutMs, bodyStarted: false, redirect: opts.redirect };
       if (opts.faults && opts.faults.engine.registry.size > 0) {
         // The byte counter above set the body flowing: hold it while faults are decided (and
@@ -162,6 +170,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       if (!isS3Error(e)) opts.logger.log('error', 'internal error', { requestId, operation, ...errorFields(e) });
       if (res.destroyed) return;
       sendError(res, err, path, requestId, !req.complete && !drainable(err));
+    }
+  }
+
+  async function preflight(req: IncomingMessage, res: ServerResponse, rawUrl: string, path: string, requestId: string): Promise<void> {
+    try {
+      const target = parseTarget(rawUrl, req.headers.host, opts.domains);
+      const headers = await answerPreflight(cors, target.bucket, req);
+      res.writeHead(200, { ...headers, 'content-length': 0 }).end();
+    } catch (e) {
+      sendError(res, isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e }), path, requestId, !req.complete);
     }
   }
 

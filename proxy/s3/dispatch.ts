@@ -7,6 +7,7 @@ import { copyObject, uploadPartCopy } from './handlers/copy.ts';
 import { abortMultipartUpload, completeMultipartUpload, createMultipartUpload, listMultipartUploads, listParts, uploadPart } from './handlers/multipart.ts';
 import { getAcl, getBucketVersioning, putAcl } from './handlers/acl.ts';
 import { getObjectAttributes } from './handlers/attributes.ts';
+import { deleteBucketCors, getBucketCors, putBucketCors } from './handlers/cors.ts';
 import { listObjects, listObjectsV2, listObjectVersions } from './handlers/list.ts';
 
 export const HANDLERS: Record<Operation, Handler> = {
@@ -37,4 +38,7 @@ export const HANDLERS: Record<Operation, Handler> = {
   GetObjectAcl: getAcl,
   PutObjectAcl: putAcl,
   GetObjectAttributes: getObjectAttributes,
+  GetBucketCors: getBucketCors,
+  PutBucketCors: putBucketCors,
+  DeleteBucketCors: deleteBucketCors,
 };

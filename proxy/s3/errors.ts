@@ -32,6 +32,7 @@ export const S3_ERRORS = {
   MethodNotAllowed: [405, 'The specified method is not allowed against this resource.'],
   MissingSecurityHeader: [400, 'Your request was missing a required header.'],
   MissingContentLength: [411, 'You must provide the Content-Length HTTP header.'],
+  NoSuchCORSConfiguration: [404, 'The CORS configuration does not exist'],
   NoSuchBucket: [404, 'The specified bucket does not exist.'],
   NoSuchKey: [404, 'The specified key does not exist.'],
   NoSuchVersion: [404, 'The specified version does not exist.'],

@@ -9,7 +9,8 @@ export type Operation =
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts'
-  | 'GetBucketVersioning' | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl' | 'GetObjectAttributes';
+  | 'GetBucketVersioning' | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl' | 'GetObjectAttributes'
+  | 'GetBucketCors' | 'PutBucketCors' | 'DeleteBucketCors';
 
 export interface Target {
   bucket?: string;
@@ -99,6 +100,9 @@ function subresourceOperation(method: string, t: Target, sub: string): Operation
   const object = t.key !== undefined;
   if (name === 'versioning' && !object && method === 'GET') return 'GetBucketVersioning';
   if (name === 'attributes' && object && method === 'GET') return 'GetObjectAttributes';
+  if (name === 'cors' && !object && method === 'GET') return 'GetBucketCors';
+  if (name === 'cors' && !object && method === 'PUT') return 'PutBucketCors';
+  if (name === 'cors' && !object && method === 'DELETE') return 'DeleteBucketCors';
   if (name === 'acl' && method === 'GET') return object ? 'GetObjectAcl' : 'GetBucketAcl';
   if (name === 'acl' && method === 'PUT') return object ? 'PutObjectAcl' : 'PutBucketAcl';
   return undefined;

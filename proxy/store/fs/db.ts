@@ -7,6 +7,7 @@ import { createBatcher, type Batcher } from '../../placement/batch.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_cors (bucket TEXT PRIMARY KEY, rules TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS objects (
   bucket TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified INTEGER NOT NULL,
   headers TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER, segments TEXT NOT NULL,

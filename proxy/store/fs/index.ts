@@ -18,6 +18,7 @@ import { openBlobDir, type Segment } from './blobs.ts';
 import { openMetaDb, type ObjectRow, type PartRow, type UploadRow } from './db.ts';
 import { completeParts, type StoredPart } from './multipart.ts';
 import { openSpaceGuard, type StoreHealth } from './space.ts';
+import type { BucketCorsStore, CorsRule } from '../../s3/cors.ts';
 
 export interface FsStoreOptions {
   /** fsync blobs, their directories and every commit (default true; tests may trade it for speed). */
@@ -34,7 +35,7 @@ export interface FsStoreOptions {
   onUploadExpired?: (u: { bucket: string; key: string; uploadId: string; initiated: Date }) => void;
 }
 
-export interface FsStore extends ObjectStore {
+export interface FsStore extends ObjectStore, BucketCorsStore {
   /** Whether the store can take writes (for /readyz), with the reason when it cannot. */
   health(): StoreHealth;
   /** Aborts uploads initiated before `cutoff`; returns how many. */
@@ -152,6 +153,7 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
         for (const id of ids) q('DELETE FROM parts WHERE upload_id = ?').run(id);
         q('DELETE FROM uploads WHERE bucket = ?').run(bucket);
         q('DELETE FROM buckets WHERE name = ?').run(bucket);
+        q('DELETE FROM bucket_cors WHERE bucket = ?').run(bucket);
         return parts;
       }));
       blobs.discard(dropped);
@@ -305,6 +307,24 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     },
 
     health: () => space.health(),
+
+    async getBucketCors(bucket) {
+      requireBucket(bucket);
+      const row = q('SELECT rules FROM bucket_cors WHERE bucket = ?').get(bucket) as { rules: string } | undefined;
+      return row ? JSON.parse(row.rules) as CorsRule[] : undefined;
+    },
+    async putBucketCors(bucket, rules) {
+      await space.write(() => db.write(() => {
+        requireBucket(bucket);
+        q('INSERT OR REPLACE INTO bucket_cors (bucket, rules) VALUES (?, ?)').run(bucket, JSON.stringify(rules));
+      }));
+    },
+    async deleteBucketCors(bucket) {
+      await space.free(() => db.write(() => {
+        requireBucket(bucket);
+        q('DELETE FROM bucket_cors WHERE bucket = ?').run(bucket);
+      }));
+    },
 
     async expireUploads(cutoff) {
       const old = q('SELECT * FROM uploads WHERE initiated < ? ORDER BY initiated LIMIT 1000').all(cutoff.getTime()) as unknown as UploadRow[];
