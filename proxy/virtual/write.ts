@@ -12,7 +12,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, runRemoval } from './removals.ts';
+import { holdForRemoval, queueRemoval, releaseRemoval, runRemoval, settleRemoval } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 
 
@@ -169,15 +169,22 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
         if (gen.config.readRepair) await reconcileKey(ctx, gen, bucket, key, 'delete');
         return;
       }
-      const b = backendOf(ctx, gen, rec.backend);
-      const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: rec.backend, op: 'delete' });
-      ctx.running.add(intent);
-      try {
-        await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(rec)));
-        const gone = await ctx.index.delete(bucket, key, { intent });
-        if (gone) ctx.usage.apply(gone, undefined);
-      } finally {
-        ctx.running.delete(intent);
+      // The copy's removal is queued with the record's; the client's answer never waits on its
+      // backend when that one is marked down or fails (the sweeper retries).
+      const removal = { id: await queueRemoval(ctx, rec), ...rec };
+      holdForRemoval(ctx, removal);
+      const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
+      if (gone) ctx.usage.apply(gone, undefined);
+      if (ctx.health.healthy(rec.backend)) {
+        ctx.running.add(removal.id);
+        try {
+          if ((await settleRemoval(ctx, gen, removal)) === 'done') {
+            await ctx.index.endIntent(removal.id);
+            releaseRemoval(ctx, removal.id);
+          }
+        } finally {
+          ctx.running.delete(removal.id);
+        }
       }
     });
   } finally {

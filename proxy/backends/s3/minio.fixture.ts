@@ -19,6 +19,10 @@ export interface Minio {
   running(): boolean;
   /** SIGKILL by default: a backend that vanishes, not one that says goodbye. */
   stop(signal?: NodeJS.Signals): Promise<void>;
+  /** SIGSTOP: the process stays, its sockets accept and buffer, nothing is answered. */
+  pause(): void;
+  /** SIGCONT after pause(): it carries on with whatever its sockets buffered meanwhile. */
+  resume(): void;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -75,14 +79,27 @@ export async function startMinio(): Promise<Minio> {
     }
   }
 
+  let paused = false;
+  const resume = () => {
+    if (paused && proc && proc.exitCode === null) proc.kill('SIGCONT');
+    paused = false;
+  };
+
   async function stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (signal !== 'SIGKILL') resume();
     if (proc && proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     await exited;
+    paused = false;
   }
 
   await start();
   return {
-    endpoint, port, dir, credentials, start, stop,
+    endpoint, port, dir, credentials, start, stop, resume,
+    pause() {
+      if (!proc || proc.exitCode !== null) throw new Error('minio is not running');
+      proc.kill('SIGSTOP');
+      paused = true;
+    },
     running: () => proc !== undefined && proc.exitCode === null && proc.signalCode === null,
     async close() {
       await stop('SIGTERM');

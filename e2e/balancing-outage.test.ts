@@ -1,0 +1,205 @@
+// One of three real MinIO backends paused with SIGSTOP (its sockets accept and buffer, nothing is
+// answered) behind a balancing gateway, driven by the AWS SDK through the gateway:
+//  - requests that touch only the two healthy backends all succeed, however many;
+//  - overwrites and deletes of objects whose copy is on the paused backend are acknowledged
+//    within a client timeout far below the backend timeout, and the old copies are gone from it
+//    after SIGCONT;
+//  - PUTs caught by the pause and answered with an error never appear afterwards: not in a
+//    listing, not to a GET, not after a reindex, and their late copies are removed from the backend.
+// Everything is counted; background effects are awaited by polling, never by a fixed sleep.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
+import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
+import { bytes } from './lib/s3.ts';
+
+const BUCKET = 'outage';
+const VB = 'vbo';
+/** Far below the backend timeouts (firstByte 20s): an answer that waits on the paused backend misses it. */
+const CLIENT_TIMEOUT_MS = 4000;
+
+let minios: Minio[] = [];
+let direct: S3Store[] = [];
+let dir: string;
+let store: VirtualStore;
+let gw: TestGateway;
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function quick(): S3Client {
+  return gw.client({ maxAttempts: 1, requestHandler: { requestTimeout: CLIENT_TIMEOUT_MS, throwOnRequestTimeout: true } });
+}
+
+const stateOf = (name: string) => store.status().backends.find((b) => b.name === name)?.state;
+
+/** Backend-side names under the virtual bucket on backend i (any naming the gateway uses). */
+async function namesOn(i: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let after = ''; ;) {
+    const page = await direct[i]!.scan(BUCKET, { prefix: '', after, limit: 1000 });
+    out.push(...page.map((o) => o.key).filter((k) => !k.startsWith('.floodgate/index-marker/')));
+    if (page.length < 1000) return out;
+    after = page.at(-1)!.key;
+  }
+}
+
+/** Whether some backend-side name on backend i belongs to `key`. */
+const holds = (names: string[], key: string) => names.some((n) => n === `${VB}/${key}` || n.endsWith(`/${key}`) && n.includes(`/${VB}/`));
+
+before(async () => {
+  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
+  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  for (const d of direct) await d.createBucket(BUCKET);
+  dir = tempDir('floodgate-outage-');
+  store = await openVirtualStore(parseBalancingConfig({
+    backends: minios.map((m, i) => ({ name: `m${i}`, endpoint: m.endpoint, bucket: BUCKET, credentials: m.credentials })),
+    virtualBuckets: [{ name: VB, backends: ['m0', 'm1', 'm2'], strategy: 'round-robin' }],
+    index: { kind: 'sqlite', path: join(dir, 'index.db') },
+    health: { interval: '200ms', recoveryInterval: '200ms', failureThreshold: 2, recoveryThreshold: 2, probeTimeout: '500ms' },
+    timeouts: { connect: '1s', firstByte: '20s', idle: '20s' },
+  }));
+  gw = await startTestGateway({ store });
+});
+
+after(async () => {
+  for (const m of minios) m.resume();
+  await gw?.close();
+  for (const d of direct) await d.close();
+  for (const m of minios) await m.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a paused backend: GETs of the healthy ones all succeed; overwrites and deletes of its objects are acknowledged and its old copies go after SIGCONT', { timeout: 240_000 }, async () => {
+  const c = gw.client();
+  const keys = Array.from({ length: 30 }, (_, i) => `g/${i}`);
+  for (const k of keys) await c.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v1 ${k}` }));
+  const where = new Map<string, string>();
+  for (const k of keys) where.set(k, (await store.locate(VB, k))!);
+  const onPaused = keys.filter((k) => where.get(k) === 'm2');
+  const onHealthy = keys.filter((k) => where.get(k) !== 'm2');
+  assert.ok(onPaused.length >= 6 && onHealthy.length >= 12, 'round-robin spread the keys over the three backends');
+
+  minios[2]!.pause();
+  try {
+    // Reads of the healthy backends while the paused one is still believed up, and after it is down.
+    const q = quick();
+    let ok = 0;
+    const N = 200;
+    const failures: string[] = [];
+    await Promise.all(Array.from({ length: 4 }, async (_, w) => {
+      for (let i = w; i < N; i += 4) {
+        const k = onHealthy[i % onHealthy.length]!;
+        try {
+          const body = (await bytes((await q.send(new GetObjectCommand({ Bucket: VB, Key: k }))).Body)).toString();
+          if (body === `v1 ${k}`) ok++;
+          else failures.push(`${k}: wrong body`);
+        } catch (e) {
+          failures.push(`${k}: ${(e as Error).name} ${(e as Error).message}`);
+        }
+      }
+    }));
+    assert.deepEqual(failures.slice(0, 5), []);
+    assert.equal(ok, N, 'every GET of an object on a healthy backend succeeded');
+
+    await until('the paused backend marked down', () => stateOf('m2') === 'down');
+    // Overwrites (half) and deletes (half) of the objects whose copy is on the paused backend.
+    const overwritten = onPaused.filter((_, i) => i % 2 === 0);
+    const deleted = onPaused.filter((_, i) => i % 2 === 1);
+    let acked = 0;
+    const refused: string[] = [];
+    await Promise.all([
+      ...overwritten.map(async (k) => {
+        try { await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v2 ${k}` })); acked++; } catch (e) { refused.push(`put ${k}: ${(e as Error).name}`); }
+      }),
+      ...deleted.map(async (k) => {
+        try { await q.send(new DeleteObjectCommand({ Bucket: VB, Key: k })); acked++; } catch (e) { refused.push(`delete ${k}: ${(e as Error).name}`); }
+      }),
+    ]);
+    assert.deepEqual(refused, []);
+    assert.equal(acked, onPaused.length, 'every overwrite and delete was acknowledged within the client timeout');
+    for (const k of overwritten) assert.equal((await bytes((await q.send(new GetObjectCommand({ Bucket: VB, Key: k }))).Body)).toString(), `v2 ${k}`);
+    for (const k of deleted) await assert.rejects(q.send(new GetObjectCommand({ Bucket: VB, Key: k })), (e: Error) => e.name === 'NoSuchKey');
+    const listed = ((await q.send(new ListObjectsV2Command({ Bucket: VB, Prefix: 'g/' }))).Contents ?? []).map((o) => o.Key);
+    assert.deepEqual(listed.filter((k) => deleted.includes(k!)), []);
+  } finally {
+    minios[2]!.resume();
+  }
+  await until('the paused backend up again', () => stateOf('m2') === 'up');
+  await until('the old copies removed from the backend that was paused', async () => {
+    const names = await namesOn(2);
+    return onPaused.every((k) => !holds(names, k)) || undefined;
+  }, 90_000);
+  for (const k of onPaused.filter((_, i) => i % 2 === 0)) {
+    assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: VB, Key: k }))).Body)).toString(), `v2 ${k}`);
+  }
+});
+
+test('PUTs caught by a paused backend and answered with an error never appear: not listed, not served, not after a reindex', { timeout: 240_000 }, async () => {
+  // No client timeout: each error is the gateway's own answer (its backend timed out), not a guess.
+  const q = gw.client({ maxAttempts: 1 });
+  const answered = new Map<string, 'ok' | 'error'>();
+  let stop = false;
+  const writers = Array.from({ length: 4 }, async (_, w) => {
+    for (let i = 0; !stop && i < 400; i++) {
+      const k = `p/${w}/${i}`;
+      try {
+        await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `body of ${k}` }));
+        answered.set(k, 'ok');
+      } catch {
+        answered.set(k, 'error');
+      }
+    }
+  });
+  await until('some PUTs acknowledged', () => answered.size >= 12);
+  minios[1]!.pause();
+  try {
+    await until('PUTs answered with an error while paused', () => [...answered.values()].filter((v) => v === 'error').length >= 3, 120_000);
+    await until('the paused backend marked down', () => stateOf('m1') === 'down');
+    const at = answered.size;
+    await until('PUTs acknowledged with it down', () => answered.size >= at + 12);
+  } finally {
+    minios[1]!.resume();
+    stop = true;
+  }
+  await Promise.all(writers);
+  await until('the paused backend up again', () => stateOf('m1') === 'up');
+  const errors = [...answered].filter(([, v]) => v === 'error').map(([k]) => k);
+  const oks = [...answered].filter(([, v]) => v === 'ok').map(([k]) => k);
+  assert.ok(errors.length >= 3 && oks.length >= 24, `${errors.length} refused, ${oks.length} acknowledged`);
+
+  const c = gw.client();
+  const check = async (when: string) => {
+    const listed = new Set<string>();
+    let token: string | undefined;
+    do {
+      const r = await c.send(new ListObjectsV2Command({ Bucket: VB, Prefix: 'p/', ContinuationToken: token }));
+      for (const o of r.Contents ?? []) listed.add(o.Key!);
+      token = r.NextContinuationToken;
+    } while (token);
+    assert.deepEqual(errors.filter((k) => listed.has(k)), [], `${when}: no refused PUT is listed`);
+    assert.deepEqual(oks.filter((k) => !listed.has(k)), [], `${when}: every acknowledged PUT is listed`);
+    for (const k of errors) await assert.rejects(c.send(new GetObjectCommand({ Bucket: VB, Key: k })), (e: Error) => e.name === 'NoSuchKey', `${when}: GET ${k}`);
+  };
+  // The late copies that MinIO stored after SIGCONT are removed from it in the background.
+  await until('no copy of a refused PUT on any backend', async () => {
+    const names = (await Promise.all([0, 1, 2].map(namesOn))).flat();
+    return errors.every((k) => !holds(names, k)) || undefined;
+  }, 120_000);
+  await check('after recovery');
+  const report = await store.reindex();
+  assert.deepEqual(report.unreachable, []);
+  await check('after a reindex');
+});
