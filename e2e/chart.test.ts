@@ -88,7 +88,7 @@ describe('helm chart', () => {
     const c = pod.containers[0];
     assert.equal(c.image, IMAGE, 'tag defaults to appVersion, the image `make image` builds');
     assert.deepEqual(c.args, ['operator', '--http-listen=0.0.0.0:8080', '--log-level=info', '--workers=4', '--resync=10m', '--probe-timeout=5s',
-      `--gateway-image=${IMAGE}`, `--operator-namespace=${NS}`, '--max-pod-share=100', '--injection-deadline=60s',
+      `--gateway-image=${IMAGE}`, `--operator-namespace=${NS}`, '--max-pod-share=50', '--injection-deadline=60s',
       '--webhook-listen=0.0.0.0:9443', '--webhook-service=fg-floodgate-operator-webhook', '--webhook-secret=fg-floodgate-operator-webhook-tls',
       '--mutating-webhook-configuration=fg-floodgate-operator', '--validating-webhook-configuration=fg-floodgate-operator',
       `--injector-image=${IMAGE}`, '--injector-pull-policy=IfNotPresent', '--sidecar-cpu-request=10m', '--sidecar-memory-request=64Mi',

@@ -262,7 +262,7 @@ const refusals: Scenario = {
       assert.notEqual(res.code, 0, `${what}: accepted`);
       assert.match(res.stderr, pattern, `${what}: ${res.stderr}`);
     };
-    await refused('protected namespace', experiment(k, 'in-kube-system', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'serviceDown' }], '24h', { ns: 'kube-system', allowFail: true }), /protected/i);
+    await refused('protected namespace', experiment(k, 'in-kube-system', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'serviceDown', match: {} }], '24h', { ns: 'kube-system', allowFail: true }), /protected/i);
     await refused('pod cap', experiment(k, 'too-many', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'cpu', cores: 0.1 }], '10s', { allowFail: true }), /share|cap|at most/i);
     await refused('memory cap', experiment(k, 'too-much', pods, [{ kind: 'memory', bytes: '64Gi' }], '10s', { allowFail: true }), /memory.*(cap|ceiling|at most|exceeds)/i);
     await refused('malformed fault', experiment(k, 'typo', pods, [{ kind: 'error', code: 'SlowDown', status: 503, mach: {} }], '10s', { allowFail: true }), /match is required|unknown field|mach/i);
