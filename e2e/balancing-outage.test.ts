@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
@@ -202,4 +203,47 @@ test('PUTs caught by a paused backend and answered with an error never appear: n
   const report = await store.reindex();
   assert.deepEqual(report.unreachable, []);
   await check('after a reindex');
+});
+
+test('a refused PUT whose copy lands late, after a first removal and across a gateway restart, is never adopted: not by read repair, not by recovery, not by a reindex', { timeout: 240_000 }, async () => {
+  const soloBucket = 'outage-solo';
+  await direct[0]!.createBucket(soloBucket);
+  const config = parseBalancingConfig({
+    backends: [{ name: 'solo', endpoint: minios[0]!.endpoint, bucket: soloBucket, credentials: minios[0]!.credentials }],
+    virtualBuckets: [{ name: 'vbs1', backends: ['solo'] }],
+    index: { kind: 'sqlite', path: join(dir, 'solo.db') },
+    health: { interval: '200ms', recoveryInterval: '200ms', failureThreshold: 2, recoveryThreshold: 2, probeTimeout: '500ms' },
+    timeouts: { connect: '1s', firstByte: '1500ms', idle: '2s' },
+  });
+  let solo = await openVirtualStore(config);
+  let g = await startTestGateway({ store: solo });
+  const late = async () => {
+    try { await direct[0]!.getObject(soloBucket, 'vbs1/late', { head: true }); return true; } catch { return false; }
+  };
+  try {
+    minios[0]!.pause();
+    try {
+      const err = await g.client({ maxAttempts: 1 }).send(new PutObjectCommand({ Bucket: 'vbs1', Key: 'late', Body: 'refused body' })).then(() => undefined, (e: { $metadata?: { httpStatusCode?: number } }) => e);
+      assert.equal(err?.$metadata?.httpStatusCode, 503, 'the PUT is answered 503 by the gateway');
+    } finally {
+      minios[0]!.resume();
+    }
+    await until('the backend up again', () => solo.status().backends[0]?.state === 'up');
+    await until('a first removal of the refused copy', async () => !(await late()));
+    // MinIO finishing a body it had buffered while paused, after that first removal.
+    await direct[0]!.putObject(soloBucket, 'vbs1/late', { body: Readable.from([Buffer.from('refused body')]), size: 12, headers: { userMeta: {} }, checksums: {} });
+    const c = g.client();
+    await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbs1', Key: 'late' })), (e: Error) => e.name === 'NoSuchKey', 'read repair does not adopt it');
+    await g.close();
+    solo = await openVirtualStore(config);
+    g = await startTestGateway({ store: solo });
+    await assert.rejects(g.client().send(new GetObjectCommand({ Bucket: 'vbs1', Key: 'late' })), (e: Error) => e.name === 'NoSuchKey', 'nor after a restart');
+    const report = await solo.reindex();
+    assert.equal(report.added, 0, 'nor by a reindex');
+    assert.deepEqual((await g.client().send(new ListObjectsV2Command({ Bucket: 'vbs1' }))).Contents ?? [], []);
+    await until('the late copy removed', async () => !(await late()), 90_000);
+    await assert.rejects(g.client().send(new GetObjectCommand({ Bucket: 'vbs1', Key: 'late' })), (e: Error) => e.name === 'NoSuchKey');
+  } finally {
+    await g.close();
+  }
 });

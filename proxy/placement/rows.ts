@@ -46,7 +46,7 @@ export function objectFromRow(r: Row): PlacedObject {
 export function intentFromRow(r: Row): Intent {
   const i: Intent = {
     id: Number(r.id), owner: String(r.owner), bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
-    op: r.op === 'delete' || r.op === 'remove' ? r.op : 'put', started: new Date(Number(r.started)),
+    op: r.op === 'delete' || r.op === 'remove' || r.op === 'refused' ? r.op : 'put', started: new Date(Number(r.started)),
   };
   if (r.location !== null && r.location !== undefined) i.location = String(r.location);
   return i;

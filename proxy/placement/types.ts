@@ -36,7 +36,8 @@ export interface Intent {
   bucket: string;
   key: string;
   backend: string;
-  op: 'put' | 'delete' | 'remove';
+  /** 'refused': the removal of the copy of a write the client was told failed (never adopted). */
+  op: 'put' | 'delete' | 'remove' | 'refused';
   /** The backend-side name the write used or the removal targets; undefined: `<bucket>/<key>`. */
   location?: string;
   started: Date;

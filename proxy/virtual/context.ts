@@ -24,11 +24,6 @@ export interface VirtualContext {
   replica: string;
   /** Intents of writes still running in this process (never swept). */
   running: Set<number>;
-  /**
-   * Intents of writes this process answered with an error although the backend may have the
-   * bytes: recovery removes such a copy instead of adopting it (a refused PUT must not appear).
-   */
-  refused: Set<number>;
   log: LogFn;
 }
 

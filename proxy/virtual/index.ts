@@ -136,7 +136,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     await index.close();
     throw e;
   }
-  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), refused: new Set(), log };
+  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), log };
   wireHealth(health, rt.current());
   await ctx.usage.refresh();
   health.start();

@@ -54,10 +54,12 @@ export async function reindex(ctx: VirtualContext, opts: { removeStrays?: boolea
   const { gen, release } = ctx.rt.enter();
   const report: ReindexReport = { buckets: 0, scanned: 0, added: 0, updated: 0, removed: 0, strays: [], unreachable: [] };
   try {
-    const pending = new Set((await ctx.index.intents(ctx.replica)).filter((i) => i.location).map((i) => `${i.backend}\n${i.location}`));
+    // Copies whose removal (or refusal) is queued are neither adopted nor judged here.
+    const pending = new Set((await ctx.index.intents(ctx.replica))
+      .filter((i) => i.location || i.op === 'remove' || i.op === 'refused').map((i) => `${i.backend}\n${nameOf(i)}`));
     for (const vb of gen.buckets.values()) {
       report.buckets++;
-      await reindexBucket(ctx, gen, vb.name, vb.backends, opts, report);
+      await reindexBucket(ctx, gen, vb.name, vb.backends, pending, opts, report);
       for (const name of vb.backends) await reindexOwnNames(ctx, gen, vb.name, name, pending, opts, report);
     }
     return report;
@@ -66,7 +68,7 @@ export async function reindex(ctx: VirtualContext, opts: { removeStrays?: boolea
   }
 }
 
-async function reindexBucket(ctx: VirtualContext, gen: Generation, bucket: string, backends: string[], opts: { removeStrays?: boolean }, report: ReindexReport): Promise<void> {
+async function reindexBucket(ctx: VirtualContext, gen: Generation, bucket: string, backends: string[], pending: Set<string>, opts: { removeStrays?: boolean }, report: ReindexReport): Promise<void> {
   const prefix = backendKey(bucket, '');
   const failed = new Set<string>();
   const lists: (Head<ObjectMeta> & { backend: string })[] = backends.map((name) => {
@@ -94,7 +96,7 @@ async function reindexBucket(ctx: VirtualContext, gen: Generation, bucket: strin
     const copies: { backend: string; meta: ObjectMeta }[] = [];
     for (const l of lists) {
       if (l.cur?.key === key) {
-        copies.push({ backend: l.backend, meta: l.cur });
+        if (!pending.has(`${l.backend}\n${prefix}${key}`)) copies.push({ backend: l.backend, meta: l.cur });
         await advance(l);
       }
     }

@@ -9,16 +9,30 @@ import { lockKey, onBackend, type VirtualContext } from './context.ts';
 import { holdUsualName, nameOf, sameCopy, usualNameBusy, type CopyRef } from './location.ts';
 import type { Generation } from './runtime.ts';
 
-/** Records the removal of `copy`; returns its intent id. */
-export function queueRemoval(ctx: VirtualContext, copy: CopyRef): Promise<number> {
-  return ctx.index.beginIntent({ owner: ctx.replica, bucket: copy.bucket, key: copy.key, backend: copy.backend, op: 'remove', location: copy.location });
+/**
+ * How long after a refused write (and after its backend was last marked up again) its name keeps
+ * being deleted: a backend that was paused or slow may still store a body it had buffered.
+ */
+export const REFUSED_GRACE_MS = 15_000;
+
+/** A removal to run: the copy, its intent, and for a refused write when it was refused. */
+export type Removal = Pick<Intent, 'id'> & CopyRef & { refusedAt?: Date };
+
+/** Records the removal of `copy` ('refused': of a write the client was told failed); returns its intent id. */
+export function queueRemoval(ctx: VirtualContext, copy: CopyRef, op: 'remove' | 'refused' = 'remove'): Promise<number> {
+  return ctx.index.beginIntent({ owner: ctx.replica, bucket: copy.bucket, key: copy.key, backend: copy.backend, op, location: copy.location });
+}
+
+/** The removal an intent left in the index stands for; a write's intent left behind is its copy's refusal. */
+export function removalOf(i: Intent): Removal {
+  return { id: i.id, bucket: i.bucket, key: i.key, backend: i.backend, location: i.location, ...(i.op === 'remove' ? {} : { refusedAt: i.started }) };
 }
 
 /**
  * Deletes the copy unless the index points at it again (call under the key's lock). A copy at
  * `<bucket>/<key>` is left while a write of this process streams to that name.
  */
-export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef): Promise<'done' | 'postponed'> {
+export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
   if (sameCopy(await ctx.index.get(r.bucket, r.key), r)) return 'done';
   const b = gen.backends.get(r.backend);
   if (!b) return 'done';
@@ -27,9 +41,15 @@ export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: Cop
   try {
     await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(r)));
   } catch (e) {
-    if (e instanceof S3Error && e.code === 'NoSuchKey') return 'done';
-    ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: r.bucket, key: r.key, backend: r.backend, error: (e as Error).message });
-    return 'postponed';
+    if (!(e instanceof S3Error && e.code === 'NoSuchKey')) {
+      ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: r.bucket, key: r.key, backend: r.backend, error: (e as Error).message });
+      return 'postponed';
+    }
+  }
+  if (r.refusedAt) {
+    // A late body may still land: delete again on the sweeper's next passes until the grace is over.
+    const from = Math.max(r.refusedAt.getTime(), ctx.health.get(r.backend)?.since.getTime() ?? 0);
+    if (Date.now() - from < REFUSED_GRACE_MS) return 'postponed';
   }
   return 'done';
 }
@@ -38,7 +58,7 @@ export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: Cop
 const held = new WeakMap<VirtualContext, Map<number, () => void>>();
 
 /** Keeps a pending removal's `<bucket>/<key>` name busy until it is done. */
-export function holdForRemoval(ctx: VirtualContext, i: Pick<Intent, 'id'> & CopyRef): void {
+export function holdForRemoval(ctx: VirtualContext, i: Removal): void {
   if (i.location) return;
   let m = held.get(ctx);
   if (!m) held.set(ctx, (m = new Map()));
@@ -53,7 +73,7 @@ export function releaseRemoval(ctx: VirtualContext, id: number): void {
 }
 
 /** Settles one removal intent under the key's lock; the intent is cleared once it is done. */
-export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Pick<Intent, 'id'> & CopyRef): Promise<'done' | 'postponed'> {
+export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Removal): Promise<'done' | 'postponed'> {
   holdForRemoval(ctx, i);
   ctx.running.add(i.id);
   try {

@@ -9,7 +9,7 @@ import type { ObjectMeta } from '../store/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { backendKey, lockKey, onBackend, type VirtualContext } from './context.ts';
 import { usualNameBusy } from './location.ts';
-import { runRemoval } from './removals.ts';
+import { removalOf, runRemoval } from './removals.ts';
 import type { Generation } from './runtime.ts';
 
 export interface Copy {
@@ -100,23 +100,21 @@ export async function recoverIntents(ctx: VirtualContext, gen: Generation): Prom
   const intents: Intent[] = (await ctx.index.intents(ctx.replica)).filter((i) => !ctx.running.has(i.id));
   for (const i of intents) {
     // A queued removal, or a write under a name of its own that never committed: that one copy goes.
-    if (i.op === 'remove' || i.location) {
-      if ((await runRemoval(ctx, gen, i)) === 'postponed') left++;
+    if (i.op === 'remove' || i.op === 'refused' || i.location) {
+      if ((await runRemoval(ctx, gen, removalOf(i))) === 'postponed') left++;
       continue;
     }
     const outcome = await ctx.locks.run(lockKey(i.bucket, i.key), async () => {
       if (ctx.running.has(i.id)) return 'postponed' as const;
       try {
-        return await reconcileKey(ctx, gen, i.bucket, i.key, ctx.refused.has(i.id) ? 'refused' : i.op === 'delete' ? 'delete' : 'put');
+        return await reconcileKey(ctx, gen, i.bucket, i.key, i.op === 'delete' ? 'delete' : 'put');
       } catch (e) {
         ctx.log('warn', 'intent recovery failed', { bucket: i.bucket, key: i.key, error: (e as Error).message });
         return 'postponed' as const;
       }
     });
-    if (outcome === 'done') {
-      await ctx.index.endIntent(i.id);
-      ctx.refused.delete(i.id);
-    } else left++;
+    if (outcome === 'done') await ctx.index.endIntent(i.id);
+    else left++;
   }
   return left;
 }

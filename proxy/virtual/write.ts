@@ -12,7 +12,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, releaseRemoval, runRemoval, settleRemoval } from './removals.ts';
+import { holdForRemoval, queueRemoval, releaseRemoval, runRemoval, settleRemoval, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 
 
@@ -137,23 +137,22 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
 
 /**
  * After a write with an unknown outcome (the client is told it failed): its copy must never be
- * adopted. A copy under a name of its own is simply removed (the intent is its removal); one at
- * `<bucket>/<key>` is settled by reconciling the key as refused.
+ * adopted, even when it lands late. A copy under a name of its own is removed (its intent stays
+ * as the refusal); for one at `<bucket>/<key>` a 'refused' intent replaces the write's. Either is
+ * deleted again until REFUSED_GRACE_MS after the backend is back, and keeps new writes, read
+ * repair and reindex off that name meanwhile.
  */
 async function settleLater(ctx: VirtualContext, gen: Generation, w: { id: number } & CopyRef): Promise<void> {
   ctx.running.delete(w.id);
-  if (w.location) {
-    await runRemoval(ctx, gen, w);
-    return;
-  }
-  ctx.refused.add(w.id);
-  await new Promise((r) => setImmediate(r));
+  let r: Removal = { ...w, refusedAt: new Date() };
   try {
-    const outcome = await ctx.locks.run(lockKey(w.bucket, w.key), () => reconcileKey(ctx, gen, w.bucket, w.key, 'refused'));
-    if (outcome === 'done') {
+    if (!w.location) {
+      r = { ...r, id: await queueRemoval(ctx, w, 'refused') };
       await ctx.index.endIntent(w.id);
-      ctx.refused.delete(w.id);
     }
+    holdForRemoval(ctx, r);
+    await new Promise((res) => setImmediate(res));
+    await runRemoval(ctx, gen, r);
   } catch { /* the intent stays for the sweeper */ }
 }
 
