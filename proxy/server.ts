@@ -13,6 +13,7 @@ import { HANDLERS } from './s3/dispatch.ts';
 import { refuseUnsupportedFeatures } from './s3/features.ts';
 import { settled, takeTurn } from './connection-order.ts';
 import { addCorsHeaders, answerPreflight, corsStoreOf } from './s3/cors.ts';
+import { isPostUpload, postUpload } from './s3/post-upload.ts';
 import type { RedirectLookup, S3Context } from './s3/handlers/context.ts';
 import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
@@ -145,6 +146,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       // sub-resources or operations exist (AWS answers it AccessDenied).
       // HTTP/0.9 has no headers to sign or to carry an answer's status: refuse it outright.
       if (req.httpVersionMajor < 1) throw new S3Error('InvalidRequest', 'HTTP/1.0 or later is required.');
+      // A browser POST upload is signed inside the form (its policy), not in the headers.
+      if (req.method === 'POST' && /^multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''))) {
+        const t = parseTarget(rawUrl, req.headers.host, opts.domains);
+        if (isPostUpload(req, t.bucket, t.key, t.query)) {
+          operation = 'PutObject';
+          bucket = t.bucket;
+          await postUpload(req, res, { store: opts.store, keys: opts.keys, idleTimeoutMs: opts.idleTimeoutMs, bucket: t.bucket! });
+          return;
+        }
+      }
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       bucket = target.bucket;
