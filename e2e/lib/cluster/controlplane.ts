@@ -77,8 +77,6 @@ export async function startControlPlane(binDir: string, nodeBinDir: string, p: P
     '--controllers=*', `--service-account-private-key-file=${pki.saPrivateKey}`, `--root-ca-file=${pki.caCert}`,
     '--use-service-account-credentials=true', '--profiling=false',
     `--cluster-cidr=${POD_CIDR}`, `--service-cluster-ip-range=${SERVICE_CIDR}`,
-    // PersistentVolumeClaims of the default StorageClass get a folder under /tmp/hostpath_pv.
-    '--enable-hostpath-provisioner=true',
   ]);
   const schedulerChild = procs.spawn('kube-scheduler', join(nodeBinDir, 'kube-scheduler'), [
     `--kubeconfig=${kubeconfigFor('scheduler', scheduler)}`,

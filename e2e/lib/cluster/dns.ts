@@ -89,13 +89,34 @@ spec:
 
 export const STORAGE_CLASS = 'standard';
 
-export const storageManifest = `
-apiVersion: storage.k8s.io/v1
+/** PersistentVolumes the harness makes in advance: enough for the claims one test run creates. */
+export const VOLUME_COUNT = 8;
+
+/**
+ * The default StorageClass: static hostPath PersistentVolumes whose folders the harness makes
+ * world-writable (mode 1777), as kind's local-path provisioner makes its folders 0777. The
+ * controller manager's host-path provisioner is not used: it makes root-owned 0750 folders and a
+ * hostPath volume ignores fsGroup, so a non-root pod (every Floodgate pod) could not write its claim.
+ */
+export function storageManifest(dirs: string[]): string {
+  const pvs = dirs.map((path, i) => `---
+apiVersion: v1
+kind: PersistentVolume
+metadata: { name: floodgate-test-pv-${i} }
+spec:
+  capacity: { storage: 20Gi }
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: ${STORAGE_CLASS}
+  hostPath: { path: ${path}, type: Directory }
+`).join('');
+  return `apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
   name: ${STORAGE_CLASS}
   annotations: {storageclass.kubernetes.io/is-default-class: "true"}
-provisioner: kubernetes.io/host-path
-reclaimPolicy: Delete
-volumeBindingMode: Immediate
-`;
+provisioner: kubernetes.io/no-provisioner
+reclaimPolicy: Retain
+volumeBindingMode: WaitForFirstConsumer
+${pvs}`;
+}

@@ -4,13 +4,13 @@
 // Needs root. One cluster at a time per machine (a lock file); a crashed run's leftovers are
 // removed by the next start. See docs/testing-cluster.md.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { processGroup, type Child } from '../controlplane-processes.ts';
 import { k8sBinDir, run, type Result } from '../controlplane.ts';
 import { importImage, startContainerd } from './containerd.ts';
 import { startControlPlane } from './controlplane.ts';
-import { coreDnsManifest, storageManifest } from './dns.ts';
+import { VOLUME_COUNT, coreDnsManifest, storageManifest } from './dns.ts';
 import { has, snapshot } from './host.ts';
 import { DNS_SERVICE_IP, LOCK_FILE, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR, STATE_DIR, paths } from './layout.ts';
 import { guardInstalled, installGuard, preflight, setupLinks } from './network.ts';
@@ -148,7 +148,12 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
     await until(children, async () => (await kubectl(['get', 'node', NODE_NAME, '-o',
       'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true })).stdout === 'True', 'node Ready');
     const nodeReadyMs = Date.now() - started;
-    await kubectl(['apply', '-f', '-'], { input: storageManifest });
+    const volumes = Array.from({ length: VOLUME_COUNT }, (_, i) => join(p.volumes, `pv-${i}`));
+    for (const v of volumes) {
+      mkdirSync(v, { recursive: true });
+      chmodSync(v, 0o1777);
+    }
+    await kubectl(['apply', '-f', '-'], { input: storageManifest(volumes) });
     await kubectl(['apply', '-f', '-'], { input: coreDnsManifest(images.coredns) });
     await until(children, async () => (await kubectl(['-n', 'kube-system', 'get', 'deployment', 'coredns', '-o',
       'jsonpath={.status.readyReplicas}'], { allowFail: true })).stdout === '1', 'CoreDNS Ready');

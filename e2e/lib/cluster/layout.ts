@@ -27,7 +27,7 @@ export const KUBELET_PORT = 10250;
 /** Host paths the components use regardless of their configured roots; removed when we created them. */
 export const HOST_PATHS = [
   '/var/lib/kubelet/device-plugins', '/var/lib/kubelet', '/var/log/containers', '/var/log/pods',
-  '/var/lib/cni/results', '/var/lib/cni/networks', '/var/lib/cni', '/run/containerd', '/run/netns', '/tmp/hostpath_pv',
+  '/var/lib/cni/results', '/var/lib/cni/networks', '/var/lib/cni', '/run/containerd', '/run/netns',
 ];
 
 /** Host values the kubelet, the bridge plugin or kube-proxy may change; put back at teardown. */
@@ -53,6 +53,7 @@ export function paths(root = STATE_DIR) {
     cniCache: join(root, 'cni', 'cache'),
     kubelet: join(root, 'kubelet'),
     podLogs: join(root, 'pod-logs'),
+    volumes: join(root, 'volumes'),        // the static PersistentVolumes' folders (dns.ts)
     record: join(root, 'host-before.json'), // what the host looked like before this cluster
     kubeconfig: join(root, 'admin.kubeconfig'),
   };
