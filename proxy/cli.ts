@@ -12,6 +12,7 @@ import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './con
 import { loadKeys } from './credentials.ts';
 import { readGatewayFile } from './gateway-file.ts';
 import { createLogger, type Logger } from './observability/log.ts';
+import { logBackendCalls } from './observability/backend-calls.ts';
 import { startFront } from './front.ts';
 import type { ObjectStore } from './store/types.ts';
 import type { FsStore } from './store/fs/index.ts';
@@ -104,6 +105,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     return 0;
   }
   const logger = createLogger(config.logLevel);
+  if (config.logLevel === 'debug') logBackendCalls(logger);
   const dataDir = resolve(config.dataDir);
   try {
     prepareDataDir(dataDir);

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { verifyRequest, type KeyLookup } from './auth/sigv4.ts';
 import { S3Error, isS3Error } from './s3/errors.ts';
 import { sendError } from './s3/respond.ts';
-import { param, parseTarget, resolveOperation, type Operation } from './s3/route.ts';
+import { param, parseTarget, resolveOperation } from './s3/route.ts';
 import { HANDLERS } from './s3/dispatch.ts';
 import { refuseUnsupportedFeatures } from './s3/features.ts';
 import { settled, takeTurn } from './connection-order.ts';
@@ -19,6 +19,7 @@ import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
 import type { ObjectStore } from './store/types.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
+import { observeRequest } from './observability/request-record.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 
 export interface GatewayOptions {
@@ -107,7 +108,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (closing) res.setHeader('connection', 'close');
     const turn = takeTurn(req, res);
     if (turn) await turn;
-    const started = process.hrtime.bigint();
     const requestId = randomBytes(8).toString('hex').toUpperCase();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
@@ -120,25 +120,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     // A CORS preflight carries no signature (browsers send none): answered from the bucket's rules.
     if (req.method === 'OPTIONS') return preflight(req, res, rawUrl, path, requestId);
 
-    let operation: Operation | 'Unknown' = 'Unknown';
-    let bucket: string | undefined;
-    let bytesIn = 0;
-    req.on('data', (c: Buffer) => { bytesIn += c.length; });
-    metrics.inFlight.inc();
-    res.once('close', () => {
-      metrics.inFlight.dec();
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const bytesOut = res.socket?.bytesWritten ?? 0;
-      metrics.requests.inc({ operation, status: String(res.statusCode) });
-      metrics.duration.observe({ operation }, seconds);
-      metrics.bytesIn.observe({ operation }, bytesIn);
-      metrics.bytesOut.observe({ operation }, Number(res.getHeader('content-length') ?? 0));
-      opts.logger.log('info', 'request', {
-        requestId, operation, method: req.method, bucket, status: res.statusCode, bytesIn,
-        bytesOut: Number(res.getHeader('content-length') ?? bytesOut), durationMs: Math.round(seconds * 1e6) / 1e3,
-        complete: res.writableFinished, remote: req.socket?.remoteAddress,
-      });
-    });
+    const record = observeRequest(req, res, { metrics, logger: opts.logger, requestId, domains: opts.domains });
 
     let ctx: S3Context | undefined;
     try {
@@ -158,9 +140,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
-      bucket = target.bucket;
+      record.bucket = target.bucket;
+      record.key = target.key;
       const op = resolveOperation(req.method ?? 'GET', target, req.headers);
-      operation = op;
+      record.operation = op;
+      opts.logger.log('debug', 'authenticated', { requestId, operation: op, accessKeyId: auth.accessKeyId, presigned: auth.presigned, payload: auth.payloadHash });
       checkExpectation(req);
       refuseUnsupportedFeatures(op, req.headers);
       if (req.headers.origin !== undefined && cors) {
@@ -178,7 +162,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await HANDLERS[op](ctx);
     } catch (e) {
       const err = isS3Error(e) ? e : new S3Error('InternalError', undefined, { cause: e });
-      if (!isS3Error(e)) opts.logger.log('error', 'internal error', { requestId, operation, ...errorFields(e) });
+      record.errorCode = err.code;
+      if (!isS3Error(e)) opts.logger.log('error', 'internal error', { requestId, operation: record.operation, ...errorFields(e) });
       if (res.destroyed) return;
       sendError(res, err, path, requestId, !req.complete && !drainable(err));
     }

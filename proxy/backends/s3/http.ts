@@ -6,6 +6,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { encodeS3Path } from '../../auth/canonical.ts';
 import { signRequest, type Credentials } from '../../auth/sign.ts';
+import { observeBackendCall } from '../../observability/backend-calls.ts';
 
 export interface S3EndpointOptions {
   /** For error messages and metrics: the backend's configured name. */
@@ -123,7 +124,7 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
     const u = target(req.bucket, req.key, req.query);
     // signRequest reads only host, pathname and search.
     const headers = signRequest({ method: req.method, url: u as unknown as URL, headers: req.headers ?? {}, payloadHash: req.payloadHash ?? 'UNSIGNED-PAYLOAD' }, options.credentials, options.region);
-    return pool(u.origin).request({
+    return observeBackendCall({ backend: options.name, method: req.method, bucket: req.bucket, key: req.key, query: req.query?.map(([k]) => k) }, () => pool(u.origin).request({
       // The pathname as built is already in canonical encoded form: send exactly what was signed.
       path: u.pathname + u.search,
       method: req.method,
@@ -131,7 +132,7 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
       body: req.body ?? null,
       signal: req.signal,
       idempotent: req.idempotent ?? (req.method === 'GET' || req.method === 'HEAD'),
-    });
+    }));
   }
 
   return {

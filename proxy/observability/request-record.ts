@@ -1,0 +1,92 @@
+// What one S3 request did, for its metrics and its log line. The server fills in what it learns
+// (operation, bucket, key, error) while serving; the record is written once, when the response
+// closes — finished, cut by a fault, or reset by the client.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { GatewayMetrics } from './metrics.ts';
+import type { Logger } from './log.ts';
+import { describeUnresolved } from './operation-label.ts';
+import { parseTraceParent } from './trace-context.ts';
+import { requestScope, requestScopeWanted } from './request-scope.ts';
+
+export interface RequestRecord {
+  operation?: string;
+  bucket?: string;
+  key?: string;
+  /** The S3 error code sent, when the server knows it (a HEAD error has no body to read it from). */
+  errorCode?: string;
+}
+
+export interface ObserveOptions {
+  metrics: GatewayMetrics;
+  logger: Logger;
+  requestId: string;
+  domains: readonly string[];
+}
+
+const CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
+
+export function observeRequest(req: IncomingMessage, res: ServerResponse, o: ObserveOptions): RequestRecord {
+  const started = process.hrtime.bigint();
+  const rec: RequestRecord = {};
+  const traceId = parseTraceParent(req.headers.traceparent)?.traceId;
+  if (requestScopeWanted()) requestScope.enterWith({ requestId: o.requestId, traceId });
+  let bytesIn = 0;
+  req.on('data', (c: Buffer) => { bytesIn += c.length; });
+  const sent = countBodyBytes(res, (chunk) => {
+    if (rec.errorCode === undefined && res.statusCode >= 300) rec.errorCode = CODE.exec(chunk)?.[1];
+  });
+  o.metrics.inFlight.inc();
+  res.once('close', () => {
+    o.metrics.inFlight.dec();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const unresolved = rec.operation === undefined ? describeUnresolved(req.method ?? 'GET', req.url ?? '/', req.headers, o.domains) : undefined;
+    const operation = rec.operation ?? unresolved!.operation;
+    const bucket = rec.bucket ?? unresolved?.bucket;
+    const key = rec.key ?? unresolved?.key;
+    const labels = { operation, bucket: rec.operation !== undefined && rec.bucket !== undefined && rec.errorCode !== 'NoSuchBucket' ? rec.bucket : '' };
+    const bytesOut = sent();
+    o.metrics.requests.inc({ ...labels, status: String(res.statusCode) });
+    if (rec.errorCode !== undefined) o.metrics.errors.inc({ ...labels, code: rec.errorCode });
+    o.metrics.duration.observe(labels, seconds);
+    o.metrics.bytesIn.observe(labels, bytesIn);
+    o.metrics.bytesOut.observe(labels, bytesOut);
+    o.logger.log('info', 'request', {
+      requestId: o.requestId, traceId, operation, method: req.method, bucket, key,
+      status: res.statusCode, errorCode: rec.errorCode, bytesIn, bytesOut,
+      durationMs: Math.round(seconds * 1e6) / 1e3, complete: res.writableFinished,
+      remote: req.socket?.remoteAddress, userAgent: req.headers['user-agent'],
+    });
+  });
+  return rec;
+}
+
+/**
+ * Counts the body bytes handed to the connection, so a response cut short by a truncation
+ * fault or a reset counts what went out, not its Content-Length. `peek` sees the start of the
+ * first chunk (where an XML error carries its code). Returns the reader of the count.
+ */
+function countBodyBytes(res: ServerResponse, peek: (start: string) => void): () => number {
+  let n = 0;
+  let first = true;
+  const noBody = () => res.req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
+  const count = (chunk: unknown, encoding: unknown) => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function' || res.destroyed || noBody()) return;
+    const len = typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8') : (chunk as Uint8Array).byteLength;
+    if (first && len > 0) {
+      first = false;
+      peek(typeof chunk === 'string' ? chunk.slice(0, 512) : Buffer.from((chunk as Uint8Array).buffer, (chunk as Uint8Array).byteOffset, Math.min(len, 512)).toString('latin1'));
+    }
+    n += len;
+  };
+  const write = res.write;
+  const end = res.end;
+  res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+    count(chunk, rest[0]);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof res.write;
+  res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+    count(chunk, rest[0]);
+    return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+  } as typeof res.end;
+  return () => n;
+}
