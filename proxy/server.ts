@@ -124,20 +124,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
     let ctx: S3Context | undefined;
     try {
-      // Authentication comes first: an anonymous request learns nothing, not even which
-      // sub-resources or operations exist (AWS answers it AccessDenied).
       // HTTP/0.9 has no headers to sign or to carry an answer's status: refuse it outright.
       if (req.httpVersionMajor < 1) throw new S3Error('InvalidRequest', 'HTTP/1.0 or later is required.');
       // A browser POST upload is signed inside the form (its policy), not in the headers.
       if (req.method === 'POST' && /^multipart\/form-data/i.test(String(req.headers['content-type'] ?? ''))) {
         const t = parseTarget(rawUrl, req.headers.host, opts.domains);
         if (isPostUpload(req, t.bucket, t.key, t.query)) {
-          operation = 'PutObject';
-          bucket = t.bucket;
+          record.operation = 'PutObject';
+          record.bucket = t.bucket;
           await postUpload(req, res, { store: opts.store, keys: opts.keys, idleTimeoutMs: opts.idleTimeoutMs, bucket: t.bucket! });
           return;
         }
       }
+      // Authentication comes first: an anonymous request learns nothing, not even which
+      // sub-resources or operations exist (AWS answers it AccessDenied).
       const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       record.bucket = target.bucket;
