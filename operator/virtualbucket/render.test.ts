@@ -66,6 +66,15 @@ test('the Deployment mounts each backend Secret where the config points and take
   }
 });
 
+test('gateways are scrapeable: prometheus.io annotations on the pod, a metrics port on the Service (moved when the S3 port is 9090)', () => {
+  const out = renderFor({ backends: ['minio-a'] });
+  const ann = (out.deployment.spec as any).template.metadata.annotations;
+  assert.deepEqual([ann['prometheus.io/scrape'], ann['prometheus.io/port'], ann['prometheus.io/path']], ['true', '9000', '/metrics']);
+  assert.deepEqual((out.service.spec as any).ports.find((p: any) => p.name === 'metrics'), { name: 'metrics', port: 9090, targetPort: 9000, protocol: 'TCP' });
+  const clash = renderFor({ backends: ['minio-a'], port: 9090 });
+  assert.deepEqual((clash.service.spec as any).ports.map((p: any) => p.port), [9090, 9091]);
+});
+
 test('the config hash changes with the configuration and only then', () => {
   const a = renderFor({ backends: ['minio-a'] });
   assert.equal(renderFor({ backends: ['minio-a'] }).configHash, a.configHash);

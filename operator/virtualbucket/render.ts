@@ -13,6 +13,8 @@ import { API_VERSION } from '../../crds/meta.ts';
 import type { KubeObject, OwnerReference } from '../kube/types.ts';
 
 export const GATEWAY_PORT = 9000;
+/** The gateway Service's metrics port (the next one up when the S3 port already is this). */
+export const METRICS_SERVICE_PORT = 9090;
 const CONFIG_DIR = '/etc/floodgate/config';
 const SECRETS_DIR = '/etc/floodgate/backends';
 const DATA_DIR = '/var/lib/floodgate';
@@ -137,7 +139,11 @@ export function render(i: RenderInput): Rendered {
   };
   const service: KubeObject = {
     metadata: meta,
-    spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 's3', port: i.spec.port, targetPort: GATEWAY_PORT, protocol: 'TCP' }] },
+    // /metrics is served by the S3 listener; the named port is what a ServiceMonitor selects.
+    spec: { type: 'ClusterIP', selector: labels, ports: [
+      { name: 's3', port: i.spec.port, targetPort: GATEWAY_PORT, protocol: 'TCP' },
+      { name: 'metrics', port: i.spec.port === METRICS_SERVICE_PORT ? METRICS_SERVICE_PORT + 1 : METRICS_SERVICE_PORT, targetPort: GATEWAY_PORT, protocol: 'TCP' },
+    ] },
   };
   const secretEnv = (env: string, key: string) => ({ name: env, valueFrom: { secretKeyRef: { name: i.accessSecretName, key } } });
   const deployment: KubeObject = {
@@ -148,7 +154,7 @@ export function render(i: RenderInput): Rendered {
       strategy: pg ? { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } } : { type: 'Recreate' },
       selector: { matchLabels: labels },
       template: {
-        metadata: { labels, annotations: { 'floodgate.dev/config-hash': configHash } },
+        metadata: { labels, annotations: { 'floodgate.dev/config-hash': configHash, 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(GATEWAY_PORT), 'prometheus.io/path': '/metrics' } },
         spec: {
           automountServiceAccountToken: false,
           securityContext: { runAsNonRoot: true, runAsUser: 65532, fsGroup: 65532, seccompProfile: { type: 'RuntimeDefault' } },

@@ -80,7 +80,17 @@ describe('injectPatch', () => {
     assert.equal(envOf(p.spec!.containers![0]!).AWS_ENDPOINT_URL_S3, SIDECAR_ENDPOINT);
     assert.deepEqual(p.spec!.volumes, [{ name: 'floodgate-injector-token', secret: { secretName: 'floodgate-injector-abc12', defaultMode: 0o440 } },
       { name: 'floodgate-injector-state', emptyDir: { sizeLimit: '1Mi' } }]);
-    assert.deepEqual(p.metadata!.annotations, { 'floodgate.io/injected': 'true', [TOKEN_SECRET_ANNOTATION]: 'floodgate-injector-abc12', 'floodgate.io/injector-control-port': '9101' });
+    assert.deepEqual(p.metadata!.annotations, {
+      'floodgate.io/injected': 'true', [TOKEN_SECRET_ANNOTATION]: 'floodgate-injector-abc12', 'floodgate.io/injector-control-port': '9101',
+      'prometheus.io/scrape': 'true', 'prometheus.io/port': '9101', 'prometheus.io/path': '/_floodgate/metrics',
+    });
+  });
+
+  test("an app's own prometheus.io scrape annotations are kept, not pointed at the sidecar", () => {
+    const own = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080' };
+    const p = injected(podOf([app(S3)], { annotations: { ...own } }));
+    assert.equal(p.metadata!.annotations!['prometheus.io/port'], '8080');
+    assert.equal(p.metadata!.annotations!['prometheus.io/path'], undefined);
   });
 
   test('never rewrites command, args or image', () => {

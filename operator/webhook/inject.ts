@@ -195,7 +195,11 @@ export function injectPatch(pod: Pod, tokenSecret: string, s: SidecarSettings): 
   if (spec.volumes) for (const v of volumes) ops.push({ op: 'add', path: '/spec/volumes/-', value: v });
   else ops.push({ op: 'add', path: '/spec/volumes', value: volumes });
 
-  const marks = { [INJECTED_ANNOTATION]: 'true', [TOKEN_SECRET_ANNOTATION]: tokenSecret, [CONTROL_PORT_ANNOTATION]: String(SIDECAR_CONTROL_PORT) };
+  // The prometheus.io annotations name one port per pod: an app that set its own keeps it (the
+  // sidecar is then scraped through a PodMonitor on port fg-control, docs/observability.md).
+  const scrape = a['prometheus.io/scrape'] === undefined
+    ? { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(SIDECAR_CONTROL_PORT), 'prometheus.io/path': '/_floodgate/metrics' } : {};
+  const marks = { [INJECTED_ANNOTATION]: 'true', [TOKEN_SECRET_ANNOTATION]: tokenSecret, [CONTROL_PORT_ANNOTATION]: String(SIDECAR_CONTROL_PORT), ...scrape };
   if (!pod.metadata?.annotations) ops.push({ op: 'add', path: '/metadata/annotations', value: marks });
   else for (const [k, v] of Object.entries(marks)) ops.push({ op: 'add', path: `/metadata/annotations/${esc(k)}`, value: v });
   return { inject: true, patch: ops, warnings };
