@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { registerExperimentMetrics } from './experiment-metrics.ts';
 import { parseDuration } from '../crds/units.ts';
 import { createLogger, type Level } from '../proxy/observability/log.ts';
 import { reconcileBackendBucket } from './backendbucket/reconcile.ts';
@@ -170,6 +171,7 @@ export async function runOperator(argv: string[]): Promise<number> {
   let informers: Informer[] = [];
   let leading = false;
   let ctx: Ctx | undefined;
+  registerExperimentMetrics(registry, () => informers.find((inf) => inf.type === FX_TYPE)?.list());
 
   function startControllers(): void {
     leading = true;
