@@ -14,10 +14,10 @@ test('each experiment exports its phase and, once known, its start and expiry as
   ];
   registerExperimentMetrics(registry, () => list);
   const text = await registry.metrics();
-  assert.match(text, /floodgate_fault_experiment_phase\{namespace="apps",name="slow",phase="Running"\} 1/);
-  assert.match(text, /floodgate_fault_experiment_phase\{namespace="apps",name="new",phase="Pending"\} 1/);
-  assert.match(text, /floodgate_fault_experiment_expires_timestamp_seconds\{namespace="apps",name="slow"\} 1767225900/);
-  assert.doesNotMatch(text, /start_timestamp_seconds\{namespace="apps",name="new"\}/);
+  assert.match(text, /floodgate_fault_experiment_phase\{experiment_namespace="apps",experiment="slow",phase="Running"\} 1/);
+  assert.match(text, /floodgate_fault_experiment_phase\{experiment_namespace="apps",experiment="new",phase="Pending"\} 1/);
+  assert.match(text, /floodgate_fault_experiment_expires_timestamp_seconds\{experiment_namespace="apps",experiment="slow"\} 1767225900/);
+  assert.doesNotMatch(text, /start_timestamp_seconds\{experiment_namespace="apps",experiment="new"\}/);
   list = undefined; // a standby replica has no cache: no series rather than stale ones
-  assert.doesNotMatch(await registry.metrics(), /name="slow"/);
+  assert.doesNotMatch(await registry.metrics(), /experiment="slow"/);
 });

@@ -1,6 +1,8 @@
 // FaultExperiments as Prometheus series, read from the informer cache at scrape time: the phase
 // each is in, and when it started and must end. A dashboard draws experiment windows from the
 // timestamps; an alert fires on one still Running past its expiresAt (a stuck experiment).
+// Labels are experiment_namespace/experiment, not namespace/name: Prometheus sets `namespace` to
+// the scraped pod's, which would rename ours to exported_namespace.
 import { Gauge, type Registry } from 'prom-client';
 import type { KubeObject } from './kube/types.ts';
 
@@ -17,21 +19,21 @@ const seconds = (t: string | undefined) => {
 
 /** `experiments` returns undefined while this replica does not lead (its cache is not running). */
 export function registerExperimentMetrics(registry: Registry, experiments: () => readonly KubeObject[] | undefined): void {
-  const each = (fn: (labels: { namespace: string; name: string }, s: ExperimentStatus) => void) => {
+  const each = (fn: (labels: { experiment_namespace: string; experiment: string }, s: ExperimentStatus) => void) => {
     for (const fx of experiments() ?? []) {
-      fn({ namespace: fx.metadata.namespace ?? '', name: fx.metadata.name }, ((fx as { status?: ExperimentStatus }).status ?? {}));
+      fn({ experiment_namespace: fx.metadata.namespace ?? '', experiment: fx.metadata.name }, ((fx as { status?: ExperimentStatus }).status ?? {}));
     }
   };
   new Gauge({
     name: 'floodgate_fault_experiment_phase', help: '1 for the phase each FaultExperiment is in (Pending, Running, Completed, Aborted, Failed)',
-    labelNames: ['namespace', 'name', 'phase'], registers: [registry],
+    labelNames: ['experiment_namespace', 'experiment', 'phase'], registers: [registry],
     collect() {
       this.reset();
       each((l, s) => this.set({ ...l, phase: s.phase ?? 'Pending' }, 1));
     },
   });
   const timestamp = (name: string, help: string, field: 'startTime' | 'expiresAt') => new Gauge({
-    name, help, labelNames: ['namespace', 'name'], registers: [registry],
+    name, help, labelNames: ['experiment_namespace', 'experiment'], registers: [registry],
     collect() {
       this.reset();
       each((l, s) => {
