@@ -139,6 +139,8 @@ test('a paused backend: GETs of the healthy ones all succeed; overwrites and del
     minios[2]!.resume();
   }
   await until('the paused backend up again', () => stateOf('m2') === 'up');
+  // Whether or not the sweeper has got to them yet, read repair never brings a deleted object back.
+  for (const k of onPaused.filter((_, i) => i % 2 === 1)) await assert.rejects(c.send(new GetObjectCommand({ Bucket: VB, Key: k })), (e: Error) => e.name === 'NoSuchKey', `deleted ${k} stays deleted`);
   await until('the old copies removed from the backend that was paused', async () => {
     const names = await namesOn(2);
     return onPaused.every((k) => !holds(names, k)) || undefined;

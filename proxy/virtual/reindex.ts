@@ -94,13 +94,16 @@ async function reindexBucket(ctx: VirtualContext, gen: Generation, bucket: strin
     if (!keys.length) return;
     const key = keys.sort(byteOrder)[0]!;
     const copies: { backend: string; meta: ObjectMeta }[] = [];
+    const indexed = idx.cur?.key === key ? idx.cur : undefined;
     for (const l of lists) {
       if (l.cur?.key === key) {
-        if (!pending.has(`${l.backend}\n${prefix}${key}`)) copies.push({ backend: l.backend, meta: l.cur });
+        // A copy whose removal is queued is no candidate, unless the index points at it again.
+        const mine = indexed?.backend === l.backend && !indexed.location;
+        if (mine || !pending.has(`${l.backend}\n${prefix}${key}`)) copies.push({ backend: l.backend, meta: l.cur });
         await advance(l);
       }
     }
-    const rec = idx.cur?.key === key ? idx.cur : undefined;
+    const rec = indexed;
     if (rec) await advance(idx);
     report.scanned++;
     await settle(ctx, gen, bucket, key, rec, copies, failed, opts, report);

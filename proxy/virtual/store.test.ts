@@ -394,3 +394,15 @@ test('writers of one key do not wait on each other: a PUT whose body trickles do
   assert.equal(report.removed, 0);
   assert.equal(await text(await store.getObject('one', 'k', {})), 's'.repeat(200_000));
 });
+
+test('reindex: a copy whose removal is queued is not adopted, but one the index points at again is kept', async () => {
+  const { store, config } = await setup(['a'], [{ name: 'rqueue', backends: ['a'] }]);
+  await store.putObject('rqueue', 'kept', input('kept'));
+  await direct.putObject(`t${n - 1}-a`, 'rqueue/gone', input('late copy'));
+  // Both usual names have a removal queued (a delete, a refused write); only "kept" is indexed.
+  for (const key of ['kept', 'gone']) await store.index.beginIntent({ owner: config.replica, bucket: 'rqueue', key, backend: 'a', op: key === 'gone' ? 'refused' : 'remove' });
+  const report = await store.reindex();
+  assert.deepEqual([report.added, report.removed], [0, 0]);
+  assert.deepEqual((await store.scan('rqueue', { prefix: '', after: '', limit: 10 })).map((o) => o.key), ['kept']);
+  assert.equal(await text(await store.getObject('rqueue', 'kept', {})), 'kept');
+});
