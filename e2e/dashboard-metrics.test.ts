@@ -88,6 +88,15 @@ describe('every metric the dashboard and the alerts query is exported', () => {
     op = startOperator(cp, ['--leader-elect', 'false']);
   });
 
+  const scrapeAll = async () => {
+    const gwUrl = (await gw.waitFor((l) => l.msg === 'gateway listening')).url as string;
+    return Promise.all([
+      fetch(`${gwUrl}/metrics`).then((r) => r.text()),
+      fetch(`${sidecar.controlUrl}/_floodgate/metrics`).then((r) => r.text()),
+      op.httpUrl.then((u) => fetch(`${u}/metrics`)).then((r) => r.text()),
+    ]);
+  };
+
   after(async () => {
     await op?.stop();
     await cp?.stop();
@@ -97,12 +106,7 @@ describe('every metric the dashboard and the alerts query is exported', () => {
   });
 
   test('gateway, sidecar and operator together export every queried name', async () => {
-    const gwUrl = (await gw.waitFor((l) => l.msg === 'gateway listening')).url as string;
-    const scrapes = await Promise.all([
-      fetch(`${gwUrl}/metrics`).then((r) => r.text()),
-      fetch(`${sidecar.controlUrl}/_floodgate/metrics`).then((r) => r.text()),
-      op.httpUrl.then((u) => fetch(`${u}/metrics`)).then((r) => r.text()),
-    ]);
+    const scrapes = await scrapeAll();
     const families = new Map<string, string>();
     for (const text of scrapes) for (const [name, type] of parseMetrics(text).types) families.set(name, type);
     const missing: string[] = [];
@@ -113,5 +117,13 @@ describe('every metric the dashboard and the alerts query is exported', () => {
     }
     assert.deepEqual(missing, [], `exported floodgate families: ${[...families.keys()].filter((n) => n.startsWith('floodgate_')).join(', ')}`);
     assert.ok(queriedNames().size >= 20, 'the check saw the queries');
+  });
+
+  test('docs/observability.md lists exactly the floodgate_* families the three processes export', async () => {
+    const families = new Set<string>();
+    for (const text of await scrapeAll()) for (const name of parseMetrics(text).types.keys()) if (name.startsWith('floodgate_')) families.add(name);
+    const documented = new Set([...readFileSync(join(ROOT, 'docs', 'observability.md'), 'utf8').matchAll(/`(floodgate_[a-z0-9_]+)`/g)].map((m) => m[1]!));
+    assert.deepEqual([...families].filter((n) => !documented.has(n)).sort(), [], 'exported but not documented');
+    assert.deepEqual([...documented].filter((n) => !families.has(n)).sort(), [], 'documented but not exported');
   });
 });
