@@ -6,6 +6,7 @@
 //   openVirtualStore ─┬─ runtime.ts (generations: backends.ts, balancer/)
 //                     ├─ placement/ (sqlite.ts | postgres.ts)      health/monitor.ts
 //                     ├─ write.ts  putObject · deleteObject · commitWrite
+//                     │    location.ts (backend-side names) · removals.ts (queued removals)
 //                     ├─ read.ts   getObject · scan · redirectUrl · lookup
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
