@@ -11,7 +11,7 @@ import { k8sBinDir, run, type Result } from '../controlplane.ts';
 import { importImage, startContainerd } from './containerd.ts';
 import { startControlPlane } from './controlplane.ts';
 import { VOLUME_COUNT, coreDnsManifest, storageManifest } from './dns.ts';
-import { has, snapshot } from './host.ts';
+import { has, snapshot, type HostSnapshot } from './host.ts';
 import { DNS_SERVICE_IP, LOCK_FILE, NODE_IP, NODE_NAME, POD_CIDR, SERVICE_CIDR, STATE_DIR, paths } from './layout.ts';
 import { guardInstalled, installGuard, preflight, setupLinks } from './network.ts';
 import { startKubelet, startKubeProxy } from './node.ts';
@@ -43,8 +43,13 @@ export interface Cluster {
   importImage(archive: string): void;
   /** True when the egress guard rules are in place (checked by the smoke test). */
   guardInstalled(): boolean;
-  /** Teardown, unless FLOODGATE_KEEP_CLUSTER=1 (then the cluster stays up until the next start). */
-  stop(): Promise<{ teardownMs: number }>;
+  /** The host as it was before this cluster (taken while holding the lock, after any leftovers were removed). */
+  hostBefore: HostSnapshot;
+  /**
+   * Teardown, unless FLOODGATE_KEEP_CLUSTER=1 (then the cluster stays up until the next start).
+   * `hostAfter` is taken before the lock is released, so no other cluster has started yet.
+   */
+  stop(): Promise<{ teardownMs: number; hostAfter?: HostSnapshot }>;
 }
 
 /** Why this machine cannot run the cluster, or undefined when it can (tests skip with this message). */
@@ -120,18 +125,18 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
     }, o);
 
   let stopping = false;
-  const teardown = async () => {
-    if (stopping) return;
+  const teardown = async (): Promise<{ teardownMs: number; hostAfter?: HostSnapshot }> => {
+    if (stopping) return { teardownMs: 0 };
     stopping = true;
     const t0 = Date.now();
     try {
       await deletePods(p.cniIpam, kubectl, children);
       await procs.stopAll();
       cleanHost(p, before);
+      return { teardownMs: Date.now() - t0, hostAfter: snapshot() };
     } finally {
       unlock();
     }
-    return Date.now() - t0;
   };
 
   try {
@@ -161,7 +166,7 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
     return {
       kubeconfig: p.kubeconfig, server: cp.server, binDir: k8sBin, nodeName: NODE_NAME, nodeIP: NODE_IP,
       podCIDR: POD_CIDR, serviceCIDR: SERVICE_CIDR, dnsIP: DNS_SERVICE_IP, stateDir: STATE_DIR, logsDir: p.procs,
-      images, times: { nodeReadyMs, dnsReadyMs }, guardInstalledAt, kubectl, helm,
+      images, times: { nodeReadyMs, dnsReadyMs }, guardInstalledAt, hostBefore: before, kubectl, helm,
       importImage: (archive) => importImage(p, archive),
       guardInstalled,
       async stop() {
@@ -171,7 +176,7 @@ export async function startCluster(opts: { images?: string[] } = {}): Promise<Cl
             `logs in ${p.procs}; the next start or \`node e2e/lib/cluster/down.ts\` removes it`);
           return { teardownMs: 0 };
         }
-        return { teardownMs: (await teardown()) ?? 0 };
+        return teardown();
       },
     };
   } catch (err) {
