@@ -78,11 +78,12 @@ export function usualNameBusy(ctx: VirtualContext, bucket: string, key: string, 
 
 /**
  * Picks the name a PUT to `backend` streams to (call under the key's lock, so two writers never
- * both take the usual name). `location` is undefined for the usual name.
+ * both take the usual name). `location` is undefined for the usual name. `uploading`: a multipart
+ * upload of the key is open, and will complete onto the usual name of its backend.
  */
-export function claimName(ctx: VirtualContext, current: PlacedObject | undefined, bucket: string, key: string, backend: string): { location?: string; release: () => void } {
+export function claimName(ctx: VirtualContext, current: PlacedObject | undefined, bucket: string, key: string, backend: string, uploading = false): { location?: string; release: () => void } {
   const usual = { bucket, key, backend };
-  if (!sameCopy(current, usual) && !usualNameBusy(ctx, bucket, key, backend)) {
+  if (!uploading && !sameCopy(current, usual) && !usualNameBusy(ctx, bucket, key, backend)) {
     return { release: holdUsualName(ctx, bucket, key, backend, 'write') };
   }
   return { location: ownName(bucket, key), release: () => {} };

@@ -8,6 +8,7 @@ import { compositeChecksum } from '../auth/checksums.ts';
 import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import { decodeUploadId, encodeUploadId } from './upload-id.ts';
 import { chooseBackend, commitWrite } from './write.ts';
+import { holdUsualName } from './location.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import type { Generation } from './runtime.ts';
 
@@ -80,11 +81,14 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
     ctx.running.add(intent);
     try {
       let meta: ObjectMeta;
+      // PUTs starting meanwhile keep off the name this completes onto (location.ts).
+      const unhold = holdUsualName(ctx, bucket, key, u.backend, 'write');
       try {
         meta = await onBackend(ctx, b, () => b.store.completeMultipartUpload(b.bucket, backendKey(bucket, key), u.backendUploadId, parts));
       } catch (e) {
         // The intent stays when the outcome is unknown; recovery settles the key.
         if (e instanceof S3Error && e.status < 500) await ctx.index.endIntent(intent);
+        unhold();
         throw e;
       }
       const alg = u.checksumAlgorithm;
@@ -93,7 +97,11 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
         checksums = { [alg]: compositeChecksum(alg, parts.map((p) => partSums[p.partNumber]!)) };
       }
       const final: ObjectMeta = { ...meta, ...u.headers, key, checksums, checksumType: Object.keys(checksums).length ? meta.checksumType ?? 'COMPOSITE' : undefined, partsCount: parts.length };
-      await commitWrite(ctx, gen, { ...final, bucket, backend: u.backend }, current, intent);
+      try {
+        await commitWrite(ctx, gen, { ...final, bucket, backend: u.backend }, current, intent);
+      } finally {
+        unhold();
+      }
       await ctx.index.deleteUpload(uploadId);
       return final;
     } finally {

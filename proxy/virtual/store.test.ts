@@ -406,3 +406,17 @@ test('reindex: a copy whose removal is queued is not adopted, but one the index 
   assert.deepEqual((await store.scan('rqueue', { prefix: '', after: '', limit: 10 })).map((o) => o.key), ['kept']);
   assert.equal(await text(await store.getObject('rqueue', 'kept', {})), 'kept');
 });
+
+test('a PUT while a multipart upload of its key is open streams to a name of its own, never onto the name the upload completes to', async () => {
+  const { store } = await setup(['a'], [{ name: 'mpput', backends: ['a'] }]);
+  const id = await store.createMultipartUpload('mpput', 'k', { userMeta: {} });
+  const part = await store.uploadPart('mpput', 'k', id, 1, input('from the upload'));
+  await store.putObject('mpput', 'k', input('from a put'));
+  assert.match((await store.index.get('mpput', 'k'))?.location ?? '', /^\.floodgate\/w\/mpput\/[0-9a-f]+\/k$/);
+  await store.completeMultipartUpload('mpput', 'k', id, [{ partNumber: 1, etag: part.etag, checksums: {} }]);
+  assert.equal(await text(await store.getObject('mpput', 'k', {})), 'from the upload');
+  assert.equal((await store.index.get('mpput', 'k'))?.location, undefined);
+  // Without an open upload, the next PUT may take the usual name again once the replaced copy is gone.
+  await store.putObject('mpput', 'other', input('x'));
+  assert.equal((await store.index.get('mpput', 'other'))?.location, undefined);
+});

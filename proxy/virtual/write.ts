@@ -87,7 +87,9 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
   const claim = await ctx.locks.run(lock, async () => {
     const current = await ctx.index.get(bucket, key);
     checkWriteConditions(current?.etag, input.conditions);
-    return claimName(ctx, current, bucket, key, name);
+    // Keys sort before every longer key with them as a prefix: the first upload listed tells.
+    const [upload] = await ctx.index.listUploads(bucket, { prefix: key, keyMarker: '', uploadIdMarker: '', limit: 1 });
+    return claimName(ctx, current, bucket, key, name, upload?.key === key);
   });
   const unreserve = ctx.usage.reserve(name, input.size);
   let keepClaim = false;
