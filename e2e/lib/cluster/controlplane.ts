@@ -1,8 +1,7 @@
 // The cluster's control plane: the processes of e2e/lib/controlplane.ts configured for a real
 // node — Node,RBAC authorization with NodeRestriction, the node IP as advertise address (the
 // `kubernetes` Service's endpoint, relayed to 127.0.0.1 by socat), the apiserver's client
-// certificate for the kubelet (logs, exec, port-forward), every controller (with the hostPath
-// provisioner behind the default StorageClass) and the scheduler.
+// certificate for the kubelet (logs, exec, port-forward), every controller and the scheduler.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { issueClientCert, newToken, writeKubeconfig, writePki, writeTokenFile, type Pki, type TokenUser } from '../controlplane-pki.ts';

@@ -1,7 +1,6 @@
 // Cluster DNS and storage, applied once the node is Ready: CoreDNS (built without `forward`, so
 // names outside cluster.local get no answer instead of a query to the outside) as a Deployment
-// behind the kube-dns Service, and a default StorageClass served by the controller manager's
-// hostPath provisioner.
+// behind the kube-dns Service, and a default StorageClass over static hostPath PersistentVolumes.
 import { CLUSTER_DOMAIN, DNS_SERVICE_IP } from './layout.ts';
 
 export function coreDnsManifest(image: string): string {
