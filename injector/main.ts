@@ -1,5 +1,6 @@
 // `floodgate injector`: flags → caps → sidecar. Logs are JSON lines on stdout. SIGTERM/SIGINT
 // revert every fault before exiting; a last synchronous revert runs on any exit.
+import { startTracing } from '../proxy/observability/tracing.ts';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,7 @@ export async function runInjector(argv: string[]): Promise<void> {
   }
   const effects = createResourceEffects(caps, openStateFile(statePath));
   process.once('exit', () => effects.stopAllSync());
+  const traces = await startTracing('floodgate-injector').catch((e: unknown) => { log('warn', 'tracing not started', { error: (e as Error).message }); return undefined; });
   const sidecar = await startSidecar({
     host: listen.host,
     port: listen.port,
@@ -149,7 +151,7 @@ export async function runInjector(argv: string[]): Promise<void> {
     log('info', 'stopping: reverting all faults', { signal });
     const hard = setTimeout(() => { effects.stopAllSync(); process.exit(1); }, 10_000);
     hard.unref();
-    sidecar.close().then(() => process.exit(0), () => process.exit(1));
+    sidecar.close().then(() => traces?.shutdown()).then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

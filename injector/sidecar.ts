@@ -16,6 +16,9 @@ import { createFaultService } from './service.ts';
 import { sendErrorFault } from './faults/s3/error.ts';
 import { classify } from './sidecar/operation.ts';
 import { forward } from './sidecar/forward.ts';
+import { requestScope } from '../proxy/observability/request-scope.ts';
+import { signedHeaderNames } from '../proxy/observability/trace-context.ts';
+import { endSpan, SpanKind, startChildSpan, startServerSpan, traceHeaders, tracing, type Span } from '../proxy/observability/tracing.ts';
 
 export interface SidecarOptions {
   host: string;
@@ -75,6 +78,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (control(req, res)) return;
+    if (tracing()) return traced(req, res);
     let requestId: string | undefined;
     try {
       // With no fault held at all, nothing is classified or allocated: straight to the upstream.
@@ -85,11 +89,38 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
       if (faults?.handled || res.destroyed) return;
       await forward(pool, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
     } catch (e) {
-      if (res.headersSent || res.destroyed) { res.destroy(); return; }
-      requestId ??= newRequestId();
-      event('upstream error', { requestId, error: (e as Error).message });
-      sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
+      upstreamFailed(res, e, requestId);
     }
+  }
+
+  /** The same path with a SERVER span (fault decisions as its events) and a CLIENT span upstream. */
+  async function traced(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = newRequestId();
+    const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
+    const span = startServerSpan(`injector ${c.operation}`, req.headers, { 'http.request.method': req.method ?? 'GET', 'url.path': (req.url ?? '/').split('?')[0]!, 'floodgate.request_id': requestId, 'rpc.method': c.operation });
+    res.once('close', () => endSpan(span, res.statusCode));
+    requestScope.enterWith({ requestId, span });
+    let upstreamSpan: Span | undefined;
+    try {
+      const faults = registry.size === 0 ? undefined : await engine.onRequest({ req, res, requestId, ...c });
+      if (faults?.handled || res.destroyed) return;
+      upstreamSpan = startChildSpan(`upstream ${req.method ?? 'GET'}`, span, { 'server.address': upstream.host }, SpanKind.CLIENT);
+      res.once('close', () => endSpan(upstreamSpan, res.statusCode));
+      // A client that signed its traceparent keeps it (rewriting it would break the signature).
+      const signed = signedHeaderNames(req.headers, req.url ?? '/');
+      const replaceHeaders = signed.has('traceparent') || signed.has('tracestate') ? undefined : traceHeaders(upstreamSpan);
+      await forward(pool, req, res, { replaceHeaders, ...(faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : {}) });
+    } catch (e) {
+      upstreamSpan?.recordException(e as Error);
+      upstreamFailed(res, e, requestId);
+    }
+  }
+
+  function upstreamFailed(res: ServerResponse, e: unknown, requestId: string | undefined): void {
+    if (res.headersSent || res.destroyed) { res.destroy(); return; }
+    requestId ??= newRequestId();
+    event('upstream error', { requestId, error: (e as Error).message });
+    sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
   }
 
   const server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 }, (req, res) => void handle(req, res));

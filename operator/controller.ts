@@ -4,6 +4,8 @@
 //   - it returns { retry: true } (or throws) to come back after the key's backoff;
 //   - a key is worked on by one worker at a time, and success resets the backoff.
 import type { Registry } from 'prom-client';
+import { requestScope } from '../proxy/observability/request-scope.ts';
+import { endSpan, startChildSpan } from '../proxy/observability/tracing.ts';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { WorkQueue } from './workqueue.ts';
 
@@ -44,9 +46,14 @@ export async function runController(o: ControllerOptions): Promise<void> {
       o.metrics.depth.set({ controller: o.name }, o.queue.length);
       const end = o.metrics.duration.startTimer({ controller: o.name });
       let result: Result;
+      // One span per reconcile (when tracing), parent of the API calls it makes.
+      const span = startChildSpan(`reconcile ${o.name}`, undefined, { 'floodgate.controller': o.name, 'floodgate.key': key });
       try {
-        result = await o.reconcile(key);
+        result = span ? await requestScope.run({ requestId: key, span }, () => o.reconcile(key)) : await o.reconcile(key);
+        span?.setAttribute('floodgate.reconcile.result', result.retry ? 'retry' : 'ok');
+        endSpan(span, undefined);
       } catch (err) {
+        endSpan(span, undefined, err);
         o.log('error', 'reconcile failed', { controller: o.name, key, error: (err as Error).message });
         result = { retry: true };
       }

@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { registerExperimentMetrics } from './experiment-metrics.ts';
+import { startTracing } from '../proxy/observability/tracing.ts';
 import { parseDuration } from '../crds/units.ts';
 import { createLogger, type Level } from '../proxy/observability/log.ts';
 import { reconcileBackendBucket } from './backendbucket/reconcile.ts';
@@ -159,6 +160,7 @@ export async function runOperator(argv: string[]): Promise<number> {
     return 1;
   }
   const identity = `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString('hex')}`;
+  const traces = await startTracing('floodgate-operator').catch((e: unknown) => { log('warn', 'tracing not started', { error: (e as Error).message }); return undefined; });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const leaderGauge = new Gauge({ name: 'floodgate_operator_leader', help: '1 while this replica leads', registers: [registry] });
@@ -258,5 +260,6 @@ export async function runOperator(argv: string[]): Promise<number> {
   if (exitCode === 0) await elector?.release();
   await webhooks?.close();
   http.server.close();
+  await traces?.shutdown().catch(() => {});
   return exitCode;
 }

@@ -11,8 +11,9 @@ import { join, resolve } from 'node:path';
 import { ConfigError, loadGatewayConfig, usage, type GatewayConfig } from './config.ts';
 import { loadKeys } from './credentials.ts';
 import { readGatewayFile } from './gateway-file.ts';
-import { createLogger, type Logger } from './observability/log.ts';
+import { createLogger, errorFields, type Logger } from './observability/log.ts';
 import { logBackendCalls } from './observability/backend-calls.ts';
+import { startTracing } from './observability/tracing.ts';
 import { startFront } from './front.ts';
 import type { ObjectStore } from './store/types.ts';
 import type { FsStore } from './store/fs/index.ts';
@@ -106,6 +107,7 @@ export async function runGateway(argv: string[]): Promise<number> {
   }
   const logger = createLogger(config.logLevel);
   if (config.logLevel === 'debug') logBackendCalls(logger);
+  const traces = await startTracing('floodgate-gateway').catch((e: unknown) => { logger.log('warn', 'tracing not started', errorFields(e)); return undefined; });
   const dataDir = resolve(config.dataDir);
   try {
     prepareDataDir(dataDir);
@@ -211,5 +213,6 @@ export async function runGateway(argv: string[]): Promise<number> {
   logger.log(cut ? 'warn' : 'info', cut ? `shutdown: ${cut} in-flight requests cut after the grace period` : 'shutdown: every in-flight request finished', { cut, graceMs: config.shutdownGraceMs });
   await faults?.close();
   await store.close();
+  await traces?.shutdown().catch(() => {});
   return 0;
 }

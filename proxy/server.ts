@@ -19,7 +19,7 @@ import type { FaultEngine, RequestFaults } from '../injector/faults/engine.ts';
 import { PER_REQUEST_KINDS } from '../injector/faults/kinds.ts';
 import type { ObjectStore } from './store/types.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
-import { observeRequest } from './observability/request-record.ts';
+import { observeRequest, traceStage } from './observability/request-record.ts';
 import { errorFields, type Logger } from './observability/log.ts';
 
 export interface GatewayOptions {
@@ -138,7 +138,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       // Authentication comes first: an anonymous request learns nothing, not even which
       // sub-resources or operations exist (AWS answers it AccessDenied).
-      const auth = verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys);
+      const auth = traceStage(record, 'auth', () => verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys));
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       record.bucket = target.bucket;
       record.key = target.key;

@@ -6,6 +6,7 @@
 //           (bandwidth, truncate, corrupt, mid-body reset, afterBytes counting)
 //
 // With no active per-request fault, onRequest returns undefined without allocating anything.
+import { noteFaultDecision } from '../../proxy/observability/request-scope.ts';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Duplex, Transform } from 'node:stream';
 import type { Activation } from './activation.ts';
@@ -88,6 +89,7 @@ export function createFaultEngine(registry: FaultRegistry, opts: { ledgerSize?: 
       const outcome = fired.has(a.id) ? 'fired' : 'skipped';
       metrics.injections.inc({ kind: a.spec.kind, outcome });
       ledger.add({ time, requestId: d.requestId, faultId: a.id, kind: a.spec.kind, operation, decision: outcome });
+      noteFaultDecision({ faultId: a.id, kind: a.spec.kind, decision: outcome, operation });
     }
   }
 

@@ -48,6 +48,16 @@ function hasBody(req: IncomingMessage): boolean {
 export interface ForwardHooks {
   /** Called with the upstream status and (mutable) headers; returns a stage for the body. */
   wrapBody?: (status: number, headers: OutgoingHttpHeaders) => Promise<Duplex | undefined>;
+  /** Request headers to send instead of the client's (lower-case names): the trace context of our span. */
+  replaceHeaders?: Record<string, string>;
+}
+
+function replaced(headers: string[], with_: Record<string, string> | undefined): string[] {
+  if (!with_) return headers;
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!(headers[i]!.toLowerCase() in with_)) out.push(headers[i]!, headers[i + 1]!);
+  for (const [k, v] of Object.entries(with_)) out.push(k, v);
+  return out;
 }
 
 /** Sends `req` upstream and streams the answer into `res`. Rejects only on upstream failure before headers. */
@@ -58,7 +68,7 @@ export async function forward(upstream: Dispatcher, req: IncomingMessage, res: S
   const opts = {
     method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
     path: req.url ?? '/',
-    headers: requestHeaders(req),
+    headers: replaced(requestHeaders(req), hooks.replaceHeaders),
     body: hasBody(req) ? req : null,
     signal: abort.signal,
   };

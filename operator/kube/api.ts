@@ -6,6 +6,8 @@ import { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch, type Dispatcher } from 'undici';
+import { scopeChildSpan } from '../../proxy/observability/request-scope.ts';
+import { endSpan, SpanKind } from '../../proxy/observability/tracing.ts';
 import type { KubeObject, ResourceType } from './types.ts';
 
 export const FIELD_MANAGER = 'floodgate-operator';
@@ -93,7 +95,11 @@ export function createKube(kc: KubeConfig, opts: { requestTimeoutMs?: number } =
       if (o.body !== undefined) headers['content-type'] = o.contentType ?? 'application/json';
       headers.accept = 'application/json';
       const signal = o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-      const res = await fetch(url, { method, headers, dispatcher, signal, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
+      // Inside a traced reconcile, each API call is a child span of it.
+      const span = scopeChildSpan(`kube ${method}`, { 'http.request.method': method, 'url.path': path }, SpanKind.CLIENT);
+      const res = await fetch(url, { method, headers, dispatcher, signal, body: o.body === undefined ? undefined : JSON.stringify(o.body) })
+        .catch((e: unknown) => { endSpan(span, undefined, e); throw e; });
+      endSpan(span, res.status);
       if (res.status >= 300) throw await failure(res);
       return (await res.json()) as T;
     },

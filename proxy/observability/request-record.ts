@@ -7,6 +7,7 @@ import type { Logger } from './log.ts';
 import { describeUnresolved } from './operation-label.ts';
 import { parseTraceParent } from './trace-context.ts';
 import { requestScope, requestScopeWanted } from './request-scope.ts';
+import { endSpan, startChildSpan, startServerSpan, type Span } from './tracing.ts';
 
 export interface RequestRecord {
   operation?: string;
@@ -14,6 +15,8 @@ export interface RequestRecord {
   key?: string;
   /** The S3 error code sent, when the server knows it (a HEAD error has no body to read it from). */
   errorCode?: string;
+  /** The request's SERVER span, when tracing. */
+  span?: Span;
 }
 
 export interface ObserveOptions {
@@ -28,8 +31,9 @@ const CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
 export function observeRequest(req: IncomingMessage, res: ServerResponse, o: ObserveOptions): RequestRecord {
   const started = process.hrtime.bigint();
   const rec: RequestRecord = {};
-  const traceId = parseTraceParent(req.headers.traceparent)?.traceId;
-  if (requestScopeWanted()) requestScope.enterWith({ requestId: o.requestId, traceId });
+  rec.span = startServerSpan('S3', req.headers, { 'http.request.method': req.method ?? 'GET', 'url.path': (req.url ?? '/').split('?')[0]!, 'floodgate.request_id': o.requestId });
+  const traceId = rec.span?.spanContext().traceId ?? parseTraceParent(req.headers.traceparent)?.traceId;
+  if (requestScopeWanted()) requestScope.enterWith({ requestId: o.requestId, traceId, span: rec.span });
   let bytesIn = 0;
   req.on('data', (c: Buffer) => { bytesIn += c.length; });
   const sent = countBodyBytes(res, (chunk) => {
@@ -50,6 +54,14 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, o: Obs
     o.metrics.duration.observe(labels, seconds);
     o.metrics.bytesIn.observe(labels, bytesIn);
     o.metrics.bytesOut.observe(labels, bytesOut);
+    if (rec.span) {
+      rec.span.updateName(`S3 ${operation}`);
+      rec.span.setAttributes({ 'rpc.system': 'aws-api', 'rpc.method': operation, 'http.request.body.size': bytesIn, 'http.response.body.size': bytesOut });
+      if (bucket !== undefined) rec.span.setAttribute('aws.s3.bucket', bucket);
+      if (key !== undefined) rec.span.setAttribute('aws.s3.key', key);
+      if (rec.errorCode !== undefined) rec.span.setAttribute('aws.s3.error_code', rec.errorCode);
+      endSpan(rec.span, res.statusCode);
+    }
     o.logger.log('info', 'request', {
       requestId: o.requestId, traceId, operation, method: req.method, bucket, key,
       status: res.statusCode, errorCode: rec.errorCode, bytesIn, bytesOut,
@@ -89,4 +101,19 @@ function countBodyBytes(res: ServerResponse, peek: (start: string) => void): () 
     return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
   } as typeof res.end;
   return () => n;
+}
+
+/** Runs one stage of the request (auth, …) as a child span of the request's, when tracing. */
+export function traceStage<T>(rec: RequestRecord, name: string, fn: () => T): T {
+  const span = startChildSpan(name, rec.span);
+  if (!span) return fn();
+  try {
+    const out = fn();
+    span.end();
+    return out;
+  } catch (e) {
+    span.recordException(e as Error);
+    endSpan(span, undefined, e);
+    throw e;
+  }
 }

@@ -16,3 +16,15 @@ export function parseTraceParent(header: string | string[] | undefined): TracePa
   if (/^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
   return { traceId: m[2]!, spanId: m[3]!, flags: parseInt(m[4]!, 16) };
 }
+
+/**
+ * Header names a SigV4 request signed (Authorization's SignedHeaders, or X-Amz-SignedHeaders of
+ * a presigned URL). A proxy that rewrote one of them — a signed traceparent — would break the
+ * signature, so it passes those through and the trace skips its own span instead.
+ */
+export function signedHeaderNames(headers: Record<string, string | string[] | undefined>, rawUrl: string): ReadonlySet<string> {
+  const auth = typeof headers.authorization === 'string' ? /SignedHeaders=([^,\s]+)/.exec(headers.authorization)?.[1] : undefined;
+  const query = /[?&]X-Amz-SignedHeaders=([^&]+)/i.exec(rawUrl)?.[1];
+  const list = auth ?? (query ? decodeURIComponent(query) : '');
+  return new Set(list.toLowerCase().split(';').filter(Boolean));
+}

@@ -124,7 +124,7 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
     const u = target(req.bucket, req.key, req.query);
     // signRequest reads only host, pathname and search.
     const headers = signRequest({ method: req.method, url: u as unknown as URL, headers: req.headers ?? {}, payloadHash: req.payloadHash ?? 'UNSIGNED-PAYLOAD' }, options.credentials, options.region);
-    return observeBackendCall({ backend: options.name, method: req.method, bucket: req.bucket, key: req.key, query: req.query?.map(([k]) => k) }, () => pool(u.origin).request({
+    return observeBackendCall({ backend: options.name, method: req.method, bucket: req.bucket, key: req.key, query: req.query?.map(([k]) => k) }, headers, () => pool(u.origin).request({
       // The pathname as built is already in canonical encoded form: send exactly what was signed.
       path: u.pathname + u.search,
       method: req.method,
