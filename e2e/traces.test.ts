@@ -1,5 +1,5 @@
 // One PUT through sidecar → gateway → MinIO, every process exporting over OTLP/HTTP to a receiver
-// written here (e2e/lib/otlp-receiver.ts): the spans arrive in one trace continuing the client's
+// written here (proxy/observability/otlp-receiver.fixture.ts): the spans arrive in one trace continuing the client's
 // traceparent, each parented by the one before it — client → injector (with the injected
 // latency fault as an event) → upstream call → gateway request → auth, backend PUT — and a
 // process without OTEL_EXPORTER_OTLP_ENDPOINT sends nothing.
@@ -13,7 +13,7 @@ import { openS3Store } from '../proxy/backends/s3/store.ts';
 import { newCredentials, tempDir } from './lib/gateway.ts';
 import { objectPath, rawRequest, signHeaders } from './lib/raw-s3.ts';
 import { spawnLogged, type LoggedProcess } from './lib/logged-process.ts';
-import { startOtlpReceiver, type OtlpReceiver } from './lib/otlp-receiver.ts';
+import { startOtlpReceiver, type OtlpReceiver } from '../proxy/observability/otlp-receiver.fixture.ts';
 import { spawnInjector, type SpawnedInjector } from '../injector/testing/spawn.ts';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
