@@ -420,3 +420,19 @@ test('a PUT while a multipart upload of its key is open streams to a name of its
   await store.putObject('mpput', 'other', input('x'));
   assert.equal((await store.index.get('mpput', 'other'))?.location, undefined);
 });
+
+test('If-None-Match: * is checked again at the commit: a slow conditional PUT that lost the race is refused and its copy removed', { timeout: 60_000 }, async () => {
+  const { store, held } = await setup(['a'], [{ name: 'inm', backends: ['a'] }]);
+  const slow = new PassThrough();
+  slow.write('slow ');
+  const first = store.putObject('inm', 'k', { body: slow, size: 9, headers: { userMeta: {} }, checksums: {}, conditions: { ifNoneMatch: '*' } });
+  for (let i = 0; !(await store.index.intents(`test-${n - 1}`)).some((x) => x.op === 'put') && i < 200; i++) await new Promise((r) => setTimeout(r, 25));
+  await store.putObject('inm', 'k', input('fast', { conditions: { ifNoneMatch: '*' } }));
+  slow.end('body');
+  assert.equal(await code(first), 'PreconditionFailed');
+  assert.equal(await text(await store.getObject('inm', 'k', {})), 'fast');
+  const names = async () => [...await held('a', 'inm/'), ...await held('a', '.floodgate/w/inm/')];
+  for (let i = 0; (await names()).length !== 1 && i < 200; i++) await new Promise((r) => setTimeout(r, 50));
+  const rec = await store.index.get('inm', 'k');
+  assert.deepEqual(await names(), [rec?.location ?? 'inm/k'], 'only the copy of the winner is left');
+});

@@ -123,8 +123,10 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
         checkWriteConditions(current?.etag, input.conditions);
       } catch (e) {
         // Another write won while this body streamed; S3 checks conditions at completion too.
+        const removal = { id: await queueRemoval(ctx, target), ...target };
         await ctx.index.endIntent(id);
-        setImmediate(() => void queueRemoval(ctx, target).then((rid) => runRemoval(ctx, gen, { id: rid, ...target }), () => {}));
+        holdForRemoval(ctx, removal);
+        setImmediate(() => void runRemoval(ctx, gen, removal));
         throw e;
       }
       await commitWrite(ctx, gen, rec, current, id);
