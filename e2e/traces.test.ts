@@ -1,7 +1,8 @@
 // One PUT through sidecar → gateway → MinIO, every process exporting over OTLP/HTTP to a receiver
 // written here (proxy/observability/otlp-receiver.fixture.ts): the spans arrive in one trace continuing the client's
 // traceparent, each parented by the one before it — client → injector (with the injected
-// latency fault as an event) → upstream call → gateway request → auth, backend PUT — and a
+// latency fault as an event) → upstream call → gateway request → auth, placement put, backend
+// PUT — and a
 // process without OTEL_EXPORTER_OTLP_ENDPOINT sends nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,7 +71,7 @@ describe('traces', () => {
     const named = (service: string, name: RegExp) => inTrace().find((s) => s.service === service && name.test(s.name));
     await otlp.waitFor('the five spans', () =>
       Boolean(named('floodgate-injector', /^injector /) && named('floodgate-injector', /^upstream /) && named('floodgate-gateway', /^S3 PutObject$/)
-        && named('floodgate-gateway', /^auth$/) && named('floodgate-gateway', /^backend PUT$/)));
+        && named('floodgate-gateway', /^auth$/) && named('floodgate-gateway', /^backend PUT$/) && named('floodgate-gateway', /^placement put$/)));
 
     const injector = named('floodgate-injector', /^injector /)!;
     const upstream = named('floodgate-injector', /^upstream /)!;
@@ -86,6 +87,9 @@ describe('traces', () => {
     assert.equal(auth.parentSpanId, gateway.spanId);
     assert.equal(backend.parentSpanId, gateway.spanId);
     assert.equal(backend.kind, 3);
+    const placement = named('floodgate-gateway', /^placement put$/)!;
+    assert.equal(placement.parentSpanId, gateway.spanId, 'the index write is a child of the request');
+    assert.equal(placement.attributes['db.system.name'], 'sqlite');
 
     const ev = injector.events.find((e) => e.name === 'fault');
     assert.ok(ev, 'the fault decision is an event of the sidecar span');

@@ -11,6 +11,7 @@
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
 //                        index-check.ts (index-marker.ts): rebuild a stale index before serving
+import { traceIndex } from '../observability/traced-index.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Registry } from 'prom-client';
@@ -125,7 +126,7 @@ export async function openVirtualStoreFromFile(path: string, opts: Omit<VirtualS
 
 export async function openVirtualStore(config: BalancingConfig, opts: VirtualStoreOptions = {}): Promise<VirtualStore> {
   const log: LogFn = opts.log ?? (() => {});
-  const index = await openIndex(config, opts.dataDir);
+  const index = traceIndex(await openIndex(config, opts.dataDir), config.index?.kind ?? 'sqlite');
   const h = config.health;
   const monitor = createHealthMonitor({ intervalMs: h.interval, recoveryIntervalMs: h.recoveryInterval, failureThreshold: h.failureThreshold, recoveryThreshold: h.recoveryThreshold, probeTimeoutMs: h.probeTimeout });
   const health = withForcedDown(monitor, opts.backendDown);
