@@ -155,3 +155,33 @@ describe('gateway request logs', () => {
     assert.equal(sampleSum(samples, 'floodgate_s3_errors_total', { operation: 'PutObject', bucket: '', code: 'SignatureDoesNotMatch' }), 1);
   });
 });
+
+describe('sidecar request logs', () => {
+  test('while a fault is held, each request through the sidecar logs a line with the gateway field names', async () => {
+    const token = randomBytes(16).toString('hex');
+    const sc = await spawnLogged(['injector', '--listen', '127.0.0.1:0', '--upstream', url], { FLOODGATE_INJECTOR_TOKEN: token });
+    try {
+      const ready = await sc.waitFor((l) => l.msg === 'injector listening');
+      const r = await fetch(`${ready.controlUrl}/_floodgate/faults`, {
+        method: 'POST', headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ kind: 'error', code: 'SlowDown', status: 503, match: { operations: ['GetObject'], keyPrefix: 'side/' } }),
+      });
+      assert.equal(r.status, 201, await r.text());
+      const got = await rawRequest(String(ready.url), { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
+      assert.equal(got.status, 503);
+      const line = await sc.waitFor((l) => l.msg === 'request' && l.key === 'side/x');
+      assert.equal(line.operation, 'GetObject');
+      assert.equal(line.bucket, VB);
+      assert.equal(line.status, 503);
+      assert.equal(line.errorCode, 'SlowDown');
+      assert.equal(line.userAgent, 'side-test/2');
+      assert.equal(line.requestId, got.headers['x-amz-request-id']);
+      assert.equal(typeof line.bytesOut, 'number');
+      const direct = await rawRequest(url, { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
+      const gatewayLine = await requestLine(String(direct.headers['x-amz-request-id']));
+      for (const k of Object.keys(line)) assert.ok(k in gatewayLine || k === 'traceId' || k === 'errorCode', `the gateway's line has ${k} too`);
+    } finally {
+      await sc.stop();
+    }
+  });
+});

@@ -18,6 +18,7 @@ import { classify } from './sidecar/operation.ts';
 import { forward } from './sidecar/forward.ts';
 import { requestScope } from '../proxy/observability/request-scope.ts';
 import { signedHeaderNames } from '../proxy/observability/trace-context.ts';
+import { logRequestLine } from '../proxy/observability/request-line.ts';
 import { endSpan, SpanKind, startChildSpan, startServerSpan, traceHeaders, tracing, type Span } from '../proxy/observability/tracing.ts';
 
 export interface SidecarOptions {
@@ -85,6 +86,8 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
       if (registry.size === 0) return await forward(pool, req, res);
       requestId = newRequestId();
       const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
+      // While faults are held, each request gets a log line (the requests chaos may touch).
+      logRequestLine(req, res, { requestId, ...c }, event);
       const faults = await engine.onRequest({ req, res, requestId, ...c });
       if (faults?.handled || res.destroyed) return;
       await forward(pool, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
@@ -100,6 +103,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     const span = startServerSpan(`injector ${c.operation}`, req.headers, { 'http.request.method': req.method ?? 'GET', 'url.path': (req.url ?? '/').split('?')[0]!, 'floodgate.request_id': requestId, 'rpc.method': c.operation });
     res.once('close', () => endSpan(span, res.statusCode));
     requestScope.enterWith({ requestId, span });
+    if (registry.size > 0) logRequestLine(req, res, { requestId, ...c, traceId: span?.spanContext().traceId }, event);
     let upstreamSpan: Span | undefined;
     try {
       const faults = registry.size === 0 ? undefined : await engine.onRequest({ req, res, requestId, ...c });

@@ -26,7 +26,7 @@ export interface ObserveOptions {
   domains: readonly string[];
 }
 
-const CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
+export const ERROR_CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
 
 export function observeRequest(req: IncomingMessage, res: ServerResponse, o: ObserveOptions): RequestRecord {
   const started = process.hrtime.bigint();
@@ -37,7 +37,7 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, o: Obs
   let bytesIn = 0;
   req.on('data', (c: Buffer) => { bytesIn += c.length; });
   const sent = countBodyBytes(res, (chunk) => {
-    if (rec.errorCode === undefined && res.statusCode >= 300) rec.errorCode = CODE.exec(chunk)?.[1];
+    if (rec.errorCode === undefined && res.statusCode >= 300) rec.errorCode = ERROR_CODE.exec(chunk)?.[1];
   });
   o.metrics.inFlight.inc();
   res.once('close', () => {
@@ -77,7 +77,7 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, o: Obs
  * fault or a reset counts what went out, not its Content-Length. `peek` sees the start of the
  * first chunk (where an XML error carries its code). Returns the reader of the count.
  */
-function countBodyBytes(res: ServerResponse, peek: (start: string) => void): () => number {
+export function countBodyBytes(res: ServerResponse, peek: (start: string) => void): () => number {
   let n = 0;
   let first = true;
   const noBody = () => res.req.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
