@@ -41,6 +41,13 @@ describe('helm chart: monitoring', () => {
     assert.equal(objs.some((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard')), false);
   });
 
+  test('the operator pod carries scrape annotations for its metrics port, unless turned off; its own podAnnotations kept', async () => {
+    const pod = (objs: Obj[]) => objs.find((o) => o.kind === 'Deployment')!.spec.template.metadata.annotations ?? {};
+    const on = pod(await template('operator.podAnnotations.team=storage'));
+    assert.deepEqual([on['prometheus.io/scrape'], on['prometheus.io/port'], on['prometheus.io/path'], on.team], ['true', '8080', '/metrics', 'storage']);
+    assert.equal(pod(await template('metrics.scrapeAnnotations=false'))['prometheus.io/scrape'], undefined);
+  });
+
   test('ServiceMonitors select the operator metrics Service and every rendered gateway Service by its port name', async () => {
     const objs = await template('metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.labels.release=prom');
     const [operator, gateways] = objs.filter((o) => o.kind === 'ServiceMonitor');
