@@ -21,7 +21,10 @@ const env = (k: string, dflt?: string): string => {
 };
 const int = (k: string, dflt: number, max: number): number => Math.min(max, Math.max(0, Number(env(k, String(dflt))) || 0));
 
-const s3 = new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' });
+// Timeouts, as any real application sets them: a request to a gateway pod that went away must
+// fail and be recorded, not hang the loop past its deadline.
+const s3 = new S3Client({ forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1',
+  requestHandler: { connectionTimeout: 3000, requestTimeout: 15_000, throwOnRequestTimeout: true } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Outcome { op: string; key: string; ok: boolean; status?: number; code?: string; sha?: string }
@@ -36,8 +39,10 @@ async function attempt(op: string, key: string, fn: () => Promise<string | undef
     const sha = await fn();
     return emit({ op, key, ok: true, status: 200, ...(sha ? { sha } : {}) });
   } catch (e) {
+    // An S3 error has its code as the name; a network error is a plain Error with a code (ECONNREFUSED…).
     const err = e as S3ServiceException & { code?: string };
-    return emit({ op, key, ok: false, status: err.$metadata?.httpStatusCode, code: err.name ?? err.code ?? String(e) });
+    const code = err.name && err.name !== 'Error' ? err.name : err.code ?? String(err.message).slice(0, 120);
+    return emit({ op, key, ok: false, status: err.$metadata?.httpStatusCode, code });
   }
 }
 
