@@ -78,7 +78,7 @@ describe('injectPatch', () => {
     assert.equal(first!.command, undefined, 'the image entrypoint runs the subcommand');
     assert.deepEqual((first!.readinessProbe as { httpGet: unknown }).httpGet, { path: '/_floodgate/metrics', port: 9101 });
     assert.equal(envOf(p.spec!.containers![0]!).AWS_ENDPOINT_URL_S3, SIDECAR_ENDPOINT);
-    assert.deepEqual(p.spec!.volumes, [{ name: 'floodgate-injector-token', secret: { secretName: 'floodgate-injector-abc12', defaultMode: 0o440 } },
+    assert.deepEqual(p.spec!.volumes, [{ name: 'floodgate-injector-token', secret: { secretName: 'floodgate-injector-abc12', defaultMode: 0o444 } },
       { name: 'floodgate-injector-state', emptyDir: { sizeLimit: '1Mi' } }]);
     assert.deepEqual(p.metadata!.annotations, {
       'floodgate.io/injected': 'true', [TOKEN_SECRET_ANNOTATION]: 'floodgate-injector-abc12', 'floodgate.io/injector-control-port': '9101',

@@ -136,7 +136,9 @@ export function injectPatch(pod: Pod, tokenSecret: string, s: SidecarSettings): 
   const request = (r: string, l: string) => (parseQuantity(r)! > parseQuantity(l)! ? l : r);
 
   const ops: PatchOp[] = [];
-  const volumes: { name: string; [k: string]: unknown }[] = [{ name: TOKEN_VOLUME, secret: { secretName: tokenSecret, defaultMode: 0o440 } },
+  // 0444: Secret files are root-owned and the pod may set no fsGroup, so the non-root sidecar needs
+  // the other-read bit; only the sidecar mounts this volume, so no app container can read it.
+  const volumes: { name: string; [k: string]: unknown }[] = [{ name: TOKEN_VOLUME, secret: { secretName: tokenSecret, defaultMode: 0o444 } },
     { name: STATE_VOLUME, emptyDir: { sizeLimit: '1Mi' } }];
   const sidecarMounts = [{ name: TOKEN_VOLUME, mountPath: TOKEN_DIR, readOnly: true }, { name: STATE_VOLUME, mountPath: STATE_DIR, readOnly: false }];
   // Kubernetes expands $(VAR) in args from the container's own env.
