@@ -264,14 +264,14 @@ const refusals: Scenario = {
       assert.notEqual(res.code, 0, `${what}: accepted`);
       assert.match(res.stderr, pattern, `${what}: ${res.stderr}`);
     };
-    await refused('protected namespace', experiment(k, 'in-kube-system', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'serviceDown', match: {} }], '24h', { ns: 'kube-system', allowFail: true }), /protected/i);
-    await refused('pod cap', experiment(k, 'too-many', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'cpu', cores: 0.1 }], '10s', { allowFail: true }), /share|cap|at most/i);
-    await refused('memory cap', experiment(k, 'too-much', pods, [{ kind: 'memory', bytes: '64Gi' }], '10s', { allowFail: true }), /memory.*(cap|ceiling|at most|exceeds)/i);
+    await refused('protected namespace', experiment(k, 'in-kube-system', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'serviceDown', match: {} }], '24h', { ns: 'kube-system', allowFail: true }), /namespace "kube-system" is protected: FaultExperiments may not run in kube-system/);
+    await refused('pod cap', experiment(k, 'too-many', { pods: { selector: {}, mode: 'all' } }, [{ kind: 'cpu', cores: 0.1 }], '10s', { allowFail: true }), /selects \d+ of the \d+ pods in namespace "floodgate-e2e" \(100 %\); one experiment may hit at most 50 %/);
+    await refused('memory cap', experiment(k, 'too-much', pods, [{ kind: 'memory', bytes: '64Gi' }], '10s', { allowFail: true }), /spec\.faults\[0\]\.bytes: 64Gi is over the cap of \S+ for memory faults/);
     await refused('malformed fault', experiment(k, 'typo', pods, [{ kind: 'error', code: 'SlowDown', status: 503, mach: {} }], '10s', { allowFail: true }), /match is required|unknown field|mach/i);
     // A user who may create experiments but not delete the pods they would hit.
     await k.kubectl(['create', 'role', 'fx-only', '-n', NS, '--verb=create,get,list', '--resource=faultexperiments.floodgate.dev'], { allowFail: true });
     await k.kubectl(['create', 'rolebinding', 'fx-only', '-n', NS, '--role=fx-only', '--user=e2e-fx-only'], { allowFail: true });
-    await refused('no pod-delete rights', experiment(k, 'not-yours', pods, [{ kind: 'cpu', cores: 0.1 }], '10s', { allowFail: true, as: 'e2e-fx-only' }), /delete pods|not allowed|forbidden/i);
+    await refused('no pod-delete rights', experiment(k, 'not-yours', pods, [{ kind: 'cpu', cores: 0.1 }], '10s', { allowFail: true, as: 'e2e-fx-only' }), /user "e2e-fx-only" may not delete pods in namespace "floodgate-e2e": an experiment may only target what its creator could delete/);
   },
 };
 
