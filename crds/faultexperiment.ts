@@ -104,6 +104,10 @@ export const FaultExperimentStatus = z.object({
   recovered: count.optional().describe('targets whose faults were reverted'),
   matched: count.optional().describe('requests the faults matched, all targets (from the injectors at the end)'),
   faulted: count.optional().describe('requests the faults fired on, all targets'),
+  creator: z.object({
+    user: z.string().max(512).describe('who created the experiment, as the API server authenticated them'),
+    mayDeleteTargets: z.enum(['true', 'false', 'unknown']).describe('the admission webhook\'s SubjectAccessReview: could the creator delete what the experiment targets'),
+  }).optional().describe('recorded at admission (annotations floodgate.io/created-by and floodgate.io/creator-can-delete-pods)'),
   targets: z.array(TargetRecord).max(1000).optional().describe('one record per selected target, chosen once'),
   faults: z.array(FaultVerdict).max(16).optional().describe('per fault: id, seed and counts'),
 });

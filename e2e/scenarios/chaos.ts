@@ -90,6 +90,9 @@ const slowdown: Scenario = {
     const inWindow = gets.filter((o) => o.t >= start && o.t <= end);
     assert.ok(Math.abs(e.status.matched - inWindow.length) <= 2, `matched ${e.status.matched} ≈ GETs inside the window ${inWindow.length}`);
     assert.equal(condition(e, 'Effective')?.status, 'True');
+    // The admission webhook's SubjectAccessReview of the creator, carried into the status.
+    assert.ok(e.status.creator?.user, 'the creator is recorded');
+    assert.equal(e.status.creator.mayDeleteTargets, 'true');
     const events = (await eventsOf(k, 'slowdown-get')).join('\n');
     assert.match(events, /Running|Injected|Started/i);
     assert.match(events, /Completed/i);

@@ -115,3 +115,10 @@ test('report: dryRun selects and reports, injects nothing, and completes', () =>
   assert.deepEqual(r.status.targets!.map((t) => `${t.state}:${t.reason}`), ['NotInjected:DryRun', 'NotInjected:DryRun']);
   assert.equal(r.status.conditions!.find((c) => c.type === 'Ready')!.reason, 'DryRun');
 });
+
+test('report: the creator and the admission SubjectAccessReview result are recorded in status', () => {
+  const pending: FaultExperimentStatus = { phase: 'Pending', startTime: '2026-01-01T00:00:00Z', expiresAt: '2026-01-01T00:05:00Z' };
+  const creator = { user: 'alice', mayDeleteTargets: 'true' as const };
+  assert.deepEqual(rep(pending, [pod('web-a')], [], { creator }).status.creator, creator);
+  assert.equal(rep(pending, [pod('web-a')], []).status.creator, undefined, 'absent when the webhook did not see the experiment');
+});

@@ -95,6 +95,8 @@ export interface ReportInput {
   observations: ReadonlyMap<string, Observation>;
   end?: End;
   dryRun: boolean;
+  /** From the admission webhook's annotations; absent when the webhook did not see the experiment. */
+  creator?: FaultExperimentStatus['creator'];
 }
 
 export interface Report {
@@ -230,6 +232,7 @@ export function report(i: ReportInput): Report {
     ...(prev.startTime ? { startTime: prev.startTime } : {}),
     ...(end && end.phase !== prev.phase ? { endTime: stamp(now) } : prev.endTime ? { endTime: prev.endTime } : i.dryRun ? { endTime: prev.endTime ?? stamp(now) } : {}),
     ...(prev.expiresAt ? { expiresAt: prev.expiresAt } : {}),
+    ...(i.creator ? { creator: i.creator } : {}),
     selected: targets.length,
     injected: n('Injected'),
     recovered: n('Recovered'),

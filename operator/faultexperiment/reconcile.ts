@@ -9,6 +9,7 @@ import type { Result } from '../controller.ts';
 import { isNotFound } from '../kube/api.ts';
 import { applyFinalizer, applyStatus } from '../kube/apply.ts';
 import type { KubeObject } from '../kube/types.ts';
+import { CREATED_BY_ANNOTATION, CREATOR_CAN_DELETE_PODS_ANNOTATION } from '../injection-contract.ts';
 import { ANNOTATION_ABORT, PROTECTED_NAMESPACES } from './contract.ts';
 import { InjectorError, observe } from './injector-client.ts';
 import { activations, faultId, heartbeatMs, intent, isTerminal, report, type End, type Observation, type ResolvedTarget } from './plan.ts';
@@ -95,7 +96,7 @@ export async function reconcileFaultExperiment(ctx: FxCtx, key: string): Promise
     abortAnnotation: fx.metadata.annotations?.[ANNOTATION_ABORT] === 'true', killSwitch: killSwitchOn(ctx),
     status: prev, injectionDeadlineMs: ctx.options.injectionDeadlineMs,
   });
-  const base = { now, generation: fx.metadata.generation, spec, uid, dryRun: spec.dryRun };
+  const base = { now, generation: fx.metadata.generation, spec, uid, dryRun: spec.dryRun, creator: creatorOf(fx) };
 
   // Targets: chosen once and recorded; later reconciles (and restarted operators) read them back.
   let chosen = chosenFromStatus(prev);
@@ -184,4 +185,13 @@ async function finish(ctx: FxCtx, key: string, fx: KubeObject, prev: FaultExperi
   if (!r.settled) return { retry: true };
   await setFinalizer(ctx, fx, false);
   return {};
+}
+
+/** Who created the experiment and whether they could delete its targets, as the admission webhook recorded it. */
+function creatorOf(fx: KubeObject): FaultExperimentStatus['creator'] {
+  const a = fx.metadata.annotations ?? {};
+  const user = a[CREATED_BY_ANNOTATION];
+  if (user === undefined) return undefined;
+  const may = a[CREATOR_CAN_DELETE_PODS_ANNOTATION];
+  return { user, mayDeleteTargets: may === 'true' || may === 'false' ? may : 'unknown' };
 }
