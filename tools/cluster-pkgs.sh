@@ -3,13 +3,14 @@
 # containerd + runc (the container runtime), the CNI plugins (bridge, host-local, portmap,
 # loopback), iptables + conntrack (kube-proxy), socat (the `kubernetes` Service relay), nfacct
 # (to remove kube-proxy's accounting objects at teardown), busybox-static (test pods' image) and
-# gcc + libc6-dev (the static pause binary of the sandbox image).
+# gcc + libc6-dev (the static pause binary of the sandbox image), and skopeo (the image tests
+# read the archives `make image` writes with it, as users do).
 # Idempotent: apt runs only when a package is missing. Needs root (the cluster itself does too);
 # as another user it only reports what is missing and exits 0, so `make testdeps` still works
 # where the cluster test will skip.
 set -euo pipefail
 
-pkgs=(containerd runc containernetworking-plugins iptables conntrack socat nfacct busybox-static gcc libc6-dev)
+pkgs=(containerd runc containernetworking-plugins iptables conntrack socat nfacct busybox-static gcc libc6-dev skopeo)
 missing=()
 for p in "${pkgs[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
