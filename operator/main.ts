@@ -228,16 +228,19 @@ export async function runOperator(argv: string[]): Promise<number> {
     : undefined;
   if (!elector) startControllers();
 
+  // Every replica answers admission, leader or not.
+  let webhooks: Webhooks | undefined;
   const http = await startHttp(cfg.listen.host, cfg.listen.port, registry, {
     live: () => true,
     ready: () => {
+      // The webhook Service routes admission to ready pods: a replica is not ready before it serves
+      // them (else a pod created during a rollout would be admitted uninjected, fail-open).
+      if (webhookCfg && !webhooks) return { ok: false, detail: 'admission webhooks starting' };
       if (!leading) return { ok: true, detail: 'standby' };
       const unsynced = informers.filter((i) => !i.synced).map((i) => i.type.kind);
       return unsynced.length ? { ok: false, detail: `caches not synced: ${unsynced.join(', ')}` } : { ok: true, detail: 'leading' };
     },
   });
-  // Every replica answers admission, leader or not.
-  let webhooks: Webhooks | undefined;
   if (webhookCfg) {
     try {
       webhooks = await startWebhooks(kube, webhookCfg, log);

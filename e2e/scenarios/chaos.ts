@@ -41,6 +41,16 @@ async function eventsOf(k: Kube, name: string): Promise<string[]> {
 
 const injected = (pod: any) => (pod.spec.initContainers ?? []).some((c: any) => c.name === SIDECAR && c.restartPolicy === 'Always');
 
+/** Waits until the webhook injects: a server-side dry run of an opted-in pod comes back with the sidecar. */
+async function injectionServing(k: Kube): Promise<void> {
+  const probe = JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'injection-probe', namespace: NS, labels: INJECT },
+    spec: { containers: [{ name: 'app', image: k.env.images.app, env: [{ name: 'AWS_ENDPOINT_URL_S3', value: `http://${GATEWAY}.${NS}.svc:9000` }] }] } });
+  await k.waitFor('the sidecar webhook to inject', async () => {
+    const r = await k.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: probe, allowFail: true });
+    return r.code === 0 && injected(JSON.parse(r.stdout));
+  }, 120_000);
+}
+
 async function injectedAppPod(k: Kube, job: string) {
   return k.waitFor(`the ${job} pod to run with its sidecar`, async () => {
     const [p] = await k.list('pods', NS, `app=${job}`);
@@ -52,6 +62,7 @@ const slowdown: Scenario = {
   name: 'kubectl apply of a 50 % SlowDown on GetObject for 20 s: the application is throttled only inside the window; status and ledger agree with it',
   async run(k) {
     const app = { job: 'chaos-app', ns: NS, secret: ACCESS, mode: 'loop' as const, prefix: 'chaos', maxOps: 3000, maxSeconds: 50, pauseMs: 50, podLabels: INJECT };
+    await injectionServing(k);
     await startApp(k, app);
     const pod = await injectedAppPod(k, app.job);
     const env = pod.spec.containers[0].env.find((e: any) => e.name === 'AWS_ENDPOINT_URL_S3');
@@ -166,6 +177,7 @@ async function cgroupOf(k: Kube, pod: string): Promise<{ cpuSeconds: number; mem
 const resources: Scenario = {
   name: 'CPU and memory faults on two of four selected pods: exactly two sidecars confirm, the load shows in their cgroups, and everything reverts',
   async run(k) {
+    await injectionServing(k);
     await k.apply('targets.yaml', { NAME: 'burn', NS, REPLICAS: '4', SECRET: ACCESS });
     await k.kubectl(['rollout', 'status', 'deployment/burn', '-n', NS, '--timeout=180s']);
     const pods = (await k.list('pods', NS, 'app=burn')).filter((p) => !p.metadata.deletionTimestamp);
@@ -214,6 +226,7 @@ const operatorDown: Scenario = {
   name: 'the operator scaled to 0 mid-experiment: the faults still revert at expiry; the restarted operator completes the status. Deleting an experiment reverts at once',
   async run(k) {
     const app = { job: 'chaos-app-2', ns: NS, secret: ACCESS, mode: 'loop' as const, prefix: 'chaos2', maxOps: 4000, maxSeconds: 70, pauseMs: 50, podLabels: INJECT };
+    await injectionServing(k);
     await startApp(k, app);
     await injectedAppPod(k, app.job);
     await experiment(k, 'orphaned', { pods: { selector: { matchLabels: { app: app.job } }, mode: 'all' } }, SLOWDOWN, '15s', { lease: '30s' });
