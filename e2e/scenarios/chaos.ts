@@ -164,14 +164,13 @@ const backendDown: Scenario = {
   },
 };
 
-/** cgroup figures of one container, v1 or v2, read inside it. */
+/** cgroup figures of one container, v1 (cpuacct.usage in ns) or v2 (cpu.stat usage_usec), read inside it. */
 async function cgroupOf(k: Kube, pod: string): Promise<{ cpuSeconds: number; memoryBytes: number }> {
-  const script = 'cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null || sed -n "s/^usage_usec //p" /sys/fs/cgroup/cpu.stat; '
-    + 'cat /sys/fs/cgroup/memory/memory.usage_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.current';
+  const script = 'if [ -r /sys/fs/cgroup/cpuacct/cpuacct.usage ]; then echo v1; cat /sys/fs/cgroup/cpuacct/cpuacct.usage /sys/fs/cgroup/memory/memory.usage_in_bytes; '
+    + 'else echo v2; sed -n "s/^usage_usec //p" /sys/fs/cgroup/cpu.stat; cat /sys/fs/cgroup/memory.current; fi';
   const r = await k.kubectl(['exec', '-n', NS, pod, '-c', SIDECAR, '--', 'sh', '-c', script]);
-  const [cpu, mem] = r.stdout.trim().split('\n').map(Number);
-  const v1 = r.stdout.trim().split('\n')[0]!.length > 12;   // nanoseconds vs microseconds
-  return { cpuSeconds: v1 ? cpu! / 1e9 : cpu! / 1e6, memoryBytes: mem! };
+  const [version, cpu, mem] = r.stdout.trim().split('\n');
+  return { cpuSeconds: Number(cpu) / (version === 'v1' ? 1e9 : 1e6), memoryBytes: Number(mem) };
 }
 
 const resources: Scenario = {
