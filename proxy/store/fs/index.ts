@@ -216,7 +216,9 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
     },
 
     async createMultipartUpload(bucket, key, headers, checksumAlgorithm) {
-      const uploadId = randomBytes(24).toString('base64url');
+      // Hex, so an id never starts with "-": command-line clients (the AWS CLI's argparse) would
+      // read `--upload-id -abc…` as a flag — about one base64url id in 32 did.
+      const uploadId = randomBytes(24).toString('hex');
       await db.write(() => {
         requireBucket(bucket);
         q('INSERT INTO uploads (upload_id, bucket, key, initiated, headers, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?)')

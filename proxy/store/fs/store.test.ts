@@ -101,6 +101,11 @@ test('conditional writes and reads', () => withStore(async (store) => {
   assert.equal(await code(store.getObject('b', 'k', { range: { start: 5 } })), 'InvalidRange');
 }));
 
+test('upload ids never start with "-" (the AWS CLI would read `--upload-id -…` as a flag)', () => withStore(async (store) => {
+  await store.createBucket('b');
+  for (let i = 0; i < 200; i++) assert.match(await store.createMultipartUpload('b', `u${i}`, { userMeta: {} }), /^[0-9a-f]{48}$/);
+}));
+
 test('multipart: part rules, md5-of-md5s ETag, composite checksum, ranges across parts', () => withStore(async (store, dir) => {
   await store.createBucket('b');
   const id = await store.createMultipartUpload('b', 'm', { userMeta: { a: '1' }, contentType: 'text/x' }, 'sha256');
