@@ -16,7 +16,7 @@ import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectC
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
-import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
+import { startTestGateway, tempDir, until, type TestGateway } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
 
 const BUCKET = 'outage';
@@ -29,16 +29,6 @@ let direct: S3Store[] = [];
 let dir: string;
 let store: VirtualStore;
 let gw: TestGateway;
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function quick(): S3Client {
   return gw.client({ maxAttempts: 1, requestHandler: { requestTimeout: CLIENT_TIMEOUT_MS, throwOnRequestTimeout: true } });

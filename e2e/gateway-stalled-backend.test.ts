@@ -11,7 +11,7 @@ import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
-import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
+import { startTestGateway, tempDir, until, type TestGateway } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
 
 /**
@@ -38,16 +38,6 @@ function relay(target: number): Promise<{ port: number; stall(on: boolean): void
     seen: () => seen,
     server,
   })));
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 let minio: Minio;
@@ -96,7 +86,7 @@ test('an overwrite whose old copy is on a backend marked down never waits on it;
   }
   assert.ok(key, 'round-robin put one key on the backend that will stall');
   hop.stall(true);
-  await until('the stalled backend marked down', () => store.status().backends.find((b) => b.name === 'stalls')?.state === 'down' || undefined);
+  await until('the stalled backend marked down', () => store.status().backends.find((b) => b.name === 'stalls')?.state === 'down' || undefined, 30_000);
   const before = hop.seen().length;
   await c.send(new PutObjectCommand({ Bucket: 'vbs', Key: key, Body: 'new' }));
   assert.doesNotMatch(hop.seen().slice(before), /^(PUT|DELETE|GET) /m, 'no request of the overwrite reached the stalled backend');
@@ -126,7 +116,7 @@ test('a PUT answered with an error never appears later, though its bytes reached
     assert.ok(err, 'the PUT is answered with an error');
     assert.equal(err.$metadata?.httpStatusCode, 503);
     const landed = async () => (await direct.scan('refused-b', { prefix: 'vbl/', after: '', limit: 10 })).some((o) => o.key === 'vbl/refused');
-    assert.ok(await until('the bytes on the backend', landed), 'the backend stored the refused write');
+    assert.ok(await until('the bytes on the backend', landed, 30_000), 'the backend stored the refused write');
     mute.mute(false);
     await until('the late copy removed by recovery', async () => ((await landed()) ? undefined : true), 60_000);
     assert.deepEqual((await late.scan('vbl', { prefix: '', after: '', limit: 10 })).map((o) => o.key), []);

@@ -27,6 +27,17 @@ export function tempDir(prefix = 'floodgate-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+/** Polls fn every 100 ms until it returns a value other than undefined/false; throws naming `what` after ms. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 export interface TestGateway {
   url: string;
   port: number;
