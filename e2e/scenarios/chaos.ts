@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { contentOf } from '../apps/content.ts';
 import { condition, manifest, type Kube } from './kube.ts';
-import { finishApp, gatewayClient, startApp } from './apps.ts';
+import { finishApp, gatewayClient, startApp, type AppRun } from './apps.ts';
 import { NS, SYSTEM_NS, VB, GATEWAY, type Scenario } from './platform.ts';
 
 const ACCESS = `${VB}-access`;
@@ -51,9 +51,12 @@ async function injectionServing(k: Kube): Promise<void> {
   }, 120_000);
 }
 
-async function injectedAppPod(k: Kube, job: string) {
-  return k.waitFor(`the ${job} pod to run with its sidecar`, async () => {
-    const [p] = await k.list('pods', NS, `app=${job}`);
+/** Starts an opted-in application once the webhook injects, and returns its pod running with the sidecar. */
+async function startInjectedApp(k: Kube, app: AppRun) {
+  await injectionServing(k);
+  await startApp(k, app);
+  return k.waitFor(`the ${app.job} pod to run with its sidecar`, async () => {
+    const [p] = await k.list('pods', NS, `app=${app.job}`);
     return p && injected(p) && p.status?.phase === 'Running' && p.status.containerStatuses?.every((c: any) => c.ready) ? p : undefined;
   });
 }
@@ -62,9 +65,7 @@ const slowdown: Scenario = {
   name: 'kubectl apply of a 50 % SlowDown on GetObject for 20 s: the application is throttled only inside the window; status and ledger agree with it',
   async run(k) {
     const app = { job: 'chaos-app', ns: NS, secret: ACCESS, mode: 'loop' as const, prefix: 'chaos', maxOps: 3000, maxSeconds: 50, pauseMs: 50, podLabels: INJECT };
-    await injectionServing(k);
-    await startApp(k, app);
-    const pod = await injectedAppPod(k, app.job);
+    const pod = await startInjectedApp(k, app);
     const env = pod.spec.containers[0].env.find((e: any) => e.name === 'AWS_ENDPOINT_URL_S3');
     assert.equal(env?.value, 'http://127.0.0.1:9080', 'the application talks to its sidecar');
     await sleep(6000);
@@ -225,9 +226,7 @@ const operatorDown: Scenario = {
   name: 'the operator scaled to 0 mid-experiment: the faults still revert at expiry; the restarted operator completes the status. Deleting an experiment reverts at once',
   async run(k) {
     const app = { job: 'chaos-app-2', ns: NS, secret: ACCESS, mode: 'loop' as const, prefix: 'chaos2', maxOps: 4000, maxSeconds: 70, pauseMs: 50, podLabels: INJECT };
-    await injectionServing(k);
-    await startApp(k, app);
-    await injectedAppPod(k, app.job);
+    await startInjectedApp(k, app);
     await experiment(k, 'orphaned', { pods: { selector: { matchLabels: { app: app.job } }, mode: 'all' } }, SLOWDOWN, '15s', { lease: '30s' });
     const running = await k.waitFor('the experiment to run', async () => {
       const e = await fx(k, 'orphaned');
