@@ -191,6 +191,7 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       return (await all(`SELECT value FROM ${s}.meta WHERE name = ?`, [name]))[0]?.value as string | undefined;
     },
     async setMeta(name, value) {
+      if (value === undefined) return void await all(`DELETE FROM ${s}.meta WHERE name = ?`, [name]);
       await all(`INSERT INTO ${s}.meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`, [name, value]);
     },
     async close() {

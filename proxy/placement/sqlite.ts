@@ -151,7 +151,8 @@ export function openSqliteIndex(path: string): PlacementIndex {
     },
     setMeta(name, value) {
       return batch(() => {
-        q('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
+        if (value === undefined) q('DELETE FROM meta WHERE name = ?').run(name);
+        else q('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(name, value);
       });
     },
     async close() {

@@ -33,13 +33,17 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
     assert.equal(await ix.get('other', 'a/b c'), undefined);
   });
 
-  withIndex('meta values: absent, set, replaced', async (ix) => {
+  withIndex('meta values: absent, set, replaced, removed', async (ix) => {
     assert.equal(await ix.getMeta('identity'), undefined);
     await ix.setMeta('identity', 'one');
     await ix.setMeta('identity', 'two');
     await ix.setMeta('session', '3');
     assert.equal(await ix.getMeta('identity'), 'two');
     assert.equal(await ix.getMeta('session'), '3');
+    await ix.setMeta('session', undefined);
+    await ix.setMeta('never-set', undefined);
+    assert.equal(await ix.getMeta('session'), undefined);
+    assert.equal(await ix.getMeta('identity'), 'two');
   });
 
   withIndex('usage counters follow puts, overwrites across backends and deletes', async (ix) => {

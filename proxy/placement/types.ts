@@ -104,9 +104,12 @@ export interface PlacementIndex {
   putPart(p: PartRecord): Promise<void>;
   parts(uploadId: string, after: number, limit: number): Promise<PartRecord[]>;
 
-  /** Small named values the index keeps about itself: its identity and start count (virtual/index-marker.ts). */
+  /**
+   * Small named values the index keeps: its identity and start count (virtual/index-marker.ts),
+   * each virtual bucket's CORS rules (virtual/cors.ts). Setting undefined removes the value.
+   */
   getMeta(name: string): Promise<string | undefined>;
-  setMeta(name: string, value: string): Promise<void>;
+  setMeta(name: string, value: string | undefined): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -9,6 +9,7 @@
 //                     │    location.ts (backend-side names) · removals.ts (queued removals)
 //                     ├─ read.ts   getObject · scan · redirectUrl · lookup
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
+//                     ├─ cors.ts (bucket CORS rules in the index's meta table)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
 //                        index-check.ts (index-marker.ts): rebuild a stale index before serving
 import { traceIndex } from '../observability/traced-index.ts';
@@ -37,12 +38,14 @@ import { statusSnapshot } from './status.ts';
 import { createUsageTracker } from './usage.ts';
 import { deleteObject, putObject } from './write.ts';
 import { watchConfig } from './reload.ts';
+import { virtualCors } from './cors.ts';
+import type { BucketCorsStore } from '../s3/cors.ts';
 
 export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
 export type { ReindexReport } from './reindex.ts';
 export type { IndexCheck } from './index-check.ts';
 
-export interface VirtualStore extends ObjectStore {
+export interface VirtualStore extends ObjectStore, BucketCorsStore {
   /** Redirect mode: where to send a GET/HEAD (307), or undefined to serve it through the gateway. */
   redirectUrl(bucket: string, key: string, opts?: RedirectOptions): Promise<URL | undefined>;
   isRedirectBucket(bucket: string): boolean;
@@ -197,6 +200,8 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     listParts: gated((b, k, id, after, limit) => mp.listParts(ctx, b, k, id, after, limit)),
     listMultipartUploads: gated((b, o) => mp.listMultipartUploads(ctx, b, o)),
     redirectUrl: gated((b, k, o) => redirectUrl(ctx, b, k, o)),
+    // Not gated: the rules live in the index's meta table, which a rebuild leaves alone.
+    ...virtualCors(ctx),
     locate: async (b, k) => (await index.get(b, k))?.backend,
     isRedirectBucket: (b) => rt.current().buckets.get(b)?.config.mode === 'redirect',
     reindex: (o) => reindex(ctx, o),

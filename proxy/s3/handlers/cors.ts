@@ -1,5 +1,5 @@
-// Put/Get/DeleteBucketCors on stores that keep a configuration per bucket (the embedded store);
-// others answer NotImplemented.
+// Put/Get/DeleteBucketCors on stores that keep a configuration per bucket (the embedded store,
+// virtual buckets); others answer NotImplemented.
 import { corsStoreOf, corsXml, parseCorsXml, type BucketCorsStore } from '../cors.ts';
 import { readSmallBody } from '../body.ts';
 import { S3Error } from '../errors.ts';
