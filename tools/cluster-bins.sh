@@ -5,8 +5,8 @@
 # and prints that directory as the last line of stdout, so `bin=$(tools/cluster-bins.sh)` works.
 # Idempotent: when the pinned binaries are there it only prints the directory.
 #
-# The Kubernetes binaries come from the same kind of wrapper module as tools/k8s-bins.sh (same
-# version, staging replaces, tags and ldflags) and share its module and build caches, so after
+# The Kubernetes binaries come from the wrapper module tools/k8s-bins.sh uses
+# (tools/lib/k8s-module.sh: same version, staging replaces, tags and ldflags) and share its module and build caches, so after
 # k8s-bins.sh only the kubelet's few extra modules download and most packages are already compiled.
 # CoreDNS is built from a tiny main.go with only the plugins the test cluster uses — no `forward`,
 # so no DNS query can ever leave the machine.
@@ -25,21 +25,14 @@ bins=(kubelet kube-proxy kube-scheduler coredns)
 complete() { [ "$(cat "$bin/.complete" 2>/dev/null)" = "$RECIPE" ] && for b in "${bins[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
 if complete; then echo "$bin"; exit 0; fi
 
-command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH=/usr/local/go/bin:$PATH
-command -v go >/dev/null || { echo "cluster-bins.sh: Go ≥ 1.26 is required" >&2; exit 1; }
-mkdir -p "$out" "$cache/go/mod" "$cache/go/build"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/k8s-module.sh"
+go_env cluster-bins.sh "$cache"
+mkdir -p "$out"
 
 exec 9>"$out/.lock"
 flock 9
 if complete; then echo "$bin"; exit 0; fi
-
-export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build
-export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOTOOLCHAIN=local
-export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
-minor=${K8S_VERSION#*.}; minor=${minor%%.*}
-staging=v0.${K8S_VERSION#1.}
-started=$SECONDS
-log() { echo "cluster-bins.sh: $* ($((SECONDS - started)) s)" >&2; }
 
 work=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -73,22 +66,9 @@ log "building CoreDNS v$COREDNS_VERSION"
 go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS_VERSION" -o "$work/bin/coredns" .
 
 # --- kubelet, kube-proxy, kube-scheduler (the wrapper module of k8s-bins.sh, three more commands) ---
-mkdir "$work/k8s" && cd "$work/k8s"
-go mod init local/floodgate-k8sbins >/dev/null 2>&1
-gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-[ -f "$gomod" ] || { echo "cluster-bins.sh: cannot fetch k8s.io/kubernetes@v$K8S_VERSION" >&2; exit 1; }
-for m in $(sed -n 's/^[[:space:]]*\(k8s\.io\/[^ ]*\) v0\.0\.0$/\1/p' "$gomod"); do
-  go mod edit -replace="$m=$m@$staging"
-done
-log "resolving k8s.io/kubernetes@v$K8S_VERSION"
-go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" "k8s.io/kubernetes/cmd/kubelet@v$K8S_VERSION" >&2
-ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
+k8s_module "$work/k8s" "$K8S_VERSION" kube-apiserver kubelet
 log "building kubelet, kube-proxy, kube-scheduler"
-go build -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$work/bin/" \
+go build -trimpath -tags selinux,notest -ldflags "$K8S_LDFLAGS" -o "$work/bin/" \
   k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy k8s.io/kubernetes/cmd/kube-scheduler
 
 "$work/bin/kubelet" --version >&2

@@ -6,8 +6,8 @@
 # Idempotent: when the pinned binaries are there it only prints the directory.
 #
 # Why wrapper modules: k8s.io/kubernetes and etcd's server module carry `replace` directives, so
-# `go install pkg@version` refuses them. A throwaway module requires them instead; for Kubernetes
-# every staging module (required as v0.0.0) is replaced by its published tag v0.<minor>.<patch>.
+# `go install pkg@version` refuses them; a throwaway module requires them instead (for Kubernetes:
+# tools/lib/k8s-module.sh).
 set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.36.3}    # etcd client 3.6.x in its go.mod; builds with Go 1.26
@@ -24,9 +24,10 @@ bins=(etcd kube-apiserver kube-controller-manager kubectl helm)
 complete() { [ "$(cat "$bin/.complete" 2>/dev/null)" = "$RECIPE" ] && for b in "${bins[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
 if complete; then echo "$bin"; exit 0; fi
 
-command -v go >/dev/null || [ ! -x /usr/local/go/bin/go ] || PATH=/usr/local/go/bin:$PATH
-command -v go >/dev/null || { echo "k8s-bins.sh: Go ≥ 1.26 is required" >&2; exit 1; }
-mkdir -p "$out" "$cache/go/mod" "$cache/go/build"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib/k8s-module.sh"
+go_env k8s-bins.sh "$cache"
+mkdir -p "$out"
 
 # One build at a time per cache (several test files may ask at once); the winner builds, the
 # others wait and then find the binaries.
@@ -34,37 +35,14 @@ exec 9>"$out/.lock"
 flock 9
 if complete; then echo "$bin"; exit 0; fi
 
-export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build
-export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 GOTOOLCHAIN=local
-export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
-minor=${K8S_VERSION#*.}; minor=${minor%%.*}
-staging=v0.${K8S_VERSION#1.}
-started=$SECONDS
-log() { echo "k8s-bins.sh: $* ($((SECONDS - started)) s)" >&2; }
-
 work=$(mktemp -d "$out/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 
 # --- kube-apiserver, kube-controller-manager, kubectl (one module graph, one go build) ---
-mkdir "$work/k8s" && cd "$work/k8s"
-go mod init local/floodgate-k8sbins >/dev/null 2>&1
-gomod=$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-[ -f "$gomod" ] || { echo "k8s-bins.sh: cannot fetch k8s.io/kubernetes@v$K8S_VERSION" >&2; exit 1; }
-for m in $(sed -n 's/^[[:space:]]*\(k8s\.io\/[^ ]*\) v0\.0\.0$/\1/p' "$gomod"); do
-  go mod edit -replace="$m=$m@$staging"
-done
-log "resolving k8s.io/kubernetes@v$K8S_VERSION"
-go get "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" >&2
-# What hack/lib/version.sh stamps: without it --version prints v0.0.0-master and kubectl's
-# version-skew logic misbehaves.
-ldflags="-s -w"
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $p.gitVersion=v$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
-  ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-done
+k8s_module "$work/k8s" "$K8S_VERSION" kube-apiserver
 log "building kube-apiserver, kube-controller-manager, kubectl (the long part)"
-go build -trimpath -tags selinux,notest -ldflags "$ldflags" -o "$work/bin/" \
+go build -trimpath -tags selinux,notest -ldflags "$K8S_LDFLAGS" -o "$work/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl
 
