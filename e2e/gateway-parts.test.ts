@@ -85,12 +85,73 @@ test('ListBuckets pages with max-buckets and continuation-token, filters by pref
   assert.equal(errorCode(forged.body), 'InvalidArgument');
 });
 
-test('CreateMultipartUpload with ChecksumType FULL_OBJECT is refused up front, not at Complete', async () => {
-  const res = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'full'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'FULL_OBJECT' }, creds: gw.creds });
-  assert.equal(res.status, 501, res.body.toString());
-  assert.equal(errorCode(res.body), 'NotImplemented');
-  const ok = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'full'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'COMPOSITE' }, creds: gw.creds });
-  assert.equal(ok.status, 200);
+test('CreateMultipartUpload: the algorithm and type pairs S3 takes, and the type each upload gets', async () => {
+  const create = (headers: Record<string, string>) => rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'typed'), query: 'uploads=', headers, creds: gw.creds });
+  for (const [headers, type] of [
+    [{ 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'FULL_OBJECT' }, 'FULL_OBJECT'],
+    [{ 'x-amz-checksum-algorithm': 'CRC32C', 'x-amz-checksum-type': 'COMPOSITE' }, 'COMPOSITE'],
+    [{ 'x-amz-checksum-algorithm': 'SHA256' }, 'COMPOSITE'],
+    [{ 'x-amz-checksum-algorithm': 'CRC32' }, 'COMPOSITE'],
+    [{ 'x-amz-checksum-algorithm': 'CRC64NVME' }, 'FULL_OBJECT'], // its only type
+  ] as [Record<string, string>, string][]) {
+    const r = await create(headers);
+    assert.equal(r.status, 200, `${JSON.stringify(headers)}: ${r.body}`);
+    assert.equal(r.headers['x-amz-checksum-type'], type, JSON.stringify(headers));
+    assert.equal(r.headers['x-amz-checksum-algorithm'], headers['x-amz-checksum-algorithm']);
+  }
+  for (const headers of [
+    { 'x-amz-checksum-algorithm': 'SHA256', 'x-amz-checksum-type': 'FULL_OBJECT' },
+    { 'x-amz-checksum-algorithm': 'SHA1', 'x-amz-checksum-type': 'FULL_OBJECT' },
+    { 'x-amz-checksum-algorithm': 'CRC64NVME', 'x-amz-checksum-type': 'COMPOSITE' },
+    { 'x-amz-checksum-type': 'FULL_OBJECT' }, // a type needs an algorithm
+    { 'x-amz-checksum-algorithm': 'CRC32', 'x-amz-checksum-type': 'WHOLE' },
+    { 'x-amz-checksum-algorithm': 'MD5' },
+  ] as Record<string, string>[]) {
+    const r = await create(headers);
+    assert.equal(r.status, 400, JSON.stringify(headers));
+    assert.equal(errorCode(r.body), 'InvalidRequest', JSON.stringify(headers));
+  }
+});
+
+test('FULL_OBJECT (raw): a part sent without its CRC gets one computed, Complete checks the type and the whole-object CRC', async () => {
+  const crc32c = (...bs: Buffer[]) => { const d = createDigest('crc32c'); for (const b of bs) d.update(b); return d.digest().toString('base64'); };
+  const init = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'whole'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32C', 'x-amz-checksum-type': 'FULL_OBJECT' }, creds: gw.creds });
+  const uploadId = xmlField(init.body, 'UploadId')!;
+  const q = (extra: string) => `${extra}uploadId=${encodeURIComponent(uploadId)}`;
+  const bodies = [randomBytes(5 * MiB), randomBytes(5 * MiB + 3), Buffer.from('the tail')];
+  const etags: string[] = [];
+  for (const [i, b] of bodies.entries()) {
+    // Part 2 comes without a checksum header: S3 computes part CRCs of FULL_OBJECT uploads itself.
+    const headers: Record<string, string> = i === 1 ? {} : { 'x-amz-checksum-crc32c': crc32c(b) };
+    const r = await rawRequest(gw.url, { method: 'PUT', path: objectPath(B, 'whole'), query: q(`partNumber=${i + 1}&`), body: b, headers, creds: gw.creds });
+    assert.equal(r.status, 200, r.body.toString());
+    etags.push(String(r.headers.etag));
+  }
+  const listed = await rawRequest(gw.url, { method: 'GET', path: objectPath(B, 'whole'), query: q(''), creds: gw.creds });
+  assert.equal(xmlField(listed.body, 'ChecksumType'), 'FULL_OBJECT');
+  assert.deepEqual([...listed.body.toString().matchAll(/<ChecksumCRC32C>([^<]*)</g)].map((m) => m[1]), bodies.map((b) => crc32c(b)));
+  const xml = `<CompleteMultipartUpload>${etags.map((e, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${e}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+  const complete = (headers: Record<string, string>) => rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'whole'), query: q(''), body: xml, headers, creds: gw.creds });
+  const full = crc32c(...bodies);
+  const cases: [Record<string, string>, string][] = [
+    [{ 'x-amz-checksum-crc32c': crc32c(Buffer.from('not the object')) }, 'BadDigest'],
+    // The composite of the parts is not what a FULL_OBJECT upload's checksum is.
+    [{ 'x-amz-checksum-crc32c': compositeChecksum('crc32c', bodies.map((b) => crc32c(b))).replace(/-3$/, '') }, 'BadDigest'],
+    [{ 'x-amz-checksum-type': 'COMPOSITE' }, 'InvalidRequest'],
+    [{ 'x-amz-checksum-crc32': full }, 'InvalidRequest'], // another algorithm than the upload's
+  ];
+  for (const [headers, code] of cases) {
+    const r = await complete(headers);
+    assert.equal(r.status, 400, `${JSON.stringify(headers)}: ${r.body}`);
+    assert.equal(errorCode(r.body), code, JSON.stringify(headers));
+  }
+  const done = await complete({ 'x-amz-checksum-crc32c': full, 'x-amz-checksum-type': 'FULL_OBJECT' });
+  assert.equal(done.status, 200, done.body.toString());
+  assert.equal(xmlField(done.body, 'ChecksumCRC32C'), full);
+  assert.equal(xmlField(done.body, 'ChecksumType'), 'FULL_OBJECT');
+  const head = await rawRequest(gw.url, { method: 'HEAD', path: objectPath(B, 'whole'), headers: { 'x-amz-checksum-mode': 'ENABLED' }, creds: gw.creds });
+  assert.equal(head.headers['x-amz-checksum-crc32c'], full);
+  assert.equal(head.headers['x-amz-checksum-type'], 'FULL_OBJECT');
 });
 
 test('CompleteMultipartUpload takes x-amz-checksum-<alg> as the object checksum (the composite), not the XML body\'s', async () => {

@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS ${s}.uploads (
   upload_id TEXT COLLATE "C" PRIMARY KEY, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, backend TEXT NOT NULL,
   backend_upload_id TEXT NOT NULL, initiated BIGINT NOT NULL, checksum_algorithm TEXT, headers TEXT NOT NULL
 );
+ALTER TABLE ${s}.uploads ADD COLUMN IF NOT EXISTS checksum_type TEXT;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON ${s}.uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON ${s}.uploads (initiated);
 CREATE TABLE IF NOT EXISTS ${s}.meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);

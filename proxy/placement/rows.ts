@@ -1,5 +1,5 @@
 // Row ↔ record conversion shared by the SQL implementations: the same columns in both.
-import type { ChecksumAlgorithm, Checksums } from '../store/types.ts';
+import type { ChecksumAlgorithm, ChecksumType, Checksums } from '../store/types.ts';
 import type { Intent, PartRecord, PlacedObject, UploadRecord } from './types.ts';
 
 export const OBJECT_COLUMNS = [
@@ -52,10 +52,10 @@ export function intentFromRow(r: Row): Intent {
   return i;
 }
 
-export const UPLOAD_COLUMNS = ['upload_id', 'bucket', 'key', 'backend', 'backend_upload_id', 'initiated', 'checksum_algorithm', 'headers'] as const;
+export const UPLOAD_COLUMNS = ['upload_id', 'bucket', 'key', 'backend', 'backend_upload_id', 'initiated', 'checksum_algorithm', 'headers', 'checksum_type'] as const;
 
 export function uploadParams(u: UploadRecord): unknown[] {
-  return [u.uploadId, u.bucket, u.key, u.backend, u.backendUploadId, u.initiated.getTime(), u.checksumAlgorithm ?? null, JSON.stringify(u.headers)];
+  return [u.uploadId, u.bucket, u.key, u.backend, u.backendUploadId, u.initiated.getTime(), u.checksumAlgorithm ?? null, JSON.stringify(u.headers), u.checksumType ?? null];
 }
 
 export function uploadFromRow(r: Row): UploadRecord {
@@ -69,6 +69,7 @@ export function uploadFromRow(r: Row): UploadRecord {
     headers: JSON.parse(String(r.headers)) as UploadRecord['headers'],
   };
   if (r.checksum_algorithm) u.checksumAlgorithm = String(r.checksum_algorithm) as ChecksumAlgorithm;
+  if (r.checksum_type) u.checksumType = String(r.checksum_type) as ChecksumType;
   return u;
 }
 

@@ -42,7 +42,7 @@ test('sqlite: a failing write in a group commit fails alone', async () => {
   await ix.close();
 });
 
-test('sqlite: an index made before records had a backend-side name opens with the column added', async () => {
+test('sqlite: an index made before records had a backend-side name and uploads a checksum type opens with the columns added', async () => {
   const path = join(dir, 'old.db');
   const { DatabaseSync } = await import('node:sqlite');
   const db = new DatabaseSync(path);
@@ -53,6 +53,9 @@ test('sqlite: an index made before records had a backend-side name opens with th
     PRIMARY KEY (bucket, key)) WITHOUT ROWID;
     CREATE TABLE intents (id INTEGER PRIMARY KEY AUTOINCREMENT, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
     backend TEXT NOT NULL, op TEXT NOT NULL, started INTEGER NOT NULL);
+    CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, backend_upload_id TEXT NOT NULL,
+    initiated INTEGER NOT NULL, checksum_algorithm TEXT, headers TEXT NOT NULL) WITHOUT ROWID;
+    INSERT INTO uploads VALUES ('u-old', 'vb', 'k', 'b1', 'be', 5, 'crc32', '{"userMeta":{}}');
     INSERT INTO objects VALUES ('vb', 'old', 'b1', 2, 'e', 5, NULL, NULL, NULL, NULL, NULL, NULL, '{}', '{}', NULL, NULL);`);
   db.close();
   const ix = openSqliteIndex(path);
@@ -61,5 +64,9 @@ test('sqlite: an index made before records had a backend-side name opens with th
   assert.equal(old?.location, undefined);
   await ix.put({ bucket: 'vb', key: 'new', backend: 'b1', size: 1, etag: 'f', lastModified: new Date(6), checksums: {}, userMeta: {}, location: 'x/1/new' });
   assert.equal((await ix.get('vb', 'new'))?.location, 'x/1/new');
+  // An upload from before checksum types: no type recorded (COMPOSITE), and new ones keep theirs.
+  assert.equal((await ix.getUpload('u-old'))?.checksumType, undefined);
+  await ix.putUpload({ uploadId: 'u-new', bucket: 'vb', key: 'k', backend: 'b1', backendUploadId: 'be2', initiated: new Date(7), checksumAlgorithm: 'crc32', checksumType: 'FULL_OBJECT', headers: { userMeta: {} } });
+  assert.equal((await ix.getUpload('u-new'))?.checksumType, 'FULL_OBJECT');
   await ix.close();
 });

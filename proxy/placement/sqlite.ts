@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS intents (
 );
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, backend_upload_id TEXT NOT NULL,
-  initiated INTEGER NOT NULL, checksum_algorithm TEXT, headers TEXT NOT NULL
+  initiated INTEGER NOT NULL, checksum_algorithm TEXT, headers TEXT NOT NULL, checksum_type TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads (initiated);
@@ -34,11 +34,14 @@ CREATE TABLE IF NOT EXISTS parts (
 ) WITHOUT ROWID;
 `;
 
-/** Indexes made before a column existed get it (empty: the object is at its usual name). */
+/**
+ * Indexes made before a column existed get it: empty `location`, the object is at its usual
+ * name; empty `checksum_type`, the upload's checksum (if any) is COMPOSITE.
+ */
 function addMissingColumns(db: DatabaseSync): void {
-  for (const table of ['objects', 'intents']) {
+  for (const [table, column] of [['objects', 'location'], ['intents', 'location'], ['uploads', 'checksum_type']]) {
     const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
-    if (!cols.includes('location')) db.exec(`ALTER TABLE ${table} ADD COLUMN location TEXT`);
+    if (!cols.includes(column!)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
   }
 }
 

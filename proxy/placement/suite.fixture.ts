@@ -127,12 +127,13 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
     const up = (id: string, key: string, t: number, bucket = 'vb') => ({
       uploadId: id, bucket, key, backend: 'b1', backendUploadId: `be-${id}`, initiated: new Date(base + t), headers: { contentType: 'x/y', userMeta: { m: '1' } },
     });
-    await ix.putUpload({ ...up('u3', 'k/b', 3), checksumAlgorithm: 'crc32c' });
+    await ix.putUpload({ ...up('u3', 'k/b', 3), checksumAlgorithm: 'crc32c', checksumType: 'FULL_OBJECT' });
     await ix.putUpload(up('u1', 'k/a', 5));
     await ix.putUpload(up('u2', 'k/a', 1));
     await ix.putUpload(up('u4', 'x', 0));
     await ix.putUpload(up('u5', 'k/a', 0, 'vb2'));
-    assert.deepEqual(await ix.getUpload('u3'), { ...up('u3', 'k/b', 3), checksumAlgorithm: 'crc32c' });
+    assert.deepEqual(await ix.getUpload('u3'), { ...up('u3', 'k/b', 3), checksumAlgorithm: 'crc32c', checksumType: 'FULL_OBJECT' });
+    assert.equal((await ix.getUpload('u1'))?.checksumType, undefined);
     const ids = async (o: Partial<{ prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }>) =>
       (await ix.listUploads('vb', { prefix: '', keyMarker: '', uploadIdMarker: '', limit: 100, ...o })).map((u) => u.uploadId);
     assert.deepEqual(await ids({}), ['u2', 'u1', 'u3', 'u4']);

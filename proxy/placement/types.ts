@@ -3,7 +3,7 @@
 // transaction as the records they count, write intents for crash recovery, and multipart
 // uploads pinned to a backend. Two implementations behind this one interface: embedded
 // node:sqlite (one gateway) and PostgreSQL (several gateway replicas sharing one index).
-import type { ChecksumAlgorithm, Checksums, ObjectHeaders, ObjectMeta, ScanOptions } from '../store/types.ts';
+import type { ChecksumAlgorithm, ChecksumType, Checksums, ObjectHeaders, ObjectMeta, ScanOptions } from '../store/types.ts';
 
 export interface PlacedObject extends ObjectMeta {
   /** The virtual bucket. */
@@ -52,6 +52,8 @@ export interface UploadRecord {
   backendUploadId: string;
   initiated: Date;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** With checksumAlgorithm; absent in uploads recorded before types were: COMPOSITE. */
+  checksumType?: ChecksumType;
   headers: ObjectHeaders;
 }
 

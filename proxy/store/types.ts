@@ -9,6 +9,12 @@ export const CHECKSUM_ALGORITHMS: readonly ChecksumAlgorithm[] = ['crc32', 'crc3
 /** base64 digests by algorithm; multipart composites carry a `-N` suffix. */
 export type Checksums = Partial<Record<ChecksumAlgorithm, string>>;
 
+/**
+ * How a multipart object's checksum is made: COMPOSITE, the digest of the parts' digests (`-N`);
+ * FULL_OBJECT, the CRC of all its bytes (CRC32, CRC32C, CRC64NVME only).
+ */
+export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
+
 /** Representation headers stored with an object and returned on GET/HEAD. */
 export interface ObjectHeaders {
   contentType?: string;
@@ -29,7 +35,7 @@ export interface ObjectMeta extends ObjectHeaders {
   lastModified: Date;
   checksums: Checksums;
   /** Multipart objects: COMPOSITE checksums are of the part checksums. */
-  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  checksumType?: ChecksumType;
   partsCount?: number;
 }
 
@@ -121,6 +127,16 @@ export interface UploadInfo {
   uploadId: string;
   initiated: Date;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** Set with checksumAlgorithm. */
+  checksumType?: ChecksumType;
+}
+
+/** What a CompleteMultipartUpload request says about the object's checksum. */
+export interface CompleteChecksum {
+  /** Its x-amz-checksum-type: must be the upload's. */
+  type?: ChecksumType;
+  /** Its x-amz-checksum-<alg>: the object's checksum (COMPOSITE with or without `-N`, or FULL_OBJECT). */
+  declared?: { alg: ChecksumAlgorithm; value: string };
 }
 
 export interface CompletePart {
@@ -146,10 +162,14 @@ export interface ObjectStore {
   /** Objects with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
   scan(bucket: string, opts: ScanOptions): Promise<ObjectMeta[]>;
 
-  createMultipartUpload(bucket: string, key: string, headers: ObjectHeaders, checksumAlgorithm?: ChecksumAlgorithm): Promise<string>;
+  /** `checksumType` only with `checksumAlgorithm` (the front checks the pair): COMPOSITE when absent. */
+  createMultipartUpload(bucket: string, key: string, headers: ObjectHeaders, checksumAlgorithm?: ChecksumAlgorithm, checksumType?: ChecksumType): Promise<string>;
   uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, input: PutInput): Promise<PutResult>;
-  /** Validates parts (InvalidPart, InvalidPartOrder, EntityTooSmall) and commits atomically. */
-  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions): Promise<ObjectMeta>;
+  /**
+   * Validates parts (InvalidPart, InvalidPartOrder, EntityTooSmall) and the object's checksum
+   * (store/multipart-checksum.ts: InvalidRequest, BadDigest) before it commits, atomically.
+   */
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions, checksum?: CompleteChecksum): Promise<ObjectMeta>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   /** Parts with number > `after`, ascending, at most `limit`. Throws NoSuchUpload. */
   listParts(bucket: string, key: string, uploadId: string, after: number, limit: number): Promise<{ upload: UploadInfo; parts: PartInfo[] }>;

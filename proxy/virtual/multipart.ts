@@ -1,10 +1,10 @@
 // Multipart uploads, pinned to one backend from create to complete. The client's upload id
 // encodes the backend and its upload id; the index keeps the upload (bucket, key, headers,
 // checksum algorithm) and each part's checksums, which a remote backend never sees.
-import type { ChecksumAlgorithm, CompletePart, ObjectHeaders, ObjectMeta, PartInfo, PutInput, PutResult, UploadInfo, WriteConditions } from '../store/types.ts';
-import type { UploadRecord } from '../placement/types.ts';
+import type { ChecksumAlgorithm, ChecksumType, CompleteChecksum, CompletePart, ObjectHeaders, ObjectMeta, PartInfo, PutInput, PutResult, UploadInfo, WriteConditions } from '../store/types.ts';
+import type { PartRecord, UploadRecord } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
-import { compositeChecksum } from '../auth/checksums.ts';
+import { objectChecksum, withPartChecksum } from '../store/multipart-checksum.ts';
 import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import { decodeUploadId, encodeUploadId } from './upload-id.ts';
 import { chooseBackend, commitWrite } from './write.ts';
@@ -23,7 +23,7 @@ function withEnter<T>(ctx: VirtualContext, fn: (gen: Generation) => Promise<T>):
   return fn(gen).finally(release);
 }
 
-export function createMultipartUpload(ctx: VirtualContext, bucket: string, key: string, headers: ObjectHeaders, alg?: ChecksumAlgorithm): Promise<string> {
+export function createMultipartUpload(ctx: VirtualContext, bucket: string, key: string, headers: ObjectHeaders, alg?: ChecksumAlgorithm, type?: ChecksumType): Promise<string> {
   return withEnter(ctx, async (gen) => {
     const vb = vbucketOf(gen, bucket);
     // The size is unknown yet: any backend that is up and not full qualifies.
@@ -31,7 +31,7 @@ export function createMultipartUpload(ctx: VirtualContext, bucket: string, key: 
     const b = backendOf(ctx, gen, name);
     const backendUploadId = await onBackend(ctx, b, () => b.store.createMultipartUpload(b.bucket, backendKey(bucket, key), headers, alg));
     const uploadId = encodeUploadId(name, backendUploadId);
-    await ctx.index.putUpload({ uploadId, bucket, key, backend: name, backendUploadId, initiated: new Date(), checksumAlgorithm: alg, headers });
+    await ctx.index.putUpload({ uploadId, bucket, key, backend: name, backendUploadId, initiated: new Date(), checksumAlgorithm: alg, checksumType: alg ? type ?? 'COMPOSITE' : undefined, headers });
     return uploadId;
   });
 }
@@ -42,9 +42,10 @@ export function uploadPart(ctx: VirtualContext, bucket: string, key: string, upl
     const u = await uploadOf(ctx, bucket, key, uploadId);
     const b = backendOf(ctx, gen, u.backend);
     const unreserve = ctx.usage.reserve(u.backend, input.size);
+    const part = withPartChecksum(input, u.checksumAlgorithm, u.checksumType);
     try {
-      const r = await onBackend(ctx, b, () => b.store.uploadPart(b.bucket, backendKey(bucket, key), u.backendUploadId, partNumber, input));
-      const checksums = { ...input.checksums, ...r.checksums };
+      const r = await onBackend(ctx, b, () => b.store.uploadPart(b.bucket, backendKey(bucket, key), u.backendUploadId, partNumber, part));
+      const checksums = { ...part.checksums, ...r.checksums };
       await ctx.index.putPart({ uploadId, partNumber, etag: r.etag, size: r.size, lastModified: r.lastModified, checksums });
       return { ...r, checksums };
     } finally {
@@ -53,29 +54,34 @@ export function uploadPart(ctx: VirtualContext, bucket: string, key: string, upl
   });
 }
 
-/** Every listed part must carry the checksum its upload recorded (the backend cannot check these). */
-async function checkPartChecksums(ctx: VirtualContext, u: UploadRecord, parts: CompletePart[]): Promise<Record<number, string>> {
+/**
+ * Every listed part must carry the checksum its upload recorded (the backend cannot check
+ * these); returns the recorded parts in the order listed (absent ones left to the backend).
+ */
+async function checkPartChecksums(ctx: VirtualContext, u: UploadRecord, parts: CompletePart[]): Promise<PartRecord[]> {
   const recorded = new Map((await ctx.index.parts(u.uploadId, 0, 10_000)).map((p) => [p.partNumber, p]));
-  const out: Record<number, string> = {};
-  if (!u.checksumAlgorithm) return out;
+  const alg = u.checksumAlgorithm;
   for (const p of parts) {
-    const have = recorded.get(p.partNumber)?.checksums[u.checksumAlgorithm];
-    const given = p.checksums[u.checksumAlgorithm];
-    if (given !== undefined && have !== undefined && given !== have) {
-      throw new S3Error('InvalidPart', `Part ${p.partNumber}'s ${u.checksumAlgorithm.toUpperCase()} checksum does not match the uploaded part.`);
+    const have = alg && recorded.get(p.partNumber)?.checksums[alg];
+    const given = alg && p.checksums[alg];
+    if (given && have && given !== have) {
+      throw new S3Error('InvalidPart', `Part ${p.partNumber}'s ${alg!.toUpperCase()} checksum does not match the uploaded part.`);
     }
-    if (have !== undefined) out[p.partNumber] = have;
   }
-  return out;
+  return parts.flatMap((p) => recorded.get(p.partNumber) ?? []);
 }
 
-export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions): Promise<ObjectMeta> {
+export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions, checksum?: CompleteChecksum): Promise<ObjectMeta> {
   return withEnter(ctx, (gen) => ctx.locks.run(lockKey(bucket, key), async () => {
     vbucketOf(gen, bucket);
     const u = await uploadOf(ctx, bucket, key, uploadId);
     const current = await ctx.index.get(bucket, key);
     checkWriteConditions(current?.etag, conditions);
-    const partSums = await checkPartChecksums(ctx, u, parts);
+    const recorded = await checkPartChecksums(ctx, u, parts);
+    // The object's checksum is ours to make (the backend never saw the algorithm): known and
+    // checked before the backend completes. A part the index does not know is the backend's to
+    // refuse (InvalidPart); with it missing there is no checksum to make yet.
+    const sum = recorded.length === parts.length ? objectChecksum({ alg: u.checksumAlgorithm, type: u.checksumType }, recorded, parts, checksum) : undefined;
     const b = backendOf(ctx, gen, u.backend);
     const intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: u.backend, op: 'put' });
     ctx.running.add(intent);
@@ -91,12 +97,10 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
         unhold();
         throw e;
       }
-      const alg = u.checksumAlgorithm;
-      let checksums = meta.checksums;
-      if (alg && !checksums[alg] && parts.every((p) => partSums[p.partNumber])) {
-        checksums = { [alg]: compositeChecksum(alg, parts.map((p) => partSums[p.partNumber]!)) };
-      }
-      const final: ObjectMeta = { ...meta, ...u.headers, key, checksums, checksumType: Object.keys(checksums).length ? meta.checksumType ?? 'COMPOSITE' : undefined, partsCount: parts.length };
+      const own = sum && Object.keys(sum.checksums).length ? sum : undefined;
+      const checksums = own?.checksums ?? meta.checksums;
+      const checksumType = own?.checksumType ?? (Object.keys(checksums).length ? meta.checksumType ?? 'COMPOSITE' : undefined);
+      const final: ObjectMeta = { ...meta, ...u.headers, key, checksums, checksumType, partsCount: parts.length };
       try {
         await commitWrite(ctx, gen, { ...final, bucket, backend: u.backend }, current, intent);
       } finally {
@@ -132,7 +136,7 @@ export function listParts(ctx: VirtualContext, bucket: string, key: string, uplo
     const r = await onBackend(ctx, b, () => b.store.listParts(b.bucket, backendKey(bucket, key), u.backendUploadId, after, limit));
     const recorded = new Map((await ctx.index.parts(uploadId, after, limit)).map((p) => [p.partNumber, p]));
     return {
-      upload: { key, uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm },
+      upload: { key, uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm, checksumType: u.checksumType },
       parts: r.parts.map((p) => ({ ...p, checksums: Object.keys(p.checksums).length ? p.checksums : recorded.get(p.partNumber)?.checksums ?? {} })),
     };
   });
@@ -140,5 +144,5 @@ export function listParts(ctx: VirtualContext, bucket: string, key: string, uplo
 
 export async function listMultipartUploads(ctx: VirtualContext, bucket: string, o: { prefix: string; keyMarker: string; uploadIdMarker: string; limit: number }): Promise<UploadInfo[]> {
   vbucketOf(ctx.rt.current(), bucket);
-  return (await ctx.index.listUploads(bucket, o)).map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm }));
+  return (await ctx.index.listUploads(bucket, o)).map((u) => ({ key: u.key, uploadId: u.uploadId, initiated: u.initiated, checksumAlgorithm: u.checksumAlgorithm, checksumType: u.checksumType }));
 }

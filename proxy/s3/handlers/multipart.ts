@@ -1,8 +1,9 @@
 // Multipart uploads.
-import { compositeChecksum, parseChecksumAlgorithm } from '../../auth/checksums.ts';
+import { parseChecksumAlgorithm } from '../../auth/checksums.ts';
 import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import { validateKey } from '../../store/keys.ts';
-import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm, type Checksums, type CompletePart } from '../../store/types.ts';
+import { CHECKSUM_ALGORITHMS, type ChecksumType, type Checksums, type CompletePart } from '../../store/types.ts';
+import { uploadChecksumType } from '../../store/multipart-checksum.ts';
 import { decodeBody, readSmallBody } from '../body.ts';
 import { S3Error } from '../errors.ts';
 import { objectHeadersFromRequest, quoteEtag, unquoteEtag, writeConditions } from '../headers.ts';
@@ -21,6 +22,14 @@ function uploadIdOf(ctx: S3Context): string {
   return id;
 }
 
+/** The x-amz-checksum-type header: absent, COMPOSITE or FULL_OBJECT. */
+function checksumTypeHeader(ctx: S3Context): ChecksumType | undefined {
+  const type = String(ctx.req.headers['x-amz-checksum-type'] ?? '').trim().toUpperCase();
+  if (type === '') return undefined;
+  if (type !== 'COMPOSITE' && type !== 'FULL_OBJECT') throw new S3Error('InvalidRequest', `Value for x-amz-checksum-type header is invalid: ${type}.`);
+  return type;
+}
+
 export const createMultipartUpload: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
@@ -28,12 +37,9 @@ export const createMultipartUpload: Handler = async (ctx) => {
   const algHeader = ctx.req.headers['x-amz-checksum-algorithm'];
   const alg = algHeader === undefined ? undefined : parseChecksumAlgorithm(String(algHeader));
   if (algHeader !== undefined && !alg) throw new S3Error('InvalidRequest', `Checksum algorithm ${algHeader} is not supported.`);
-  // Refused here, not at Complete: FULL_OBJECT needs CRCs combined across parts, not done yet.
-  const type = String(ctx.req.headers['x-amz-checksum-type'] ?? '').trim().toUpperCase();
-  if (type === 'FULL_OBJECT') throw new S3Error('NotImplemented', 'Multipart uploads with x-amz-checksum-type FULL_OBJECT are not implemented; use COMPOSITE.', { details: { Header: 'x-amz-checksum-type' } });
-  if (type !== '' && type !== 'COMPOSITE') throw new S3Error('InvalidRequest', `Unknown x-amz-checksum-type ${type}.`);
-  const uploadId = await ctx.store.createMultipartUpload(bucket, key, objectHeadersFromRequest(ctx.req.headers), alg);
-  const headers: Record<string, string> = alg ? { 'x-amz-checksum-algorithm': alg.toUpperCase(), 'x-amz-checksum-type': 'COMPOSITE' } : {};
+  const type = uploadChecksumType(alg, checksumTypeHeader(ctx));
+  const uploadId = await ctx.store.createMultipartUpload(bucket, key, objectHeadersFromRequest(ctx.req.headers), alg, type);
+  const headers: Record<string, string> = alg && type ? { 'x-amz-checksum-algorithm': alg.toUpperCase(), 'x-amz-checksum-type': type } : {};
   sendXml(ctx.res, 200, xmlDocument('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: uploadId }), headers);
 };
 
@@ -69,29 +75,18 @@ function parseParts(xml: string): CompletePart[] {
   });
 }
 
-/**
- * The x-amz-checksum-<alg> header of a Complete is the object's COMPOSITE checksum (with or
- * without its `-N`): checked against the part checksums the request lists, before anything commits.
- */
-function checkObjectChecksum(alg: ChecksumAlgorithm, value: string, parts: CompletePart[]): void {
-  const values = parts.map((p) => p.checksums[alg]);
-  if (values.some((v) => v === undefined)) return;
-  const composite = compositeChecksum(alg, values as string[]);
-  if (composite.replace(/-\d+$/, '') !== value.replace(/-\d+$/, '')) {
-    throw new S3Error('BadDigest', `The ${alg} checksum of the parts (${composite}) does not match the x-amz-checksum-${alg} you specified.`);
-  }
-}
-
 export const completeMultipartUpload: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const conditions = writeConditions(ctx.req.headers);
   startBody(ctx);
-  const declared = parseIntegrityHeaders(ctx.req.headers).expect;
+  // The x-amz-checksum-<alg> header of a Complete is the object's checksum, not the document's:
+  // the store checks it against the parts it holds before it commits.
+  const expect = parseIntegrityHeaders(ctx.req.headers).expect;
+  const checksum = { type: checksumTypeHeader(ctx), declared: expect?.value ? { alg: expect.alg, value: expect.value } : undefined };
   const parts = parseParts(await readSmallBody(ctx.req, ctx.auth, ctx.idleTimeoutMs, { objectChecksum: true }));
-  if (declared?.value) checkObjectChecksum(declared.alg, declared.value, parts);
-  const meta = await ctx.store.completeMultipartUpload(bucket, key, uploadId, parts, conditions);
+  const meta = await ctx.store.completeMultipartUpload(bucket, key, uploadId, parts, conditions, checksum);
   const checksumElements: Record<string, string> = {};
   for (const [alg, v] of Object.entries(meta.checksums)) if (v) checksumElements[`Checksum${alg.toUpperCase()}`] = v;
   sendXml(ctx.res, 200, xmlDocument('CompleteMultipartUploadResult', {
@@ -118,6 +113,7 @@ export const listParts: Handler = async (ctx) => {
     Bucket: bucket, Key: key, UploadId: uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD',
     PartNumberMarker: marker, NextPartNumberMarker: page.at(-1)?.partNumber ?? marker, MaxParts: maxParts,
     IsTruncated: truncated, ChecksumAlgorithm: upload.checksumAlgorithm?.toUpperCase(),
+    ChecksumType: upload.checksumAlgorithm ? upload.checksumType ?? 'COMPOSITE' : undefined,
     Part: page.map((p) => {
       const c: Record<string, string> = {};
       for (const [alg, v] of Object.entries(p.checksums)) if (v) c[`Checksum${alg.toUpperCase()}`] = v;
@@ -142,6 +138,9 @@ export const listMultipartUploads: Handler = async (ctx) => {
     NextKeyMarker: truncated ? encodeIf(enc, page.at(-1)?.key ?? '') : undefined,
     NextUploadIdMarker: truncated ? page.at(-1)?.uploadId : undefined,
     Prefix: encodeIf(enc, prefix), MaxUploads: maxUploads, IsTruncated: truncated, EncodingType: enc,
-    Upload: page.map((u) => ({ Key: encodeIf(enc, u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: u.initiated })),
+    Upload: page.map((u) => ({
+      Key: encodeIf(enc, u.key), UploadId: u.uploadId, Initiator: OWNER, Owner: OWNER, StorageClass: 'STANDARD', Initiated: u.initiated,
+      ChecksumAlgorithm: u.checksumAlgorithm?.toUpperCase(), ChecksumType: u.checksumAlgorithm ? u.checksumType ?? 'COMPOSITE' : undefined,
+    })),
   }));
 };

@@ -15,7 +15,7 @@ CREATE TABLE IF NOT EXISTS objects (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS uploads (
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, initiated INTEGER NOT NULL,
-  headers TEXT NOT NULL, checksum_algorithm TEXT
+  headers TEXT NOT NULL, checksum_algorithm TEXT, checksum_type TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 CREATE TABLE IF NOT EXISTS parts (
@@ -44,6 +44,7 @@ export interface UploadRow {
   initiated: number;
   headers: string;
   checksum_algorithm: string | null;
+  checksum_type: string | null;
 }
 
 export interface PartRow {
@@ -64,6 +65,12 @@ export interface MetaDb {
   close(): void;
 }
 
+/** Stores made before a column existed get it (uploads of then: COMPOSITE or no checksum). */
+function addMissingColumns(db: DatabaseSync): void {
+  const cols = (db.prepare('PRAGMA table_info(uploads)').all() as { name: string }[]).map((c) => c.name);
+  if (!cols.includes('checksum_type')) db.exec('ALTER TABLE uploads ADD COLUMN checksum_type TEXT');
+}
+
 export function openMetaDb(path: string, durable: boolean): MetaDb {
   // Owner-only before SQLite opens it: its -wal and -shm files take the database file's mode.
   closeSync(openSync(path, 'a', 0o600));
@@ -73,6 +80,7 @@ export function openMetaDb(path: string, durable: boolean): MetaDb {
   db.exec(`PRAGMA synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec(SCHEMA);
+  addMissingColumns(db);
   const cache = new Map<string, StatementSync>();
   return {
     q(sql) {

@@ -12,11 +12,12 @@ import { keyRange } from '../../placement/types.ts';
 import { checkReadConditions, checkWriteConditions } from '../conditions.ts';
 import { resolvePart, resolveRange } from '../range.ts';
 import type {
-  BucketInfo, ChecksumAlgorithm, Checksums, ObjectHeaders, ObjectMeta, ObjectStore, PartInfo, PutInput, UploadInfo,
+  BucketInfo, ChecksumAlgorithm, ChecksumType, Checksums, ObjectHeaders, ObjectMeta, ObjectStore, PartInfo, PutInput, UploadInfo,
 } from '../types.ts';
 import { openBlobDir, type Segment } from './blobs.ts';
 import { openMetaDb, type ObjectRow, type PartRow, type UploadRow } from './db.ts';
 import { completeParts, type StoredPart } from './multipart.ts';
+import { withPartChecksum } from '../multipart-checksum.ts';
 import { openSpaceGuard, type StoreHealth } from './space.ts';
 import type { BucketCorsStore, CorsRule } from '../../s3/cors.ts';
 
@@ -96,7 +97,8 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
   }
 
   function uploadInfo(u: UploadRow): UploadInfo {
-    return { key: u.key, uploadId: u.upload_id, initiated: new Date(u.initiated), checksumAlgorithm: (u.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined };
+    const alg = (u.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined;
+    return { key: u.key, uploadId: u.upload_id, initiated: new Date(u.initiated), checksumAlgorithm: alg, checksumType: alg ? (u.checksum_type ?? 'COMPOSITE') as ChecksumType : undefined };
   }
 
   /** Streams the body into a blob; the blob is removed again when anything fails before the commit. */
@@ -215,22 +217,22 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       return rows.map(metaOf);
     },
 
-    async createMultipartUpload(bucket, key, headers, checksumAlgorithm) {
+    async createMultipartUpload(bucket, key, headers, checksumAlgorithm, checksumType) {
       // Hex, so an id never starts with "-": command-line clients (the AWS CLI's argparse) would
       // read `--upload-id -abc…` as a flag — about one base64url id in 32 did.
       const uploadId = randomBytes(24).toString('hex');
       await db.write(() => {
         requireBucket(bucket);
-        q('INSERT INTO uploads (upload_id, bucket, key, initiated, headers, checksum_algorithm) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(uploadId, bucket, key, Date.now(), JSON.stringify(headers), checksumAlgorithm ?? null);
+        q('INSERT INTO uploads (upload_id, bucket, key, initiated, headers, checksum_algorithm, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(uploadId, bucket, key, Date.now(), JSON.stringify(headers), checksumAlgorithm ?? null, checksumAlgorithm ? checksumType ?? 'COMPOSITE' : null);
       });
       return uploadId;
     },
 
     async uploadPart(bucket, key, uploadId, partNumber, input) {
       requireBucket(bucket);
-      uploadRow(bucket, key, uploadId);
-      const { id, md5, checksums } = await writeBlob(input);
+      const upload = uploadInfo(uploadRow(bucket, key, uploadId));
+      const { id, md5, checksums } = await writeBlob(withPartChecksum(input, upload.checksumAlgorithm, upload.checksumType));
       const now = Date.now();
       const etag = md5.toString('hex');
       let replaced: string[];
@@ -250,19 +252,20 @@ export async function openFsStore(dir: string, opts: FsStoreOptions = {}): Promi
       return { etag, checksums, lastModified: new Date(now), size: input.size };
     },
 
-    async completeMultipartUpload(bucket, key, uploadId, requested, conditions) {
+    async completeMultipartUpload(bucket, key, uploadId, requested, conditions, checksum) {
       requireBucket(bucket);
       const upload = uploadRow(bucket, key, uploadId);
       const stored = new Map<number, StoredPart>();
       for (const p of q('SELECT * FROM parts WHERE upload_id = ?').all(uploadId) as unknown as PartRow[]) {
         stored.set(p.part_number, { partNumber: p.part_number, etag: p.etag, size: p.size, checksums: JSON.parse(p.checksums) as Checksums, blob: p.blob });
       }
-      const done = completeParts(requested, stored, (upload.checksum_algorithm ?? undefined) as ChecksumAlgorithm | undefined);
+      const info = uploadInfo(upload);
+      const done = completeParts(requested, stored, { alg: info.checksumAlgorithm, type: info.checksumType }, checksum);
       const used = new Set(done.parts.map((p) => p.blob));
       const now = Date.now();
       const row: ObjectRow = {
         bucket, key, size: done.parts.reduce((n, p) => n + p.size, 0), etag: done.etag, last_modified: now, headers: upload.headers,
-        checksums: JSON.stringify(done.checksums), checksum_type: upload.checksum_algorithm ? 'COMPOSITE' : null,
+        checksums: JSON.stringify(done.checksums), checksum_type: done.checksumType ?? null,
         parts_count: done.parts.length, segments: JSON.stringify(done.parts.map((p) => [p.blob, p.size])),
       };
       await commitObject(row, conditions, () => {

@@ -1,9 +1,9 @@
-// Completing a multipart upload: S3's part rules, the `md5-of-md5s-N` ETag, and the COMPOSITE
-// checksum (the digest of the parts' digests, `-N` suffixed) of the upload's algorithm.
+// Completing a multipart upload: S3's part rules, the `md5-of-md5s-N` ETag, and the object's
+// checksum of the upload's algorithm and type (../multipart-checksum.ts).
 import { createHash } from 'node:crypto';
-import { compositeChecksum } from '../../auth/checksums.ts';
 import { S3Error } from '../../s3/errors.ts';
-import type { ChecksumAlgorithm, Checksums, CompletePart } from '../types.ts';
+import { objectChecksum, type UploadChecksum } from '../multipart-checksum.ts';
+import type { ChecksumAlgorithm, ChecksumType, Checksums, CompleteChecksum, CompletePart } from '../types.ts';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -19,9 +19,10 @@ export interface Completion {
   parts: StoredPart[];
   etag: string;
   checksums: Checksums;
+  checksumType?: ChecksumType;
 }
 
-export function completeParts(requested: CompletePart[], stored: Map<number, StoredPart>, alg: ChecksumAlgorithm | undefined): Completion {
+export function completeParts(requested: CompletePart[], stored: Map<number, StoredPart>, upload: UploadChecksum, checksum?: CompleteChecksum): Completion {
   const parts: StoredPart[] = [];
   let previous = 0;
   for (const r of requested) {
@@ -45,11 +46,6 @@ export function completeParts(requested: CompletePart[], stored: Map<number, Sto
   });
   const md5 = createHash('md5');
   for (const p of parts) md5.update(Buffer.from(p.etag, 'hex'));
-  const checksums: Checksums = {};
-  if (alg) {
-    const missing = parts.find((p) => !p.checksums[alg]);
-    if (missing) throw new S3Error('InvalidRequest', `The upload was created with a ${alg.toUpperCase()} checksum, but part ${missing.partNumber} was uploaded without one.`);
-    checksums[alg] = compositeChecksum(alg, parts.map((p) => p.checksums[alg]!));
-  }
-  return { parts, etag: `${md5.digest('hex')}-${parts.length}`, checksums };
+  const { checksums, checksumType } = objectChecksum(upload, parts, requested, checksum);
+  return { parts, etag: `${md5.digest('hex')}-${parts.length}`, checksums, checksumType };
 }

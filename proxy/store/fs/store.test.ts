@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -190,3 +190,30 @@ test('a GET of a 12-part object streams every part through one stream without pi
     process.off('warning', onWarning);
   }
 }));
+
+test('a store made before uploads had a checksum type opens with the column added; its uploads stay COMPOSITE', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-fs-old-'));
+  try {
+    const root = join(dir, '.floodgate', 'store');
+    mkdirSync(root, { recursive: true });
+    const { DatabaseSync } = await import('node:sqlite');
+    const db = new DatabaseSync(join(root, 'meta.db'));
+    db.exec(`CREATE TABLE buckets (name TEXT PRIMARY KEY, created INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE uploads (upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key TEXT NOT NULL, initiated INTEGER NOT NULL,
+        headers TEXT NOT NULL, checksum_algorithm TEXT) WITHOUT ROWID;
+      INSERT INTO buckets VALUES ('b', 1);
+      INSERT INTO uploads VALUES ('old', 'b', 'k', ${Date.now()}, '{"userMeta":{}}', 'crc32');`);
+    db.close();
+    const store = await openFsStore(dir, { fsync: false });
+    try {
+      const { upload } = await store.listParts('b', 'k', 'old', 0, 10);
+      assert.deepEqual([upload.checksumAlgorithm, upload.checksumType], ['crc32', 'COMPOSITE']);
+      const id = await store.createMultipartUpload('b', 'k', { userMeta: {} }, 'crc32', 'FULL_OBJECT');
+      assert.equal((await store.listParts('b', 'k', id, 0, 10)).upload.checksumType, 'FULL_OBJECT');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
