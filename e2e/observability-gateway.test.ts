@@ -2,7 +2,8 @@
 // directory, --log-level debug): the metrics it exports when scraped — failures as a counter,
 // bytes actually sent by a truncated response, sub-resources named, errors by S3 code — and its
 // log lines: key, S3 error code, user agent, request and trace ids; debug adds the auth decision
-// and each backend call, tied to the client request by its id.
+// and each backend call, tied to the client request by its id. A real `floodgate injector` in
+// front of it logs the same line for every request, with the bytes it passed each way.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -157,31 +158,84 @@ describe('gateway request logs', () => {
 });
 
 describe('sidecar request logs', () => {
-  test('while a fault is held, each request through the sidecar logs a line with the gateway field names', async () => {
-    const token = randomBytes(16).toString('hex');
-    const sc = await spawnLogged(['injector', '--listen', '127.0.0.1:0', '--upstream', url], { FLOODGATE_INJECTOR_TOKEN: token });
-    try {
-      const ready = await sc.waitFor((l) => l.msg === 'injector listening');
-      const r = await fetch(`${ready.controlUrl}/_floodgate/faults`, {
-        method: 'POST', headers: { authorization: `Bearer ${token}` },
-        body: JSON.stringify({ kind: 'error', code: 'SlowDown', status: 503, match: { operations: ['GetObject'], keyPrefix: 'side/' } }),
-      });
-      assert.equal(r.status, 201, await r.text());
-      const got = await rawRequest(String(ready.url), { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
-      assert.equal(got.status, 503);
-      const line = await sc.waitFor((l) => l.msg === 'request' && l.key === 'side/x');
-      assert.equal(line.operation, 'GetObject');
+  const token = randomBytes(16).toString('hex');
+  let sc: LoggedProcess;
+  let scUrl: string;
+  let controlUrl: string;
+  before(async () => {
+    sc = await spawnLogged(['injector', '--listen', '127.0.0.1:0', '--upstream', url], { FLOODGATE_INJECTOR_TOKEN: token });
+    const ready = await sc.waitFor((l) => l.msg === 'injector listening');
+    scUrl = String(ready.url);
+    controlUrl = String(ready.controlUrl);
+  });
+  after(async () => { await sc?.stop(); });
+
+  const sidecarLine = (id: string) => sc.waitFor((l) => l.msg === 'request' && l.requestId === id);
+  const inject = async (spec: object): Promise<string> => {
+    const r = await fetch(`${controlUrl}/_floodgate/faults`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify(spec) });
+    assert.equal(r.status, 201, await r.clone().text());
+    return ((await r.json()) as { id: string }).id;
+  };
+  const stop = (id: string) => fetch(`${controlUrl}/_floodgate/faults/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+
+  test('with no fault held, every request logs a line with bytes in and out, under the request id the gateway logged', async () => {
+    const held = await fetch(`${controlUrl}/_floodgate/faults`, { headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(((await held.json()) as { faults: unknown[] }).faults, []);
+    const body = randomBytes(200_000);
+    const cases = [
+      { op: 'PutObject', status: 200, in: body.length, out: 0, send: () => rawRequest(scUrl, { method: 'PUT', path: objectPath(VB, 'side/plain.bin'), body, creds, headers: { 'user-agent': 'side-plain/1' } }) },
+      { op: 'GetObject', status: 200, in: 0, out: body.length, send: () => rawRequest(scUrl, { method: 'GET', path: objectPath(VB, 'side/plain.bin'), creds, headers: { 'user-agent': 'side-plain/1' } }) },
+      { op: 'HeadObject', status: 200, in: 0, out: 0, send: () => rawRequest(scUrl, { method: 'HEAD', path: objectPath(VB, 'side/plain.bin'), creds, headers: { 'user-agent': 'side-plain/1' } }) },
+      { op: 'GetObject', status: 404, in: 0, out: undefined, code: 'NoSuchKey', send: () => rawRequest(scUrl, { method: 'GET', path: objectPath(VB, 'side/none'), creds, headers: { 'user-agent': 'side-plain/1' } }) },
+    ];
+    for (const c of cases) {
+      const r = await c.send();
+      assert.equal(r.status, c.status, `${c.op}: ${r.body}`);
+      const id = String(r.headers['x-amz-request-id']);
+      const line = await sidecarLine(id);
+      const gatewayLine = await requestLine(id);
+      assert.equal(line.operation, c.op);
       assert.equal(line.bucket, VB);
-      assert.equal(line.status, 503);
-      assert.equal(line.errorCode, 'SlowDown');
-      assert.equal(line.userAgent, 'side-test/2');
-      assert.equal(line.requestId, got.headers['x-amz-request-id']);
-      assert.equal(typeof line.bytesOut, 'number');
-      const direct = await rawRequest(url, { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
-      const gatewayLine = await requestLine(String(direct.headers['x-amz-request-id']));
-      for (const k of Object.keys(line)) assert.ok(k in gatewayLine || k === 'traceId' || k === 'errorCode', `the gateway's line has ${k} too`);
-    } finally {
-      await sc.stop();
+      assert.equal(line.status, c.status);
+      assert.equal(line.errorCode, c.code);
+      assert.equal(line.userAgent, 'side-plain/1');
+      assert.equal(line.complete, true);
+      assert.equal(line.bytesIn, c.in, `${c.op} bytesIn`);
+      if (c.out !== undefined) assert.equal(line.bytesOut, c.out, `${c.op} bytesOut`);
+      // The sidecar saw the bytes the gateway saw.
+      assert.equal(line.bytesIn, gatewayLine.bytesIn);
+      assert.equal(line.bytesOut, gatewayLine.bytesOut);
     }
+  });
+
+  test('while a fault is held the line names its S3 error, counts what a truncated body really sent, and has the gateway field names', async () => {
+    const slow = await inject({ kind: 'error', code: 'SlowDown', status: 503, match: { operations: ['GetObject'], keyPrefix: 'side/x' } });
+    const got = await rawRequest(scUrl, { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
+    await stop(slow);
+    assert.equal(got.status, 503);
+    const line = await sidecarLine(String(got.headers['x-amz-request-id']));
+    assert.equal(line.operation, 'GetObject');
+    assert.equal(line.key, 'side/x');
+    assert.equal(line.status, 503);
+    assert.equal(line.errorCode, 'SlowDown');
+    assert.equal(line.userAgent, 'side-test/2');
+    assert.equal(line.bytesIn, 0);
+    assert.equal(typeof line.bytesOut, 'number');
+
+    const put = await rawRequest(scUrl, { method: 'PUT', path: objectPath(VB, 'side/cut.bin'), body: randomBytes(50_000), creds });
+    assert.equal(put.status, 200);
+    const cut = await inject({ kind: 'truncate', afterBytes: 1000, match: { operations: ['GetObject'], keyPrefix: 'side/cut' } });
+    const short = await rawRequest(scUrl, { method: 'GET', path: objectPath(VB, 'side/cut.bin'), creds }).catch((e: Error) => e);
+    await stop(cut);
+    if (!(short instanceof Error)) assert.ok(short.body.length < 50_000, 'the body arrived whole');
+    const cutLine = await sc.waitFor((l) => l.msg === 'request' && l.operation === 'GetObject' && l.key === 'side/cut.bin');
+    assert.equal(cutLine.bytesOut, 1000);
+    assert.equal(cutLine.complete, false);
+
+    const direct = await rawRequest(url, { method: 'GET', path: objectPath(VB, 'side/x'), creds, headers: { 'user-agent': 'side-test/2' } });
+    const gatewayLine = await requestLine(String(direct.headers['x-amz-request-id']));
+    const optional = new Set(['traceId', 'errorCode']);
+    for (const k of Object.keys(line)) assert.ok(k in gatewayLine || optional.has(k), `the gateway's line has ${k} too`);
+    for (const k of Object.keys(gatewayLine)) assert.ok(k in line || optional.has(k), `the sidecar's line has ${k} too`);
   });
 });

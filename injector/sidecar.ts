@@ -1,8 +1,9 @@
 // `floodgate injector`: a reverse proxy on loopback in front of an upstream S3 endpoint. The app
 // points AWS_ENDPOINT_URL_S3 here; with no active fault every request passes through untouched
 // and streamed. Lifecycle of one request:
-//   control route? → classify (operation, bucket, key) → engine.onRequest (latency, terminal
-//   faults) → forward upstream (undici Pool) → wrapBody (body faults) → client
+//   control route? → classify (operation, bucket, key) → request log line (written at close) →
+//   engine.onRequest (latency, terminal faults) → forward upstream (undici Pool) → wrapBody
+//   (body faults) → client
 // The control API is served under /_floodgate/ on this listener, and also on a separate one
 // (controlHost/controlPort) so an operator can reach it while S3 stays on 127.0.0.1.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -80,14 +81,13 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (control(req, res)) return;
     if (tracing()) return traced(req, res);
-    let requestId: string | undefined;
+    const requestId = newRequestId();
+    const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
+    // Every request gets a log line, as on the gateway, with or without a fault held.
+    logRequestLine(req, res, { requestId, ...c }, event);
     try {
-      // With no fault held at all, nothing is classified or allocated: straight to the upstream.
+      // With no fault held at all, nothing is decided: straight to the upstream.
       if (registry.size === 0) return await forward(pool, req, res);
-      requestId = newRequestId();
-      const c = classify(req.method ?? 'GET', req.url ?? '/', req.headers, domains);
-      // While faults are held, each request gets a log line (the requests chaos may touch).
-      logRequestLine(req, res, { requestId, ...c }, event);
       const faults = await engine.onRequest({ req, res, requestId, ...c });
       if (faults?.handled || res.destroyed) return;
       await forward(pool, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
@@ -103,7 +103,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     const span = startServerSpan(`injector ${c.operation}`, req.headers, { 'http.request.method': req.method ?? 'GET', 'url.path': (req.url ?? '/').split('?')[0]!, 'floodgate.request_id': requestId, 'rpc.method': c.operation });
     res.once('close', () => endSpan(span, res.statusCode));
     requestScope.enterWith({ requestId, span });
-    if (registry.size > 0) logRequestLine(req, res, { requestId, ...c, traceId: span?.spanContext().traceId }, event);
+    logRequestLine(req, res, { requestId, ...c, traceId: span?.spanContext().traceId }, event);
     let upstreamSpan: Span | undefined;
     try {
       const faults = registry.size === 0 ? undefined : await engine.onRequest({ req, res, requestId, ...c });
@@ -120,9 +120,8 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     }
   }
 
-  function upstreamFailed(res: ServerResponse, e: unknown, requestId: string | undefined): void {
+  function upstreamFailed(res: ServerResponse, e: unknown, requestId: string): void {
     if (res.headersSent || res.destroyed) { res.destroy(); return; }
-    requestId ??= newRequestId();
     event('upstream error', { requestId, error: (e as Error).message });
     sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
   }
