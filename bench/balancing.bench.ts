@@ -18,7 +18,7 @@ const VB = 'bench';
 const BUCKET = 'fg-bench';
 
 /** `floodgate gateway` in its own process at log level warn (no per-request log lines). */
-export async function startCliGateway(args: string[], env: Record<string, string> = {}): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startCliGateway(args: string[], env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const proc = spawn(process.execPath, [join(ROOT, 'main.ts'), 'gateway', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
@@ -37,7 +37,7 @@ export async function startCliGateway(args: string[], env: Record<string, string
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { url, async stop() { proc.kill('SIGTERM'); await exited; } };
+  return { url, pid: proc.pid!, async stop() { proc.kill('SIGTERM'); await exited; } };
 }
 
 export async function bench(): Promise<void> {

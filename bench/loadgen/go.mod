@@ -1,0 +1,3 @@
+module floodgate.local/bench/loadgen
+
+go 1.22
