@@ -41,7 +41,11 @@ export interface Load {
   maxSeconds: number;
 }
 
-export interface LoadResult { ops: number; bytes: number; seconds: number; p50Ms: number; p99Ms: number }
+export interface LoadResult {
+  ops: number; bytes: number; seconds: number; p50Ms: number; p99Ms: number;
+  /** The load generator's own CPU seconds. */
+  userS: number; sysS: number;
+}
 
 function exec(bin: string, args: string[]): Promise<LoadResult> {
   return new Promise((resolve, reject) => {

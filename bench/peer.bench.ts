@@ -143,11 +143,15 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
         ...head, ...Object.fromEntries(names.filter((n) => m.has(n)).map((n) => [`${n} p50 ms`, p50(m.get(n))])),
         'floodgate added p50 ms': p50(m.get('floodgate')) - p50(m.get('direct')), 's3balance added p50 ms': p50(m.get('s3balance')) - p50(m.get('direct')),
       });
-      cpuSmall.push({ ...head, ...Object.fromEntries(middle.filter((n) => m.has(n)).map((n) => [`${n} ms/op`, msPerOp(m.get(n))])) });
+      cpuSmall.push({
+        ...head, ...Object.fromEntries(middle.filter((n) => m.has(n)).map((n) => [`${n} ms/op`, msPerOp(m.get(n))])),
+        'client (direct) ms/op': median((m.get('direct') ?? []).map(({ r }) => ((r.userS + r.sysS) * 1000) / r.ops)),
+      });
     } else {
       const total = (n: string) => perGiB(m.get(n), 'total');
       cpuLarge.push({
         ...head, ...Object.fromEntries(middle.filter((n) => m.has(n)).map((n) => [n, `${perGiB(m.get(n), 'user').toFixed(2)} + ${perGiB(m.get(n), 'sys').toFixed(2)}`])),
+        'client (direct)': median((m.get('direct') ?? []).map(({ r }) => (r.userS + r.sysS) / (r.bytes / GiB))),
         'floodgate/relay': total('floodgate') / total('relay'), 's3balance/relay': total('s3balance') / total('relay'),
         'floodgate/s3balance': total('floodgate') / total('s3balance'), 'sidecar/floodgate': total('sidecar') / total('floodgate'),
       });

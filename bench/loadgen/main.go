@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -66,6 +67,9 @@ type result struct {
 	Seconds float64 `json:"seconds"`
 	P50Ms   float64 `json:"p50Ms"`
 	P99Ms   float64 `json:"p99Ms"`
+	// The load generator's own CPU seconds, to show it is not the bottleneck.
+	UserS float64 `json:"userS"`
+	SysS  float64 `json:"sysS"`
 }
 
 func main() {
@@ -153,7 +157,12 @@ func run(c config) (result, error) {
 		return result{}, firstErr
 	}
 	sort.Float64s(latencies)
-	return result{Ops: len(latencies), Bytes: total.Load(), Seconds: seconds, P50Ms: rank(latencies, 50), P99Ms: rank(latencies, 99)}, nil
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return result{
+		Ops: len(latencies), Bytes: total.Load(), Seconds: seconds, P50Ms: rank(latencies, 50), P99Ms: rank(latencies, 99),
+		UserS: time.Duration(ru.Utime.Nano()).Seconds(), SysS: time.Duration(ru.Stime.Nano()).Seconds(),
+	}, nil
 }
 
 // rank is the nearest-rank percentile of sorted samples (as bench/table.ts computes it).
