@@ -221,7 +221,10 @@ export async function bench(): Promise<void> {
   const lg = loadgenBinary();
   const s3b = s3BalanceBinary();
   if ('error' in s3b) process.stdout.write(`S3 Balance is not measured in this run: ${s3b.error.replace(/\n/g, '\n  ')}\n`);
-  else process.stdout.write(`S3 Balance: ${s3b.bin}, sqlite DSN with ?${SQLITE_PRAGMAS} (its own ?_journal_mode=…&_timeout=… suffix is ignored by the modernc driver it uses; without a busy timeout concurrent PUTs fail)\n`);
+  else {
+    process.stdout.write(`S3 Balance: ${s3b.bin}; its sqlite DSN is given ?${SQLITE_PRAGMAS}&_s3b= — the modernc driver it uses ignores the `
+      + `?_journal_mode=…&_timeout=… it appends (without a busy timeout concurrent PUTs fail), and the empty _s3b= absorbs that suffix (a second '?' inside the last pragma is an SQL syntax error)\n`);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-peer-'));
   const stops: (() => Promise<void>)[] = [];
   try {

@@ -13,7 +13,8 @@ const ROOT = join(import.meta.dirname, '..');
 /**
  * It appends `?_journal_mode=WAL&_timeout=5000…` (mattn-driver syntax) to a sqlite DSN, which the
  * modernc driver it links ignores: without a busy timeout concurrent PUTs fail with SQLITE_BUSY.
- * These pragmas are the modernc syntax; the trailing `_s3b` soaks up the suffix it appends.
+ * These pragmas are the modernc syntax; the trailing empty `_s3b=` soaks up the suffix it appends
+ * (left in the last pragma, the second `?` is `SQL logic error: near "?": syntax error`).
  */
 export const SQLITE_PRAGMAS = '_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)';
 
