@@ -5,7 +5,9 @@
 // bytes between the same backends cannot deadlock.
 import pg from 'pg';
 import type { ScanOptions } from '../store/types.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { findSql } from './find.ts';
+import { postgresFindSql } from './find-schema.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 
 export interface PostgresIndexOptions {
@@ -64,6 +66,8 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       // Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
       await c.query(`SELECT pg_advisory_lock(hashtext('floodgate-placement-schema'))`);
       await c.query(schemaSql(s));
+      const fresh = (await c.query(`SELECT to_regclass('${s}.object_meta') IS NULL AS fresh`)).rows[0].fresh === true;
+      await c.query(postgresFindSql(s, fresh));
       await c.query(`SELECT pg_advisory_unlock(hashtext('floodgate-placement-schema'))`);
     } finally {
       c.release();
@@ -137,6 +141,10 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
     async scan(bucket, o: ScanOptions) {
       const { where, params } = keyRange(o.prefix, o.after);
       return (await all(`SELECT * FROM ${s}.objects WHERE bucket = ? AND ${where} ORDER BY key LIMIT ?`, [bucket, ...params, o.limit])).map(objectFromRow);
+    },
+    async find(q) {
+      const { sql, params } = findSql(q, { table: (t) => `${s}.${t}`, byteOrder: ' COLLATE "C"' });
+      return (await all(sql, params)).map(foundFromRow);
     },
     async usage() {
       const out = new Map<string, BackendUsage>();

@@ -1,5 +1,6 @@
 // Row ↔ record conversion shared by the SQL implementations: the same columns in both.
 import type { ChecksumAlgorithm, ChecksumType, Checksums } from '../store/types.ts';
+import type { FoundObject } from './find.ts';
 import type { Intent, PartRecord, PlacedObject, UploadRecord } from './types.ts';
 
 export const OBJECT_COLUMNS = [
@@ -41,6 +42,11 @@ export function objectFromRow(r: Row): PlacedObject {
   set('location', opt(r.location));
   if (r.parts_count !== null && r.parts_count !== undefined) o.partsCount = Number(r.parts_count);
   return o;
+}
+
+/** A find() row: the record and the copy count the query computed (`replica_count`). */
+export function foundFromRow(r: Row): FoundObject {
+  return { ...objectFromRow(r), replicas: Number(r.replica_count) };
 }
 
 export function intentFromRow(r: Row): Intent {

@@ -5,12 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteIndex } from './sqlite.ts';
 import { placementSuite } from './suite.fixture.ts';
+import { findSuite } from './find.fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-index-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
 placementSuite('sqlite', async () => openSqliteIndex(join(dir, `index-${n++}.db`)));
+findSuite('sqlite', async () => openSqliteIndex(join(dir, `index-${n++}.db`)));
 
 test('sqlite: committed writes survive reopening; WAL and synchronous=FULL are on', async () => {
   const path = join(dir, 'durable', 'index.db');
@@ -69,4 +71,31 @@ test('sqlite: an index made before records had a backend-side name and uploads a
   await ix.putUpload({ uploadId: 'u-new', bucket: 'vb', key: 'k', backend: 'b1', backendUploadId: 'be2', initiated: new Date(7), checksumAlgorithm: 'crc32', checksumType: 'FULL_OBJECT', headers: { userMeta: {} } });
   assert.equal((await ix.getUpload('u-new'))?.checksumType, 'FULL_OBJECT');
   await ix.close();
+});
+
+test('sqlite: an index made before metadata search gets its metadata rows from the records once, then from every write', async () => {
+  const path = join(dir, 'pre-find.db');
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TABLE objects (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL, size INTEGER NOT NULL, etag TEXT NOT NULL,
+    last_modified INTEGER NOT NULL, content_type TEXT, cache_control TEXT, content_disposition TEXT, content_encoding TEXT,
+    content_language TEXT, expires TEXT, user_meta TEXT NOT NULL, checksums TEXT NOT NULL, checksum_type TEXT, parts_count INTEGER,
+    location TEXT, PRIMARY KEY (bucket, key)) WITHOUT ROWID;
+    INSERT INTO objects VALUES ('vb', 'old-1', 'b1', 2, 'e', 5, 'text/plain', NULL, NULL, NULL, NULL, NULL, '{"team":"red","env":"prod"}', '{}', NULL, NULL, NULL);
+    INSERT INTO objects VALUES ('vb', 'old-2', 'b1', 2, 'e', 5, NULL, NULL, NULL, NULL, NULL, NULL, '{"team":"blue"}', '{}', NULL, NULL, NULL);`);
+  db.close();
+  const keys = async (ix: Awaited<ReturnType<typeof openSqliteIndex>>, name: string, value?: string) =>
+    (await ix.find({ bucket: 'vb', prefix: '', after: '', meta: [{ name, value }], limit: 10 })).map((o) => o.key);
+  const ix = openSqliteIndex(path);
+  assert.deepEqual(await keys(ix, 'team', 'red'), ['old-1']);
+  assert.deepEqual(await keys(ix, 'team'), ['old-1', 'old-2']);
+  await ix.put({ bucket: 'vb', key: 'old-1', backend: 'b1', size: 1, etag: 'f', lastModified: new Date(6), checksums: {}, userMeta: { team: 'blue' } });
+  await ix.delete('vb', 'old-2');
+  await ix.close();
+  // Reopened: filled once only, so the overwrite and the delete stay visible.
+  const again = openSqliteIndex(path);
+  assert.deepEqual(await keys(again, 'team', 'blue'), ['old-1']);
+  assert.deepEqual(await keys(again, 'env'), []);
+  await again.close();
 });

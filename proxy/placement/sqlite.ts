@@ -6,7 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ScanOptions } from '../store/types.ts';
 import { createBatcher } from './batch.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { findSql } from './find.ts';
+import { prepareSqliteFind } from './find-schema.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, type BackendUsage, type PlacementIndex } from './types.ts';
 
 const SCHEMA = `
@@ -53,6 +55,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec(SCHEMA);
   addMissingColumns(db);
+  prepareSqliteFind(db);
   const batch = createBatcher(db);
   const cache = new Map<string, StatementSync>();
   const q = (sql: string): StatementSync => {
@@ -99,6 +102,11 @@ export function openSqliteIndex(path: string): PlacementIndex {
     async scan(bucket, o: ScanOptions) {
       const { where, params } = keyRange(o.prefix, o.after);
       return (q(`SELECT * FROM objects WHERE bucket = ? AND ${where} ORDER BY key LIMIT ?`).all(bucket, ...params, o.limit) as Row[]).map(objectFromRow);
+    },
+    async find(fq) {
+      const { sql, params } = findSql(fq, { table: (t) => t, byteOrder: '' });
+      // Not cached like the fixed statements: the filters combine into too many shapes.
+      return (db.prepare(sql).all(...(params as never[])) as Row[]).map(foundFromRow);
     },
     async usage() {
       const out = new Map<string, BackendUsage>();

@@ -4,6 +4,7 @@
 // uploads pinned to a backend. Two implementations behind this one interface: embedded
 // node:sqlite (one gateway) and PostgreSQL (several gateway replicas sharing one index).
 import type { ChecksumAlgorithm, ChecksumType, Checksums, ObjectHeaders, ObjectMeta, ScanOptions } from '../store/types.ts';
+import type { FindQuery, FoundObject } from './find.ts';
 
 export interface PlacedObject extends ObjectMeta {
   /** The virtual bucket. */
@@ -88,6 +89,8 @@ export interface PlacementIndex {
   delete(bucket: string, key: string, opts?: { only?: { backend: string; etag: string }; intent?: number }): Promise<PlacedObject | undefined>;
   /** Records with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
   scan(bucket: string, opts: ScanOptions): Promise<PlacedObject[]>;
+  /** Metadata search (find.ts): records matching every filter of `q`, in UTF-8 key order, at most `q.limit`. */
+  find(q: FindQuery): Promise<FoundObject[]>;
   /** Bytes and objects per backend, as of the last commit. */
   usage(): Promise<Map<string, BackendUsage>>;
 
