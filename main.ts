@@ -1,6 +1,7 @@
 // The one `floodgate` command: floodgate <gateway|operator|injector|crds> [flags]
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
-  gateway: { help: 'run the S3 gateway', run: async (a) => (await import('./proxy/cli.ts')).runGateway(a) },
+  // `gateway find` is a client of a running gateway: it loads none of the gateway's modules.
+  gateway: { help: 'run the S3 gateway', run: async (a) => (a[0] === 'find' ? (await import('./proxy/admin/find-cli.ts')).runFind(a.slice(1)) : (await import('./proxy/cli.ts')).runGateway(a)) },
   operator: { help: 'run the Kubernetes operator', run: async (a) => (await import('./operator/main.ts')).runOperator(a) },
   crds: { help: 'write (or --print, --check) the CRD YAML', run: async (a) => (await import('./crds/generate.ts')).runCrds(a) },
   injector: { help: 'run the fault-injecting S3 sidecar', run: runInjectorCommand },

@@ -1,5 +1,6 @@
 // `floodgate gateway`: load config and keys, open the store, serve until SIGINT/SIGTERM.
 // `floodgate gateway reindex --config FILE [--remove-strays]`: rebuild the placement index, exit.
+// (`floodgate gateway find` is dispatched by main.ts straight to admin/find-cli.ts.)
 //
 // The store is the embedded fs store, or — when the config file declares backends and virtual
 // buckets — the virtual store spread over them (metrics, /status, reload on file change and
@@ -148,6 +149,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     store,
     virtual: v,
     faults,
+    adminToken: config.admin.token,
     keys: (id) => keySet.keys.get(id),
     host: config.listen.host,
     port: config.listen.port,
@@ -186,6 +188,7 @@ export async function runGateway(argv: string[]): Promise<number> {
     url: gw.url, dataDir, region: config.region, domains: config.domains,
     virtualBuckets: balancing?.virtualBuckets.map((b) => b.name), backends: balancing?.backends.map((b) => b.name),
     faultControl: faults ? `${gw.url}/_floodgate/faults` : undefined,
+    adminApi: config.admin.token ? `${gw.url}/_floodgate/admin/` : undefined,
   });
   if (keySet.warning) logger.log('warn', keySet.warning);
   if (keySet.generated) {

@@ -19,6 +19,12 @@ const FaultsFileConfig = z.object({
   maxDuration: duration.optional().describe('no fault lives longer than this (default 1h)'),
 }).strict();
 
+/** The admin API under /_floodgate/admin/ (metadata search…): off unless a token is given. */
+const AdminFileConfig = z.object({
+  token: z.string().min(MIN_SECRET_LENGTH).optional().describe('bearer token of the admin API under /_floodgate/admin/ (prefer tokenFile)'),
+  tokenFile: z.string().min(1).optional().describe('file holding the token (e.g. a mounted Secret)'),
+}).strict();
+
 export const GatewayFileConfig = z.object({
   listen: hostPort.optional().describe('Address to serve S3 on'),
   dataDir: z.string().min(1).optional().describe('Directory of the embedded store'),
@@ -32,6 +38,7 @@ export const GatewayFileConfig = z.object({
     secretAccessKey: z.string().min(MIN_SECRET_LENGTH).max(128),
   }).strict()).optional().describe('Access keys accepted by the gateway'),
   faults: FaultsFileConfig.optional().describe('Fault injection control API (docs/faults.md)'),
+  admin: AdminFileConfig.optional().describe('Admin API: metadata search (docs/gateway.md#admin-api)'),
 }).strict();
 export type GatewayFileConfig = z.infer<typeof GatewayFileConfig>;
 
@@ -52,6 +59,8 @@ export interface GatewayConfig {
   file: GatewayFileConfig;
   /** Fault injection: enabled when a token is set. */
   faults: { token?: string; defaultDurationMs: number; maxDurationMs: number };
+  /** The admin API: mounted when a token is set. */
+  admin: { token?: string };
 }
 
 export class ConfigError extends Error {
@@ -70,11 +79,14 @@ export const GATEWAY_FLAGS = {
   'log-level': { type: 'string', help: 'debug | info | warn | error (env FLOODGATE_LOG_LEVEL, default info)' },
   'fault-token': { type: 'string', help: 'enables the fault control API under /_floodgate/ with this bearer token (env FLOODGATE_FAULT_TOKEN; default: off)' },
   'fault-token-file': { type: 'string', help: 'read the fault control token from this file (env FLOODGATE_FAULT_TOKEN_FILE)' },
+  'admin-token': { type: 'string', help: 'enables the admin API under /_floodgate/admin/ (metadata search) with this bearer token (env FLOODGATE_ADMIN_TOKEN; default: off)' },
+  'admin-token-file': { type: 'string', help: 'read the admin token from this file (env FLOODGATE_ADMIN_TOKEN_FILE)' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
 
 export function usage(): string {
-  const lines = ['Usage: floodgate gateway [flags]', '       floodgate gateway reindex --config FILE [--remove-strays]', '',
+  const lines = ['Usage: floodgate gateway [flags]', '       floodgate gateway reindex --config FILE [--remove-strays]',
+    '       floodgate gateway find --bucket NAME [filters]   (metadata search; `find --help`)', '',
     'Runs the S3 gateway. Precedence: flags > environment > config file > defaults.',
     'A config file with backends: and virtualBuckets: serves virtual buckets spread over backend buckets',
     '(docs/balancing.md) instead of the embedded store; `reindex` rebuilds their placement index and exits.', '', 'Flags:'];
@@ -157,6 +169,11 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
     (tokenFile ? readToken(tokenFile, '--fault-token-file') : undefined) ??
     (file.faults?.tokenFile ? readToken(file.faults.tokenFile, 'faults.tokenFile') : file.faults?.token);
   if (token !== undefined) checkSecretLength('fault token', token, (m) => new ConfigError(m));
+  const adminTokenFile = flag('admin-token-file') ?? env.FLOODGATE_ADMIN_TOKEN_FILE;
+  const adminToken = flag('admin-token') ?? env.FLOODGATE_ADMIN_TOKEN ??
+    (adminTokenFile ? readToken(adminTokenFile, '--admin-token-file') : undefined) ??
+    (file.admin?.tokenFile ? readToken(file.admin.tokenFile, 'admin.tokenFile') : file.admin?.token);
+  if (adminToken !== undefined) checkSecretLength('admin token', adminToken, (m) => new ConfigError(m));
   return {
     listen: { host: listen.slice(0, colon).replace(/^\[|\]$/g, ''), port },
     dataDir: merged.dataDir,
@@ -174,6 +191,7 @@ export function loadGatewayConfig(argv: string[], env: NodeJS.ProcessEnv = proce
       defaultDurationMs: parseDurationMs(file.faults?.defaultDuration ?? '5m', 'faults.defaultDuration'),
       maxDurationMs: parseDurationMs(file.faults?.maxDuration ?? '1h', 'faults.maxDuration'),
     },
+    admin: { token: adminToken },
     help: values.help === true,
   };
 }
