@@ -75,7 +75,7 @@ export async function findAll(ix: PlacementIndex, q: Omit<FindQuery, 'limit' | '
 }
 
 const base = { bucket: 'vb', prefix: '', meta: [] };
-const QUERIES: [string, Omit<FindQuery, 'limit' | 'after'>][] = [
+export const QUERIES: [string, Omit<FindQuery, 'limit' | 'after'>][] = [
   ['everything in the bucket', base],
   ['the other bucket', { ...base, bucket: 'other' }],
   ['a prefix', { ...base, prefix: 'logs/' }],

@@ -57,47 +57,116 @@ export interface FindDialect {
   byteOrder: string;
 }
 
-/** The query for one page, with `?` placeholders (PostgreSQL numbers them). */
-export function findSql(q: FindQuery, { table, byteOrder }: FindDialect): { sql: string; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const joins: string[] = [];
-  const joinParams: unknown[] = [];
+/**
+ * What a page's scan starts from: the key order of the records, or one filter's index (then the
+ * few rows it yields are sorted by key). PostgreSQL's planner chooses with its statistics; sqlite
+ * keeps none that could tell a rare content type from a common one, so sqlite.ts counts each
+ * candidate's matches up to a cap (findDrivers) and names the cheapest (INDEXED BY / NOT INDEXED).
+ */
+export type Driver = 'key' | 'meta' | 'type' | 'backend' | 'size' | 'modified';
+const DRIVER_INDEX: Record<'type' | 'backend' | 'size' | 'modified', string> = {
+  type: 'objects_find_type', backend: 'objects_find_backend', size: 'objects_find_size', modified: 'objects_find_modified',
+};
+
+interface Term { sql: string; params: unknown[] }
+
+/** The conditions on the objects row `o`, one per filter, by the driver that could seek on it. */
+function terms(q: FindQuery, byteOrder: string): Partial<Record<Driver, Term>> & { key: Term; replicas?: Term } {
   const range = keyRange(q.prefix, q.after);
-  // The first metadata condition may drive the scan from object_meta (bucket, name, value, key),
-  // which yields keys in order; it repeats the key range so the seek is bounded there too.
-  const [first, ...rest] = q.meta;
-  let orderBy = 'o.key';
-  if (first) {
-    const range0 = range.where.replaceAll('key', 'm0.key');
-    joins.push(`JOIN ${table('object_meta')} m0 ON m0.bucket = ? AND m0.key = o.key AND m0.name = ?${first.value !== undefined ? ' AND m0.value = ?' : ''} AND ${range0}`);
-    joinParams.push(q.bucket, first.name, ...(first.value !== undefined ? [first.value] : []), ...range.params);
-    if (first.value !== undefined) orderBy = 'm0.key';
-  }
-  where.push('o.bucket = ?', range.where.replaceAll('key', 'o.key'));
-  params.push(q.bucket, ...range.params);
-  for (const m of rest) {
-    where.push(`EXISTS (SELECT 1 FROM ${table('object_meta')} m WHERE m.bucket = o.bucket AND m.key = o.key AND m.name = ?${m.value !== undefined ? ' AND m.value = ?' : ''})`);
-    params.push(m.name, ...(m.value !== undefined ? [m.value] : []));
-  }
-  if (q.minSize !== undefined) { where.push('o.size >= ?'); params.push(q.minSize); }
-  if (q.maxSize !== undefined) { where.push('o.size <= ?'); params.push(q.maxSize); }
-  if (q.modifiedSince) { where.push('o.last_modified >= ?'); params.push(q.modifiedSince.getTime()); }
-  if (q.modifiedBefore) { where.push('o.last_modified < ?'); params.push(q.modifiedBefore.getTime()); }
+  const t: Partial<Record<Driver, Term>> & { key: Term; replicas?: Term } = {
+    key: { sql: `o.bucket = ? AND ${range.where.replaceAll('key', 'o.key')}`, params: [q.bucket, ...range.params] },
+  };
+  const both = (col: string, lo: unknown, hi: unknown, loOp: string, hiOp: string): Term | undefined => {
+    const parts = [...(lo !== undefined ? [`${col} ${loOp} ?`] : []), ...(hi !== undefined ? [`${col} ${hiOp} ?`] : [])];
+    return parts.length ? { sql: parts.join(' AND '), params: [lo, hi].filter((v) => v !== undefined) } : undefined;
+  };
+  const size = both('o.size', q.minSize, q.maxSize, '>=', '<=');
+  if (size) t.size = size;
+  const modified = both('o.last_modified', q.modifiedSince?.getTime(), q.modifiedBefore?.getTime(), '>=', '<');
+  if (modified) t.modified = modified;
   if (q.contentType !== undefined) {
-    if (q.contentType.endsWith('/*')) {
-      const major = q.contentType.slice(0, -1);
-      where.push(`o.content_type${byteOrder} >= ? AND o.content_type${byteOrder} < ?`);
-      params.push(major, prefixUpperBound(major)!);
-    } else {
-      where.push(`o.content_type${byteOrder} = ?`);
-      params.push(q.contentType);
-    }
+    const major = q.contentType.endsWith('/*') ? q.contentType.slice(0, -1) : undefined;
+    t.type = major !== undefined
+      ? { sql: `o.content_type${byteOrder} >= ? AND o.content_type${byteOrder} < ?`, params: [major, prefixUpperBound(major)!] }
+      : { sql: `o.content_type${byteOrder} = ?`, params: [q.contentType] };
   }
-  if (q.backend !== undefined) { where.push(ON_BACKEND_SQL); params.push(q.backend); }
-  if (q.minReplicas !== undefined) { where.push(`${REPLICA_COUNT_SQL} >= ?`); params.push(q.minReplicas); }
-  if (q.maxReplicas !== undefined) { where.push(`${REPLICA_COUNT_SQL} <= ?`); params.push(q.maxReplicas); }
-  const sql = `SELECT o.*, ${REPLICA_COUNT_SQL} AS replica_count FROM ${table('objects')} o ${joins.join(' ')}
-    WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT ?`;
-  return { sql, params: [...joinParams, ...params, q.limit] };
+  if (q.backend !== undefined) t.backend = { sql: ON_BACKEND_SQL, params: [q.backend] };
+  const replicas = both(REPLICA_COUNT_SQL, q.minReplicas, q.maxReplicas, '>=', '<=');
+  if (replicas) t.replicas = replicas;
+  return t;
+}
+
+/** One metadata condition, checked for the row `o`. `byObject`: seek by the object (sqlite hint) when no value narrows the key. */
+function metaExists(table: string, m: MetaFilter, hints: boolean): Term {
+  const via = hints && m.value === undefined ? ' INDEXED BY object_meta_by_object' : '';
+  return {
+    sql: `EXISTS (SELECT 1 FROM ${table} m${via} WHERE m.bucket = o.bucket AND m.key = o.key AND m.name = ?${m.value !== undefined ? ' AND m.value = ?' : ''})`,
+    params: [m.name, ...(m.value !== undefined ? [m.value] : [])],
+  };
+}
+
+/**
+ * The query for one page, with `?` placeholders (PostgreSQL numbers them). Without `driver` the
+ * database plans it; with one (sqlite), the scan starts where it says.
+ */
+export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?: Driver): { sql: string; params: unknown[] } {
+  const t = terms(q, byteOrder);
+  const hints = driver !== undefined;
+  const where: Term[] = [t.key, ...(['size', 'modified', 'type', 'backend'] as const).flatMap((d) => (t[d] ? [t[d]] : [])), ...(t.replicas ? [t.replicas] : [])];
+  const [first, ...rest] = q.meta;
+  let from = `${table('objects')} o${driver === 'key' ? ' NOT INDEXED' : driver && driver !== 'meta' ? ` INDEXED BY ${DRIVER_INDEX[driver]}` : ''}`;
+  let orderBy = 'o.key';
+  const pre: Term[] = [];
+  if (first && (driver === undefined || driver === 'meta')) {
+    // object_meta (bucket, name, value, key) yields the keys of one name=value in order; the key
+    // range is repeated on it so the seek is bounded there too.
+    const range = keyRange(q.prefix, q.after);
+    const m0: Term = {
+      sql: `m0.bucket = ? AND m0.name = ?${first.value !== undefined ? ' AND m0.value = ?' : ''} AND ${range.where.replaceAll('key', 'm0.key')} AND m0.key = o.key`,
+      params: [q.bucket, first.name, ...(first.value !== undefined ? [first.value] : []), ...range.params],
+    };
+    if (driver === 'meta') {
+      from = `${table('object_meta')} m0 CROSS JOIN ${table('objects')} o NOT INDEXED`;
+      where.unshift(m0);
+    } else {
+      from += ` JOIN ${table('object_meta')} m0 ON ${m0.sql}`;
+      pre.push({ sql: '', params: m0.params });
+    }
+    if (first.value !== undefined) orderBy = 'm0.key';
+    where.push(...rest.map((m) => metaExists(table('object_meta'), m, hints)));
+  } else {
+    where.push(...q.meta.map((m) => metaExists(table('object_meta'), m, hints)));
+  }
+  const sql = `SELECT o.*, ${REPLICA_COUNT_SQL} AS replica_count FROM ${from}
+    WHERE ${where.map((w) => w.sql).join(' AND ')} ORDER BY ${orderBy} LIMIT ?`;
+  return { sql, params: [...pre.flatMap((p) => p.params), ...where.flatMap((w) => w.params), q.limit] };
+}
+
+/**
+ * For sqlite: per driver the query, `SELECT count(*) AS n`, of how many rows (at most `cap`) its
+ * index yields for this page — the cost of starting there. The key order comes first.
+ */
+export function findDrivers(q: FindQuery, { table, byteOrder }: FindDialect, cap: number): { driver: Driver; sql: string; params: unknown[] }[] {
+  const t = terms(q, byteOrder);
+  const count = (from: string, w: Term[]) => ({
+    sql: `SELECT count(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${w.map((x) => x.sql).join(' AND ')} LIMIT ?)`,
+    params: [...w.flatMap((x) => x.params), cap],
+  });
+  const out: { driver: Driver; sql: string; params: unknown[] }[] = [{ driver: 'key', ...count(`${table('objects')} o NOT INDEXED`, [t.key]) }];
+  const first = q.meta[0];
+  if (first) {
+    const range = keyRange(q.prefix, q.after);
+    out.push({ driver: 'meta', ...count(`${table('object_meta')} m0`, [{
+      sql: `m0.bucket = ? AND m0.name = ?${first.value !== undefined ? ` AND m0.value = ? AND ${range.where.replaceAll('key', 'm0.key')}` : ''}`,
+      params: [q.bucket, first.name, ...(first.value !== undefined ? [first.value, ...range.params] : [])],
+    }]) });
+  }
+  for (const d of ['type', 'backend', 'size', 'modified'] as const) {
+    const term = t[d];
+    if (!term) continue;
+    // Equality indexes are in key order within the value: the page's key range bounds them too.
+    const keyed = d === 'backend' || (d === 'type' && !q.contentType!.endsWith('/*'));
+    out.push({ driver: d, ...count(`${table('objects')} o INDEXED BY ${DRIVER_INDEX[d]}`, [{ sql: 'o.bucket = ?', params: [q.bucket] }, term, ...(keyed ? [t.key] : [])]) });
+  }
+  return out;
 }

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteIndex } from './sqlite.ts';
 import { placementSuite } from './suite.fixture.ts';
-import { findSuite } from './find.fixture.ts';
+import { bruteForce, findSuite, QUERIES, seedRecords } from './find.fixture.ts';
+import { findDrivers, findSql } from './find.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-index-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,4 +99,33 @@ test('sqlite: an index made before metadata search gets its metadata rows from t
   assert.deepEqual(await keys(again, 'team', 'blue'), ['old-1']);
   assert.deepEqual(await keys(again, 'env'), []);
   await again.close();
+});
+
+test('sqlite: find — the scan may start from any filter\'s index (the cheapest is picked per page): every start gives the same pages', async () => {
+  const path = join(dir, 'drivers.db');
+  const ix = openSqliteIndex(path);
+  const records = seedRecords(1500, 3);
+  for (let i = 0; i < records.length; i += 100) await Promise.all(records.slice(i, i + 100).map((o) => ix.put(o)));
+  await ix.close();
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  const dialect = { table: (t: string) => t, byteOrder: '' };
+  try {
+    for (const [title, q] of QUERIES) {
+      const want = bruteForce(records, { ...q, after: '' }).map((o) => o.key);
+      for (const { driver } of findDrivers({ ...q, after: '', limit: 1 }, dialect, 10)) {
+        const got: string[] = [];
+        for (let after = '', pages = 0; pages < 1000; pages++) {
+          const { sql, params } = findSql({ ...q, after, limit: 50 }, dialect, driver);
+          const page = (db.prepare(sql).all(...(params as never[])) as { key: string }[]).map((r) => r.key);
+          got.push(...page);
+          if (page.length < 50) break;
+          after = page.at(-1)!;
+        }
+        assert.deepEqual(got, want, `${title}, starting from ${driver}`);
+      }
+    }
+  } finally {
+    db.close();
+  }
 });

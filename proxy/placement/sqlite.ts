@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ScanOptions } from '../store/types.ts';
 import { createBatcher } from './batch.ts';
-import { findSql } from './find.ts';
+import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, type BackendUsage, type PlacementIndex } from './types.ts';
@@ -46,6 +46,9 @@ function addMissingColumns(db: DatabaseSync): void {
     if (!cols.includes(column!)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
   }
 }
+
+/** find(): a filter's index is read whole (then sorted by key) only when it yields fewer rows than this. */
+const FIND_COUNT_CAP = 10_000;
 
 export function openSqliteIndex(path: string): PlacementIndex {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -104,8 +107,16 @@ export function openSqliteIndex(path: string): PlacementIndex {
       return (q(`SELECT * FROM objects WHERE bucket = ? AND ${where} ORDER BY key LIMIT ?`).all(bucket, ...params, o.limit) as Row[]).map(objectFromRow);
     },
     async find(fq) {
-      const { sql, params } = findSql(fq, { table: (t) => t, byteOrder: '' });
-      // Not cached like the fixed statements: the filters combine into too many shapes.
+      // Start where the fewest rows are (counted up to a cap); at the cap every filter matches
+      // plenty, and the key order fills a page soonest. Statements are not cached like the
+      // fixed ones: the filters combine into too many shapes.
+      const dialect = { table: (t: string) => t, byteOrder: '' };
+      let best: { driver: Driver; n: number } = { driver: 'key', n: FIND_COUNT_CAP };
+      for (const c of findDrivers(fq, dialect, FIND_COUNT_CAP)) {
+        const n = Number((db.prepare(c.sql).get(...(c.params as never[])) as Row).n);
+        if (n < best.n) best = { driver: c.driver, n };
+      }
+      const { sql, params } = findSql(fq, dialect, best.driver);
       return (db.prepare(sql).all(...(params as never[])) as Row[]).map(foundFromRow);
     },
     async usage() {
