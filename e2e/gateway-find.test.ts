@@ -58,7 +58,8 @@ before(async () => {
     // The token from the file's admin.tokenFile; the CLI reads the same file.
     admin: { tokenFile },
   }));
-  gw = await spawnGateway(join(dir, 'data'), creds, ['--config', config]);
+  // A loaded CI machine can take long to start a process that loads every gateway module.
+  gw = await spawnGateway(join(dir, 'data'), creds, ['--config', config], 90_000);
   const s3 = new S3Client({ endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, credentials: { ...creds } });
   try {
     for (const w of written) {
@@ -276,7 +277,7 @@ describe('floodgate gateway find', () => {
 test('on the embedded store find says it needs virtual buckets; without a token nothing is mounted', async () => {
   // The route itself, as a gateway on the embedded store mounts it (no virtual store to search).
   await assert.rejects(findRoute(undefined).handle({} as never, new URLSearchParams('bucket=x')), (e: Error & { status?: number }) => e.status === 501 && /virtual buckets/.test(e.message));
-  const none = await spawnGateway(join(dir, 'none'), newCredentials());
+  const none = await spawnGateway(join(dir, 'none'), newCredentials(), [], 90_000);
   try {
     // Just an S3 path then: anonymous, so AccessDenied in S3 XML.
     const r = await fetch(`${none.url}/_floodgate/admin/find?bucket=x`);

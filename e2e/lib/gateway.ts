@@ -97,8 +97,8 @@ export interface SpawnedGateway {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs `floodgate gateway` as a child process on a free loopback port. */
-export async function spawnGateway(dataDir: string, creds: TestCredentials, args: string[] = []): Promise<SpawnedGateway> {
+/** Runs `floodgate gateway` as a child process on a free loopback port; one that does not start in `startMs` is killed. */
+export async function spawnGateway(dataDir: string, creds: TestCredentials, args: string[] = [], startMs = 20_000): Promise<SpawnedGateway> {
   const proc = spawn(process.execPath, [join(ROOT, 'main.ts'), 'gateway', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     env: { ...process.env, FLOODGATE_ACCESS_KEY: creds.accessKeyId, FLOODGATE_SECRET_KEY: creds.secretAccessKey, FLOODGATE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -107,7 +107,10 @@ export async function spawnGateway(dataDir: string, creds: TestCredentials, args
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { stderr += d; });
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in 20s: ${stderr}`)), 20_000);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`gateway did not start in ${startMs / 1000}s: ${stderr}`));
+    }, startMs);
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       try {
         const rec = JSON.parse(line) as { msg?: string; url?: string };
