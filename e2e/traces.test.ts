@@ -1,5 +1,7 @@
 // One PUT through sidecar → gateway → MinIO, every process exporting over OTLP/HTTP to a receiver
-// written here (proxy/observability/otlp-receiver.fixture.ts): the spans arrive in one trace continuing the client's
+// written here (proxy/observability/otlp-receiver.fixture.ts) — the gateway in protobuf (the
+// default protocol), the sidecar in JSON (OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/json, which
+// wins over OTEL_EXPORTER_OTLP_PROTOCOL): the spans arrive in one trace continuing the client's
 // traceparent, each parented by the one before it — client → injector (with the injected
 // latency fault as an event) → upstream call → gateway request → auth, placement put, backend
 // PUT — and a
@@ -44,7 +46,11 @@ before(async () => {
   process.env.OTEL_BSP_SCHEDULE_DELAY = '200';
   gw = await spawnLogged(['gateway', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data'), '--config', join(dir, 'gateway.yaml')]);
   const gwUrl = (await gw.waitFor((l) => l.msg === 'gateway listening')).url as string;
+  process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
+  process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL = 'http/json';
   sidecar = await spawnInjector([], gwUrl);
+  delete process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
+  delete process.env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL;
   delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
   delete process.env.OTEL_BSP_SCHEDULE_DELAY;
 });
@@ -78,6 +84,8 @@ describe('traces', () => {
     const gateway = named('floodgate-gateway', /^S3 PutObject$/)!;
     const auth = named('floodgate-gateway', /^auth$/)!;
     const backend = named('floodgate-gateway', /^backend PUT$/)!;
+    assert.deepEqual([injector.encoding, upstream.encoding], ['json', 'json'], 'the sidecar was told http/json');
+    assert.deepEqual([gateway.encoding, auth.encoding, backend.encoding], ['protobuf', 'protobuf', 'protobuf'], 'the gateway used the default');
     assert.equal(injector.parentSpanId, CLIENT_SPAN, 'the sidecar continues the client trace');
     assert.equal(injector.kind, 2);
     assert.equal(upstream.parentSpanId, injector.spanId);

@@ -1,15 +1,22 @@
-// A small OTLP/HTTP trace receiver for tests: POST /v1/traces with an OTLP JSON body
-// (ExportTraceServiceRequest in the protobuf-JSON mapping, which is what
-// @opentelemetry/exporter-trace-otlp-http sends). JSON, not protobuf: the exporter we ship speaks
-// JSON, and decoding it needs no .proto definitions or protobuf runtime in the tests.
+// A small OTLP/HTTP trace receiver for tests: POST /v1/traces with an ExportTraceServiceRequest,
+// as protobuf (application/x-protobuf, the default protocol) or in the protobuf-JSON mapping
+// (application/json, http/json). The protobuf side is decoded here (otlp-protobuf.fixture.ts),
+// from the field numbers of opentelemetry-proto, not by the serializer that encoded it.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeTraceRequest } from './otlp-protobuf.fixture.ts';
 
-type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
-type KeyValue = { key: string; value: AnyValue };
+export type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
+export type KeyValue = { key: string; value: AnyValue };
+/** ExportTraceServiceRequest, as much of it as the tests read (JSON mapping: ids in hex). */
+export interface TraceRequest {
+  resourceSpans?: { resource?: { attributes?: KeyValue[] }; scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: KeyValue[]; events?: { name: string; attributes?: KeyValue[] }[] }[] }[] }[];
+}
 
 export interface ReceivedSpan {
   service: string;
+  /** How it came: 'protobuf' or 'json'. */
+  encoding: 'protobuf' | 'json';
   traceId: string;
   spanId: string;
   parentSpanId?: string;
@@ -38,23 +45,32 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.method !== 'POST' || req.url !== '/v1/traces' || !/json/.test(String(req.headers['content-type']))) {
+      const type = String(req.headers['content-type']);
+      const encoding = type === 'application/x-protobuf' ? 'protobuf' : /^application\/json/.test(type) ? 'json' : undefined;
+      if (req.method !== 'POST' || req.url !== '/v1/traces' || !encoding) {
         res.writeHead(415).end();
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
-        resourceSpans?: { resource?: { attributes?: KeyValue[] }; scopeSpans?: { spans?: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: KeyValue[]; events?: { name: string; attributes?: KeyValue[] }[] }[] }[] }[];
-      };
+      const raw = Buffer.concat(chunks);
+      let body: TraceRequest;
+      try {
+        body = encoding === 'protobuf' ? decodeTraceRequest(raw) : JSON.parse(raw.toString('utf8')) as TraceRequest;
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
       for (const rs of body.resourceSpans ?? []) {
         const service = String(attrs(rs.resource?.attributes)['service.name'] ?? '');
         for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) {
           spans.push({
-            service, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind,
+            service, encoding, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId || undefined, name: s.name, kind: s.kind,
             attributes: attrs(s.attributes), events: (s.events ?? []).map((e) => ({ name: e.name, attributes: attrs(e.attributes) })),
           });
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // An empty ExportTraceServiceResponse in the request's encoding.
+      if (encoding === 'protobuf') res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

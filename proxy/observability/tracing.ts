@@ -1,11 +1,12 @@
 // OpenTelemetry traces, on only when an OTLP endpoint is configured through the standard
 // variables (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; the exporter
-// reads the rest: headers, timeout). Off, the SDK is never loaded and every helper here returns
+// reads the rest: headers, timeout; the protocol picks the exporter, otlp-exporter.ts). Off, the SDK is never loaded and every helper here returns
 // after one `undefined` check. Spans are parented explicitly (through the request scope), not
 // through a global context manager: the few places that make spans know their parent.
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
 import type { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { VERSION } from '../../version.ts';
+import { createTraceExporter, otlpTracesProtocol } from './otlp-exporter.ts';
 
 let tracer: Tracer | undefined;
 let propagator: W3CTraceContextPropagator | undefined;
@@ -20,14 +21,19 @@ export function tracingConfigured(env: NodeJS.ProcessEnv = process.env): boolean
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
 }
 
-/** Starts exporting spans of `service` (OTEL_SERVICE_NAME wins) when configured; undefined when not. */
+/**
+ * Starts exporting spans of `service` (OTEL_SERVICE_NAME wins) when configured; undefined when
+ * not. Rejects, with the reason, when the configuration asks for what cannot be done (an
+ * unsupported protocol): the callers log it and carry on without traces.
+ */
 export async function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
   if (!tracingConfigured(env)) return undefined;
-  const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes }, core] = await Promise.all([
-    import('@opentelemetry/sdk-trace'), import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'), import('@opentelemetry/core'),
+  const choice = otlpTracesProtocol(env);
+  if ('refused' in choice) throw new Error(choice.refused);
+  const [{ TracerProvider, BatchSpanProcessor }, exporter, { resourceFromAttributes }, core] = await Promise.all([
+    import('@opentelemetry/sdk-trace'), createTraceExporter(choice.protocol), import('@opentelemetry/resources'), import('@opentelemetry/core'),
   ]);
   propagator = new core.W3CTraceContextPropagator();
-  const exporter = new OTLPTraceExporter();
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || service, 'service.version': VERSION }),
     spanProcessors: [new BatchSpanProcessor({ exporter: exporter as never })],
