@@ -9,6 +9,8 @@ import type { Operation } from './route.ts';
 
 /** Canned ACLs that change nothing here: one owner, who has FULL_CONTROL of everything. */
 const HARMLESS_ACLS = new Set(['private', 'bucket-owner-full-control']);
+/** S3's canned ACLs: the others are NotImplemented here, a value outside this list is a bad request. */
+const CANNED_ACLS = new Set([...HARMLESS_ACLS, 'public-read', 'public-read-write', 'authenticated-read', 'aws-exec-read', 'bucket-owner-read', 'log-delivery-write']);
 
 const REFUSED_PREFIXES: [prefix: string, feature: string][] = [
   ['x-amz-object-lock-', 'Object Lock'],
@@ -43,6 +45,9 @@ export function refuseUnsupportedFeatures(op: Operation, headers: IncomingHttpHe
   const storageClass = value(headers, 'x-amz-storage-class');
   if (storageClass !== undefined && storageClass.toUpperCase() !== 'STANDARD') refuse(`storage class ${storageClass}`, 'x-amz-storage-class');
   const acl = value(headers, 'x-amz-acl');
+  if (acl !== undefined && !CANNED_ACLS.has(acl.toLowerCase())) {
+    throw new S3Error('InvalidArgument', `${acl} is not a canned ACL.`, { details: { ArgumentName: 'x-amz-acl', ArgumentValue: acl } });
+  }
   if (acl !== undefined && !HARMLESS_ACLS.has(acl.toLowerCase())) refuse(`the canned ACL ${acl}`, 'x-amz-acl');
   const lock = value(headers, 'x-amz-bucket-object-lock-enabled');
   if (op === 'CreateBucket' && lock !== undefined && lock.toLowerCase() !== 'false') refuse('Object Lock', 'x-amz-bucket-object-lock-enabled');
