@@ -113,7 +113,7 @@ test('CreateMultipartUpload: the algorithm and type pairs S3 takes, and the type
   }
 });
 
-test('FULL_OBJECT (raw): a part sent without its CRC gets one computed, Complete checks the type and the whole-object CRC', async () => {
+test('FULL_OBJECT (raw): a part sent without its CRC (or copied with UploadPartCopy) gets one computed, Complete checks the type and the whole-object CRC', async () => {
   const crc32c = (...bs: Buffer[]) => { const d = createDigest('crc32c'); for (const b of bs) d.update(b); return d.digest().toString('base64'); };
   const init = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'whole'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32C', 'x-amz-checksum-type': 'FULL_OBJECT' }, creds: gw.creds });
   const uploadId = xmlField(init.body, 'UploadId')!;
@@ -152,6 +152,18 @@ test('FULL_OBJECT (raw): a part sent without its CRC gets one computed, Complete
   const head = await rawRequest(gw.url, { method: 'HEAD', path: objectPath(B, 'whole'), headers: { 'x-amz-checksum-mode': 'ENABLED' }, creds: gw.creds });
   assert.equal(head.headers['x-amz-checksum-crc32c'], full);
   assert.equal(head.headers['x-amz-checksum-type'], 'FULL_OBJECT');
+
+  // UploadPartCopy into a FULL_OBJECT upload: the copied range's CRC is computed as it is copied.
+  const copy = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'copied'), query: 'uploads=', headers: { 'x-amz-checksum-algorithm': 'CRC32C', 'x-amz-checksum-type': 'FULL_OBJECT' }, creds: gw.creds });
+  const copyId = encodeURIComponent(xmlField(copy.body, 'UploadId')!);
+  const first = await rawRequest(gw.url, { method: 'PUT', path: objectPath(B, 'copied'), query: `partNumber=1&uploadId=${copyId}`, headers: { 'x-amz-copy-source': `/${B}/whole`, 'x-amz-copy-source-range': `bytes=0-${5 * MiB - 1}` }, creds: gw.creds });
+  assert.equal(first.status, 200, first.body.toString());
+  const tail = Buffer.from('copied tail');
+  const second = await rawRequest(gw.url, { method: 'PUT', path: objectPath(B, 'copied'), query: `partNumber=2&uploadId=${copyId}`, body: tail, creds: gw.creds });
+  const copyXml = `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${xmlField(first.body, 'ETag')}</ETag></Part><Part><PartNumber>2</PartNumber><ETag>${second.headers.etag}</ETag></Part></CompleteMultipartUpload>`;
+  const copied = await rawRequest(gw.url, { method: 'POST', path: objectPath(B, 'copied'), query: `uploadId=${copyId}`, body: copyXml, creds: gw.creds });
+  assert.equal(copied.status, 200, copied.body.toString());
+  assert.equal(xmlField(copied.body, 'ChecksumCRC32C'), crc32c(bodies[0]!, tail));
 });
 
 test('CompleteMultipartUpload takes x-amz-checksum-<alg> as the object checksum (the composite), not the XML body\'s', async () => {
