@@ -6,6 +6,7 @@ import { OBJECT_COLUMNS, objectParams } from './rows.ts';
 import { startPostgres, type PostgresServer } from './postgres.fixture.ts';
 import { placementSuite } from './suite.fixture.ts';
 import { findSuite } from './find.fixture.ts';
+import { jobsSuite } from './jobs-suite.fixture.ts';
 
 let server: PostgresServer;
 before(async () => { server = await startPostgres(); });
@@ -31,6 +32,7 @@ findSuite('postgres', () => openPostgresIndex(server.url, { schema: (findSchema 
     await c.end();
   }
 });
+jobsSuite('postgres', () => openPostgresIndex(server.url, { schema: `suite_${n++}` }));
 
 test('postgres: two replicas on one schema see each other and keep one set of counters', async () => {
   const a = await openPostgresIndex(server.url, { schema: 'shared' });

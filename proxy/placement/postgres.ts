@@ -8,7 +8,8 @@ import type { ScanOptions } from '../store/types.ts';
 import { findSql } from './find.ts';
 import { postgresFindSql } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
+import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
+import { jobsSchemaSql, postgresJobs } from './postgres-jobs.ts';
 
 export interface PostgresIndexOptions {
   /** Schema holding the tables (created when missing). */
@@ -32,6 +33,7 @@ CREATE TABLE IF NOT EXISTS ${s}.objects (
   PRIMARY KEY (bucket, key)
 );
 ALTER TABLE ${s}.objects ADD COLUMN IF NOT EXISTS location TEXT;
+ALTER TABLE ${s}.objects ADD COLUMN IF NOT EXISTS copies TEXT;
 CREATE TABLE IF NOT EXISTS ${s}.backend_usage (backend TEXT PRIMARY KEY, bytes BIGINT NOT NULL, objects BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.intents (
   id BIGSERIAL PRIMARY KEY, owner TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL,
@@ -68,6 +70,7 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       await c.query(schemaSql(s));
       const fresh = (await c.query(`SELECT to_regclass('${s}.object_meta') IS NULL AS fresh`)).rows[0].fresh === true;
       await c.query(postgresFindSql(s, fresh));
+      await c.query(jobsSchemaSql(s));
       await c.query(`SELECT pg_advisory_unlock(hashtext('floodgate-placement-schema'))`);
     } finally {
       c.release();
@@ -110,6 +113,7 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
 
   const index: PlacementIndex = {
     kind: 'postgres',
+    jobs: postgresJobs(pool, s),
     async get(bucket, key) {
       const r = await all(`SELECT * FROM ${s}.objects WHERE bucket = ? AND key = ?`, [bucket, key]);
       return r[0] ? objectFromRow(r[0]) : undefined;
@@ -120,7 +124,7 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
         const prev = r[0] ? objectFromRow(r[0]) : undefined;
         await run(`INSERT INTO ${s}.objects (${OBJECT_COLUMNS.join(', ')}) VALUES (${marks(OBJECT_COLUMNS.length)})
           ON CONFLICT (bucket, key) DO UPDATE SET ${updates}`, objectParams(obj));
-        await bump(run, prev ? [[prev.backend, -prev.size, -1], [obj.backend, obj.size, 1]] : [[obj.backend, obj.size, 1]]);
+        await bump(run, usageDeltas(prev, obj));
         if (intent !== undefined) await run(`DELETE FROM ${s}.intents WHERE id = ?`, [intent]);
         return prev;
       });
@@ -132,10 +136,23 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
         const matches = prev && (!o.only || (prev.backend === o.only.backend && prev.etag === o.only.etag));
         if (prev && matches) {
           await run(`DELETE FROM ${s}.objects WHERE bucket = ? AND key = ?`, [bucket, key]);
-          await bump(run, [[prev.backend, -prev.size, -1]]);
+          await bump(run, usageDeltas(prev, undefined));
         }
         if (o.intent !== undefined) await run(`DELETE FROM ${s}.intents WHERE id = ?`, [o.intent]);
         return matches ? prev : undefined;
+      });
+    },
+    updateCopies(bucket, key, expect, change) {
+      return tx(lockOf(bucket, key), async (run) => {
+        const r = await run(`SELECT * FROM ${s}.objects WHERE bucket = ? AND key = ?`, [bucket, key]);
+        const prev = r[0] ? objectFromRow(r[0]) : undefined;
+        if (!prev || prev.backend !== expect.backend || prev.etag !== expect.etag) return undefined;
+        const copies = change(prev.copies ?? []);
+        const next: PlacedObject = { ...prev, copies };
+        if (!copies.length) delete next.copies;
+        await run(`UPDATE ${s}.objects SET copies = ? WHERE bucket = ? AND key = ?`, [copies.length ? JSON.stringify(copies) : null, bucket, key]);
+        await bump(run, usageDeltas(prev, next));
+        return next;
       });
     },
     async scan(bucket, o: ScanOptions) {

@@ -1,11 +1,11 @@
 // Row ↔ record conversion shared by the SQL implementations: the same columns in both.
 import type { ChecksumAlgorithm, ChecksumType, Checksums } from '../store/types.ts';
 import type { FoundObject } from './find.ts';
-import type { Intent, PartRecord, PlacedObject, UploadRecord } from './types.ts';
+import type { Intent, PartRecord, PlacedObject, Replica, UploadRecord } from './types.ts';
 
 export const OBJECT_COLUMNS = [
   'bucket', 'key', 'backend', 'size', 'etag', 'last_modified', 'content_type', 'cache_control', 'content_disposition',
-  'content_encoding', 'content_language', 'expires', 'user_meta', 'checksums', 'checksum_type', 'parts_count', 'location',
+  'content_encoding', 'content_language', 'expires', 'user_meta', 'checksums', 'checksum_type', 'parts_count', 'location', 'copies',
 ] as const;
 
 export type Row = Record<string, unknown>;
@@ -17,6 +17,7 @@ export function objectParams(o: PlacedObject): unknown[] {
     o.bucket, o.key, o.backend, o.size, o.etag, o.lastModified.getTime(), o.contentType ?? null, o.cacheControl ?? null,
     o.contentDisposition ?? null, o.contentEncoding ?? null, o.contentLanguage ?? null, o.expires ?? null,
     JSON.stringify(o.userMeta), JSON.stringify(o.checksums), o.checksumType ?? null, o.partsCount ?? null, o.location ?? null,
+    o.copies?.length ? JSON.stringify(o.copies) : null,
   ];
 }
 
@@ -41,6 +42,7 @@ export function objectFromRow(r: Row): PlacedObject {
   set('checksumType', opt(r.checksum_type));
   set('location', opt(r.location));
   if (r.parts_count !== null && r.parts_count !== undefined) o.partsCount = Number(r.parts_count);
+  if (r.copies !== null && r.copies !== undefined) o.copies = JSON.parse(String(r.copies)) as Replica[];
   return o;
 }
 

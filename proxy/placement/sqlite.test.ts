@@ -7,6 +7,7 @@ import { openSqliteIndex } from './sqlite.ts';
 import { placementSuite } from './suite.fixture.ts';
 import { bruteForce, findSuite, QUERIES, seedRecords } from './find.fixture.ts';
 import { findDrivers, findSql } from './find.ts';
+import { jobsSuite } from './jobs-suite.fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-index-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,6 +15,7 @@ let n = 0;
 
 placementSuite('sqlite', async () => openSqliteIndex(join(dir, `index-${n++}.db`)));
 findSuite('sqlite', async () => openSqliteIndex(join(dir, `index-${n++}.db`)));
+jobsSuite('sqlite', async () => openSqliteIndex(join(dir, `index-${n++}.db`)));
 
 test('sqlite: committed writes survive reopening; WAL and synchronous=FULL are on', async () => {
   const path = join(dir, 'durable', 'index.db');

@@ -9,7 +9,8 @@ import { createBatcher } from './batch.ts';
 import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, type BackendUsage, type PlacementIndex } from './types.ts';
+import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
+import { JOBS_SCHEMA, sqliteJobs } from './sqlite-jobs.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
@@ -38,10 +39,10 @@ CREATE TABLE IF NOT EXISTS parts (
 
 /**
  * Indexes made before a column existed get it: empty `location`, the object is at its usual
- * name; empty `checksum_type`, the upload's checksum (if any) is COMPOSITE.
+ * name; empty `copies`, it has one copy; empty `checksum_type`, the upload's checksum (if any) is COMPOSITE.
  */
 function addMissingColumns(db: DatabaseSync): void {
-  for (const [table, column] of [['objects', 'location'], ['intents', 'location'], ['uploads', 'checksum_type']]) {
+  for (const [table, column] of [['objects', 'location'], ['objects', 'copies'], ['intents', 'location'], ['uploads', 'checksum_type']]) {
     const cols = (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
     if (!cols.includes(column!)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} TEXT`);
   }
@@ -57,6 +58,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA busy_timeout = 5000');
   db.exec(SCHEMA);
+  db.exec(JOBS_SCHEMA);
   addMissingColumns(db);
   prepareSqliteFind(db);
   const batch = createBatcher(db);
@@ -74,6 +76,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
 
   const index: PlacementIndex = {
     kind: 'sqlite',
+    jobs: sqliteJobs(q, batch),
     async get(bucket, key) {
       const r = getRow(bucket, key);
       return r ? objectFromRow(r) : undefined;
@@ -83,8 +86,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
         const r = getRow(obj.bucket, obj.key);
         const prev = r ? objectFromRow(r) : undefined;
         q(insertObject).run(...(objectParams(obj) as never[]));
-        if (prev) q(bump).run(prev.backend, -prev.size, -1);
-        q(bump).run(obj.backend, obj.size, 1);
+        for (const d of usageDeltas(prev, obj)) q(bump).run(...d);
         if (intent !== undefined) q('DELETE FROM intents WHERE id = ?').run(intent);
         return prev;
       });
@@ -96,10 +98,23 @@ export function openSqliteIndex(path: string): PlacementIndex {
         const matches = prev && (!opts.only || (prev.backend === opts.only.backend && prev.etag === opts.only.etag));
         if (prev && matches) {
           q('DELETE FROM objects WHERE bucket = ? AND key = ?').run(bucket, key);
-          q(bump).run(prev.backend, -prev.size, -1);
+          for (const d of usageDeltas(prev, undefined)) q(bump).run(...d);
         }
         if (opts.intent !== undefined) q('DELETE FROM intents WHERE id = ?').run(opts.intent);
         return matches ? prev : undefined;
+      });
+    },
+    updateCopies(bucket, key, expect, change) {
+      return batch(() => {
+        const r = getRow(bucket, key);
+        const prev = r ? objectFromRow(r) : undefined;
+        if (!prev || prev.backend !== expect.backend || prev.etag !== expect.etag) return undefined;
+        const copies = change(prev.copies ?? []);
+        const next: PlacedObject = { ...prev, copies };
+        if (!copies.length) delete next.copies;
+        q('UPDATE objects SET copies = ? WHERE bucket = ? AND key = ?').run(copies.length ? JSON.stringify(copies) : null, bucket, key);
+        for (const d of usageDeltas(prev, next)) q(bump).run(...d);
+        return next;
       });
     },
     async scan(bucket, o: ScanOptions) {

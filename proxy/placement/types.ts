@@ -5,6 +5,20 @@
 // node:sqlite (one gateway) and PostgreSQL (several gateway replicas sharing one index).
 import type { ChecksumAlgorithm, ChecksumType, Checksums, ObjectHeaders, ObjectMeta, ScanOptions } from '../store/types.ts';
 import type { FindQuery, FoundObject } from './find.ts';
+import type { JobStore } from './jobs.ts';
+
+/**
+ * A copy of an object besides its first (`backend`, `location`): always under a name of its own
+ * (virtual/location.ts). `pending`: recorded, not written yet — a `copy` job writes it; reads
+ * never go to it.
+ */
+export interface Replica {
+  backend: string;
+  location: string;
+  pending?: boolean;
+  /** The backend's ETag of this copy when it is not the record's (a copy of a multipart object). */
+  etag?: string;
+}
 
 export interface PlacedObject extends ObjectMeta {
   /** The virtual bucket. */
@@ -17,6 +31,8 @@ export interface PlacedObject extends ObjectMeta {
    * to it) went to a name of its own (virtual/location.ts).
    */
   location?: string;
+  /** The other copies (virtual bucket `copies` > 1); absent for a single copy. */
+  copies?: Replica[];
 }
 
 export interface BackendUsage {
@@ -87,6 +103,12 @@ export interface PlacementIndex {
    * copy (same backend and ETag), so a late repair never drops a newer write.
    */
   delete(bucket: string, key: string, opts?: { only?: { backend: string; etag: string }; intent?: number }): Promise<PlacedObject | undefined>;
+  /**
+   * Changes the other copies of (bucket, key) with `change` (run inside the transaction, on the
+   * copies as committed), while the record still is the version with `etag` and first copy on
+   * `backend`; moves the usage counters. The updated record, or undefined when it is gone or changed.
+   */
+  updateCopies(bucket: string, key: string, expect: { backend: string; etag: string }, change: (copies: Replica[]) => Replica[]): Promise<PlacedObject | undefined>;
   /** Records with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
   scan(bucket: string, opts: ScanOptions): Promise<PlacedObject[]>;
   /** Metadata search (find.ts): records matching every filter of `q`, in UTF-8 key order, at most `q.limit`. */
@@ -116,7 +138,23 @@ export interface PlacementIndex {
   getMeta(name: string): Promise<string | undefined>;
   setMeta(name: string, value: string | undefined): Promise<void>;
 
+  /** The durable background job queue, kept in the same database (jobs.ts). */
+  readonly jobs: JobStore;
+
   close(): Promise<void>;
+}
+
+/** The copies a record's bytes are on now (pending ones excluded), first copy first. */
+export function heldCopies(o: PlacedObject): { backend: string; location?: string }[] {
+  return [{ backend: o.backend, ...(o.location ? { location: o.location } : {}) }, ...(o.copies ?? []).filter((c) => !c.pending)];
+}
+
+/** Usage counter moves of replacing `prev` by `next` (either may be absent): [backend, bytes, objects]. */
+export function usageDeltas(prev: PlacedObject | undefined, next: PlacedObject | undefined): [string, number, number][] {
+  const out: [string, number, number][] = [];
+  if (prev) for (const c of heldCopies(prev)) out.push([c.backend, -prev.size, -1]);
+  if (next) for (const c of heldCopies(next)) out.push([c.backend, next.size, 1]);
+  return out;
 }
 
 /**

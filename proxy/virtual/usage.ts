@@ -3,7 +3,7 @@
 // uploads cannot together overfill a backend that each alone would fit. Committed numbers are
 // moved by this gateway's own commits and re-read from the index periodically, which picks up
 // other replicas' writes when the index is shared.
-import type { BackendUsage, PlacedObject, PlacementIndex } from '../placement/types.ts';
+import { usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from '../placement/types.ts';
 
 export interface UsageTracker {
   /** Committed plus reserved bytes. */
@@ -40,8 +40,7 @@ export function createUsageTracker(index: PlacementIndex): UsageTracker {
     },
     apply(prev, next) {
       epoch++;
-      if (prev) bump(prev.backend, -prev.size, -1);
-      if (next) bump(next.backend, next.size, 1);
+      for (const [b, bytes, objects] of usageDeltas(prev, next)) bump(b, bytes, objects);
     },
     async refresh() {
       const before = epoch;

@@ -1,0 +1,102 @@
+// Behaviour of the job queue and of multi-copy records, run against each index kind
+// (sqlite.test.ts, postgres.test.ts).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PlacedObject, PlacementIndex } from './types.ts';
+import type { JobSpec } from './jobs.ts';
+
+const rec = (extra: Partial<PlacedObject> = {}): PlacedObject =>
+  ({ bucket: 'vb', key: 'k', backend: 'a', size: 10, etag: 'e1', lastModified: new Date(1_700_000_000_000), checksums: {}, userMeta: {}, ...extra });
+
+const copyJob = (key: string, backend = 'b'): JobSpec => ({ kind: 'copy', bucket: 'vb', key, backend, location: `.floodgate/w/vb/00/${key}`, etag: 'e1' });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): void {
+  const withIndex = (title: string, fn: (ix: PlacementIndex) => Promise<void>) =>
+    test(`${name}: ${title}`, async () => {
+      const ix = await open();
+      try {
+        await fn(ix);
+      } finally {
+        await ix.close();
+      }
+    });
+
+  withIndex('a record keeps its other copies; usage counts only the copies written', async (ix) => {
+    const copies = [{ backend: 'b', location: '.floodgate/w/vb/01/k' }, { backend: 'c', location: '.floodgate/w/vb/02/k', pending: true }];
+    await ix.put(rec({ copies }));
+    assert.deepEqual((await ix.get('vb', 'k'))?.copies, copies);
+    const u = await ix.usage();
+    assert.deepEqual([u.get('a'), u.get('b'), u.get('c')?.objects ?? 0], [{ bytes: 10, objects: 1 }, { bytes: 10, objects: 1 }, 0]);
+    // The pending copy written: counted from then on.
+    const done = copies.map((c) => ({ backend: c.backend, location: c.location }));
+    assert.deepEqual((await ix.updateCopies('vb', 'k', { backend: 'a', etag: 'e1' }, () => done))?.copies, done);
+    assert.deepEqual((await ix.usage()).get('c'), { bytes: 10, objects: 1 });
+    // Only while the record is that version.
+    assert.equal(await ix.updateCopies('vb', 'k', { backend: 'a', etag: 'other' }, () => []), undefined);
+    assert.equal(await ix.updateCopies('vb', 'gone', { backend: 'a', etag: 'e1' }, () => []), undefined);
+    assert.equal((await ix.get('vb', 'k'))?.copies?.length, 2);
+    await ix.delete('vb', 'k');
+    for (const b of ['a', 'b', 'c']) assert.deepEqual((await ix.usage()).get(b), { bytes: 0, objects: 0 });
+  });
+
+  withIndex('jobs: two workers claiming at once never get the same job', async (ix) => {
+    const ids = await ix.jobs.enqueue(Array.from({ length: 30 }, (_, i) => copyJob(`k${i}`)));
+    assert.equal(new Set(ids).size, 30);
+    const [x, y] = await Promise.all([ix.jobs.claim('x', 20, 60_000), ix.jobs.claim('y', 20, 60_000)]);
+    assert.equal(x.length + y.length, 30);
+    assert.equal(new Set([...x, ...y].map((j) => j.id)).size, 30);
+    assert.ok(x.every((j) => j.leaseOwner === 'x') && y.every((j) => j.leaseOwner === 'y'));
+    // Leased jobs are not handed out again.
+    assert.deepEqual(await ix.jobs.claim('z', 50, 60_000), []);
+    const j = x[0] ?? y[0]!;
+    assert.deepEqual({ kind: j.kind, bucket: j.bucket, backend: j.backend, etag: j.etag, attempts: j.attempts }, { kind: 'copy', bucket: 'vb', backend: 'b', etag: 'e1', attempts: 0 });
+    assert.match(j.location!, /^\.floodgate\/w\/vb\/00\/k\d+$/);
+  });
+
+  withIndex('jobs: a lease that runs out (its worker died) makes the job claimable again', async (ix) => {
+    const [id] = await ix.jobs.enqueue([copyJob('k')]);
+    assert.equal((await ix.jobs.claim('dead', 10, 150)).length, 1);
+    assert.deepEqual(await ix.jobs.claim('live', 10, 60_000), []);
+    await sleep(250);
+    const again = await ix.jobs.claim('live', 10, 60_000);
+    assert.deepEqual(again.map((j) => j.id), [id]);
+    // The dead worker's late completion does not count; the live one's does.
+    assert.equal(await ix.jobs.complete(id!, 'dead'), false);
+    assert.equal(await ix.jobs.complete(id!, 'live'), true);
+    assert.equal(await ix.jobs.get(id!), undefined);
+  });
+
+  withIndex('jobs: a failure is recorded per job and retried no earlier than asked', async (ix) => {
+    const [id] = await ix.jobs.enqueue([copyJob('k')]);
+    await ix.jobs.claim('w', 10, 60_000);
+    await ix.jobs.release(id!, 'w', { notBefore: new Date(Date.now() + 300), error: 'backend b: connection refused' });
+    assert.deepEqual(await ix.jobs.claim('w', 10, 60_000), []);
+    const s = await ix.jobs.summary();
+    assert.deepEqual(s.kinds.copy, { queued: 1, failing: 1 });
+    assert.deepEqual(s.pendingCopies, { vb: 1 });
+    assert.deepEqual(s.errors.map((e) => [e.id, e.attempts, e.lastError]), [[id, 1, 'backend b: connection refused']]);
+    await sleep(400);
+    const [j] = await ix.jobs.claim('w', 10, 60_000);
+    assert.equal(j?.attempts, 1);
+    // A backend coming back makes its waiting jobs due at once.
+    await ix.jobs.release(id!, 'w', { notBefore: new Date(Date.now() + 60_000), error: 'down' });
+    assert.deepEqual(await ix.jobs.claim('w', 10, 60_000), []);
+    assert.equal(await ix.jobs.wake('other'), 0);
+    assert.equal(await ix.jobs.wake('b'), 1);
+    const [w] = await ix.jobs.claim('w', 10, 60_000);
+    assert.equal(w?.attempts, 2);
+    // Progress without an error is no attempt.
+    await ix.jobs.release(id!, 'w', { notBefore: new Date(), progress: '{"after":"x"}' });
+    const [k] = await ix.jobs.claim('w', 10, 60_000);
+    assert.deepEqual([k?.attempts, k?.progress], [2, '{"after":"x"}']);
+  });
+
+  withIndex('jobs: enqueued already leased, a job is not handed to another worker', async (ix) => {
+    const [id] = await ix.jobs.enqueue([copyJob('k')], { owner: 'me', leaseMs: 60_000 });
+    assert.deepEqual(await ix.jobs.claim('other', 10, 60_000), []);
+    assert.equal(await ix.jobs.complete(id!, 'me'), true);
+    assert.deepEqual((await ix.jobs.summary()).kinds.copy, { queued: 0, failing: 0 });
+  });
+}

@@ -1,0 +1,117 @@
+// The durable job queue kept with the placement index: background work that must survive a
+// crash (a copy still to write, a copy still to remove, a repair scan). Jobs are leased, not
+// owned: a worker claims a job for a while; when it dies the lease runs out and any replica
+// claims it again. Delivery is at least once, so every job is idempotent (virtual/copy-jobs.ts).
+// A finished job's row is deleted; a job that failed keeps its attempts and last error.
+
+export const JOB_KINDS = ['copy', 'remove', 'repair'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/**
+ * What a job is about. copy: write the pending copy (`backend`, `location`) of the version
+ * `etag` of (bucket, key). remove: delete (`backend`, `location`) unless the record holds it.
+ * repair: restore the copy count of `bucket`, resuming after the key in `progress`; `backend`
+ * names the backend that came back (or '' for every record).
+ */
+export interface JobSpec {
+  kind: JobKind;
+  bucket: string;
+  key: string;
+  backend: string;
+  location?: string;
+  etag?: string;
+  /** Where a long job got to (a repair's last key and counts), as JSON. */
+  progress?: string;
+}
+
+export interface Job extends JobSpec {
+  id: number;
+  attempts: number;
+  lastError?: string;
+  leaseOwner?: string;
+  leaseUntil: Date;
+  notBefore: Date;
+  created: Date;
+}
+
+export interface JobSummary {
+  /** Queued jobs per kind, and how many of them failed at least once. */
+  kinds: Record<JobKind, { queued: number; failing: number }>;
+  /** Objects with a copy still to write, per virtual bucket. */
+  pendingCopies: Record<string, number>;
+  /** Repair scans still running. */
+  repairs: { bucket: string; backend: string; progress?: string }[];
+  /** The most recent errors, newest first. */
+  errors: { id: number; kind: JobKind; bucket: string; key: string; backend: string; attempts: number; lastError: string }[];
+}
+
+export interface EnqueueOptions {
+  /** Enqueue already leased to this worker (it runs the job itself now). */
+  owner?: string;
+  leaseMs?: number;
+  notBefore?: Date;
+}
+
+export interface JobStore {
+  enqueue(specs: JobSpec[], opts?: EnqueueOptions): Promise<number[]>;
+  /** Leases up to `limit` jobs that are due and not leased (or whose lease ran out), oldest first. */
+  claim(owner: string, limit: number, leaseMs: number): Promise<Job[]>;
+  /** Deletes a finished job while `owner` still holds its lease; false when the lease was lost. */
+  complete(id: number, owner: string): Promise<boolean>;
+  /** Gives a job back to the queue, due at `notBefore`, with an error (counted as an attempt) or new progress. */
+  release(id: number, owner: string, o: { notBefore: Date; error?: string; progress?: string }): Promise<void>;
+  /** Makes the waiting jobs on `backend` due now (it just came back); how many. */
+  wake(backend: string): Promise<number>;
+  get(id: number): Promise<Job | undefined>;
+  summary(): Promise<JobSummary>;
+}
+
+export type Row = Record<string, unknown>;
+
+export const JOB_COLUMNS = ['kind', 'bucket', 'key', 'backend', 'location', 'etag', 'progress', 'lease_owner', 'lease_until', 'not_before', 'created'] as const;
+
+export function jobParams(s: JobSpec, now: number, o: EnqueueOptions): unknown[] {
+  return [s.kind, s.bucket, s.key, s.backend, s.location ?? null, s.etag ?? null, s.progress ?? null,
+    o.owner ?? null, o.owner ? now + (o.leaseMs ?? 60_000) : 0, o.notBefore?.getTime() ?? now, now];
+}
+
+const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+export function jobFromRow(r: Row): Job {
+  const j: Job = {
+    id: Number(r.id), kind: String(r.kind) as JobKind, bucket: String(r.bucket), key: String(r.key), backend: String(r.backend),
+    attempts: Number(r.attempts), leaseUntil: new Date(Number(r.lease_until)), notBefore: new Date(Number(r.not_before)), created: new Date(Number(r.created)),
+  };
+  const set = <K extends keyof Job>(k: K, v: string | undefined) => { if (v !== undefined) j[k] = v as Job[K]; };
+  set('location', opt(r.location));
+  set('etag', opt(r.etag));
+  set('progress', opt(r.progress));
+  set('lastError', opt(r.last_error));
+  set('leaseOwner', opt(r.lease_owner));
+  return j;
+}
+
+/** Builds the summary from the rows of three queries shared by both databases. */
+export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: Row[]): JobSummary {
+  const out: JobSummary = {
+    kinds: { copy: { queued: 0, failing: 0 }, remove: { queued: 0, failing: 0 }, repair: { queued: 0, failing: 0 } },
+    pendingCopies: {}, repairs: [], errors: [],
+  };
+  for (const r of kinds) {
+    const k = String(r.kind) as JobKind;
+    if (out.kinds[k]) out.kinds[k] = { queued: Number(r.queued), failing: Number(r.failing ?? 0) };
+  }
+  for (const r of pending) out.pendingCopies[String(r.bucket)] = Number(r.objects);
+  for (const r of repairs) out.repairs.push({ bucket: String(r.bucket), backend: String(r.backend), ...(r.progress ? { progress: String(r.progress) } : {}) });
+  for (const r of errors) {
+    out.errors.push({ id: Number(r.id), kind: String(r.kind) as JobKind, bucket: String(r.bucket), key: String(r.key), backend: String(r.backend), attempts: Number(r.attempts), lastError: String(r.last_error) });
+  }
+  return out;
+}
+
+export const SUMMARY_SQL = (t: string) => [
+  `SELECT kind, COUNT(*) AS queued, SUM(CASE WHEN attempts > 0 THEN 1 ELSE 0 END) AS failing FROM ${t} GROUP BY kind`,
+  `SELECT bucket, COUNT(DISTINCT key) AS objects FROM ${t} WHERE kind = 'copy' GROUP BY bucket`,
+  `SELECT bucket, backend, progress FROM ${t} WHERE kind = 'repair' ORDER BY id`,
+  `SELECT id, kind, bucket, key, backend, attempts, last_error FROM ${t} WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 10`,
+] as const;

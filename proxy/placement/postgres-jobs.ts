@@ -1,0 +1,56 @@
+// The job queue in the shared PostgreSQL index (jobs.ts). Claims use FOR UPDATE SKIP LOCKED, so
+// replicas claiming at once never get the same job and never wait on each other.
+import type pg from 'pg';
+import { JOB_COLUMNS, SUMMARY_SQL, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+
+export function jobsSchemaSql(s: string): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${s}.jobs (
+  id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, backend TEXT NOT NULL,
+  location TEXT, etag TEXT, progress TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+  lease_owner TEXT, lease_until BIGINT NOT NULL, not_before BIGINT NOT NULL, created BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (not_before, id);`;
+}
+
+export function postgresJobs(pool: pg.Pool, s: string): JobStore {
+  const t = `${s}.jobs`;
+  const all = async (sql: string, params: unknown[]): Promise<Row[]> => (await pool.query(sql, params)).rows as Row[];
+  return {
+    async enqueue(specs, o = {}) {
+      if (!specs.length) return [];
+      const now = Date.now();
+      const n = JOB_COLUMNS.length;
+      const values = specs.map((_, i) => `(${JOB_COLUMNS.map((__, j) => `$${i * n + j + 1}`).join(', ')})`).join(', ');
+      const rows = await all(`INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES ${values} RETURNING id`, specs.flatMap((sp) => jobParams(sp, now, o)));
+      return rows.map((r) => Number(r.id));
+    },
+    async claim(owner, limit, leaseMs) {
+      const now = Date.now();
+      const rows = await all(`UPDATE ${t} SET lease_owner = $1, lease_until = $2 WHERE id IN (
+        SELECT id FROM ${t} WHERE not_before <= $3 AND lease_until <= $3 ORDER BY not_before, id LIMIT $4 FOR UPDATE SKIP LOCKED
+      ) RETURNING *`, [owner, now + leaseMs, now, limit]);
+      return rows.map(jobFromRow).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime() || a.id - b.id);
+    },
+    async complete(id, owner) {
+      return ((await pool.query(`DELETE FROM ${t} WHERE id = $1 AND lease_owner = $2`, [id, owner])).rowCount ?? 0) > 0;
+    },
+    async release(id, owner, o) {
+      await all(`UPDATE ${t} SET lease_owner = NULL, lease_until = 0, not_before = $1, progress = COALESCE($2, progress),
+        attempts = attempts + $3, last_error = COALESCE($4, last_error) WHERE id = $5 AND lease_owner = $6`,
+      [o.notBefore.getTime(), o.progress ?? null, o.error === undefined ? 0 : 1, o.error ?? null, id, owner]);
+    },
+    async wake(backend) {
+      const now = Date.now();
+      return (await pool.query(`UPDATE ${t} SET not_before = $1 WHERE backend = $2 AND not_before > $1 AND lease_until <= $1`, [now, backend])).rowCount ?? 0;
+    },
+    async get(id) {
+      const r = await all(`SELECT * FROM ${t} WHERE id = $1`, [id]);
+      return r[0] ? jobFromRow(r[0]) : undefined;
+    },
+    async summary() {
+      const [a, b, c, d] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));
+      return summaryOf(a!, b!, c!, d!);
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// The job queue in the embedded index's database (jobs.ts). One gateway owns a sqlite index, but
+// the lease rules are the same as PostgreSQL's, so a restarted process finds its jobs again.
+import type { StatementSync } from 'node:sqlite';
+import type { Batcher } from './batch.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+
+export const JOBS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, backend TEXT NOT NULL,
+  location TEXT, etag TEXT, progress TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
+  lease_owner TEXT, lease_until INTEGER NOT NULL, not_before INTEGER NOT NULL, created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (not_before, id);
+`;
+
+export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): JobStore {
+  const insert = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`;
+  return {
+    enqueue(specs, o = {}) {
+      return batch(() => {
+        const now = Date.now();
+        return specs.map((s) => Number(q(insert).run(...(jobParams(s, now, o) as never[])).lastInsertRowid));
+      });
+    },
+    claim(owner, limit, leaseMs) {
+      return batch(() => {
+        const now = Date.now();
+        const rows = q('SELECT * FROM jobs WHERE not_before <= ? AND lease_until <= ? ORDER BY not_before, id LIMIT ?').all(now, now, limit) as Row[];
+        for (const r of rows) q('UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE id = ?').run(owner, now + leaseMs, Number(r.id));
+        return rows.map((r) => jobFromRow({ ...r, lease_owner: owner, lease_until: now + leaseMs }));
+      });
+    },
+    complete(id, owner) {
+      return batch(() => Number(q('DELETE FROM jobs WHERE id = ? AND lease_owner = ?').run(id, owner).changes) > 0);
+    },
+    release(id, owner, o) {
+      return batch(() => {
+        q(`UPDATE jobs SET lease_owner = NULL, lease_until = 0, not_before = ?, progress = COALESCE(?, progress),
+           attempts = attempts + ?, last_error = COALESCE(?, last_error) WHERE id = ? AND lease_owner = ?`)
+          .run(o.notBefore.getTime(), o.progress ?? null, o.error === undefined ? 0 : 1, o.error ?? null, id, owner);
+      });
+    },
+    wake(backend) {
+      return batch(() => {
+        const now = Date.now();
+        return Number(q('UPDATE jobs SET not_before = ? WHERE backend = ? AND not_before > ? AND lease_until <= ?').run(now, backend, now, now).changes);
+      });
+    },
+    async get(id) {
+      const r = q('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+      return r ? jobFromRow(r) : undefined;
+    },
+    async summary() {
+      const [a, b, c, d] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);
+      return summaryOf(a!, b!, c!, d!);
+    },
+  };
+}
