@@ -12,6 +12,10 @@ export const VirtualBucketSpec = z.object({
   strategy: z.enum(STRATEGIES).default('round-robin').describe('how a write picks its backend: round-robin, most-free-space, weighted or rendezvous'),
   mode: z.enum(['proxy', 'redirect']).default('proxy').describe('redirect: GET/HEAD answer 307 to a presigned backend URL'),
   redirectExpiry: durationSchema.default(60_000).describe('lifetime of redirect URLs'),
+  copies: z.number().int().min(1).max(16).default(1)
+    .describe('copies of each object, on distinct backends (not gateway pods: that is replicas)'),
+  writeQuorum: z.number().int().min(1).max(16).optional()
+    .describe('copies written before a PUT is acknowledged (default: copies); the rest are written in the background'),
 });
 export type VirtualBucketSpec = z.infer<typeof VirtualBucketSpec>;
 
@@ -59,6 +63,7 @@ export const VirtualBucketResourceSpec = VirtualBucketSpec.extend({
   { rule: '(has(self.backends) && size(self.backends) > 0) != has(self.backendSelector)', message: 'list backends or give a backendSelector, not both' },
   { rule: "self.replicas <= 1 || (has(self.index) && self.index.kind == 'postgres')", message: 'more than one replica needs a postgres index', fieldPath: '.replicas' },
   { rule: 'has(self.bucketName) == has(oldSelf.bucketName)', message: 'bucketName cannot be added or removed' },
+  { rule: '!has(self.writeQuorum) || self.writeQuorum <= self.copies', message: 'writeQuorum cannot exceed copies', fieldPath: '.writeQuorum' },
 ));
 export type VirtualBucketResourceSpec = z.infer<typeof VirtualBucketResourceSpec>;
 
@@ -83,5 +88,12 @@ export const VirtualBucketStatus = z.object({
   backendCount: z.number().int().min(0).optional().describe('backends selected'),
   backends: z.array(BackendHealth).max(256).optional().describe('per backend: health and capacity from the gateway\'s /status'),
   configHash: z.string().max(64).optional().describe('hash of the rendered gateway configuration'),
+  copies: z.number().int().min(0).optional().describe('copies the gateway keeps of each object'),
+  underReplicated: z.number().int().min(0).optional().describe('objects with a copy still to write (from the gateway\'s /status)'),
+  repairs: z.array(z.object({
+    backend: z.string().max(253).optional().describe('the backend whose copies are checked; absent: every record\'s count'),
+    scanned: z.number().int().min(0).describe('records walked so far'),
+    queued: z.number().int().min(0).describe('copies found missing or short and queued'),
+  })).max(32).optional().describe('repair scans running or queued'),
 });
 export type VirtualBucketStatus = z.infer<typeof VirtualBucketStatus>;

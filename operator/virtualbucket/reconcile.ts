@@ -14,6 +14,7 @@ import { TYPES, type KubeObject } from '../kube/types.ts';
 import { selectBackends } from '../selection.ts';
 import { ensureAccessSecret } from './access.ts';
 import { fetchGatewayStatus, statusUrl } from './gateway-status.ts';
+import type { StatusSnapshot } from '../../proxy/health/status.ts';
 import { ensureFaultSecret } from './fault-token.ts';
 import { childName, faultSecretName, render } from './render.ts';
 
@@ -100,7 +101,7 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
     return { name, health: s.state === 'up' ? 'Up' : 'Down', latencyMs: s.latencyMs, usedBytes: s.usedBytes, objects: s.objects, maxSize: s.maxSize, freeBytes: s.freeBytes, writable };
   });
   rows.push(...missing.map((name) => ({ name, health: 'Missing' as const })));
-  const status: VirtualBucketStatus = { ...base, readyReplicas, backendCount: usable.length, backends: rows, configHash: out.configHash };
+  const status: VirtualBucketStatus = { ...base, readyReplicas, backendCount: usable.length, backends: rows, configHash: out.configHash, ...copiesStatus(gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined) };
 
   const deleting = found.filter((b) => b.metadata.deletionTimestamp).map((b) => b.metadata.name);
   const served = gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined;
@@ -148,4 +149,14 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
   }
   await writeStatus(ctx, vb, status, conditions);
   return { requeueAfterMs };
+}
+
+/** Copies kept and repair progress, as the gateway reports them (absent from gateways that predate copies). */
+function copiesStatus(v: StatusSnapshot['virtualBuckets'][number] | undefined): Pick<VirtualBucketStatus, 'copies' | 'underReplicated' | 'repairs'> {
+  if (!v || v.copies === undefined) return {};
+  return {
+    copies: v.copies,
+    underReplicated: v.underReplicated ?? 0,
+    repairs: (v.repairs ?? []).slice(0, 32).map((r) => ({ ...(r.backend ? { backend: r.backend } : {}), scanned: r.scanned, queued: r.queued })),
+  };
 }

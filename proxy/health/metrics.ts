@@ -24,6 +24,31 @@ export function registerBackendMetrics(registry: Registry, status: () => Promise
   gauge('floodgate_backend_objects', 'Objects stored, from the placement index', (b) => b.objects);
   gauge('floodgate_backend_capacity_bytes', 'Configured maxSize', (b) => b.maxSize);
   gauge('floodgate_backend_free_bytes', 'maxSize minus used bytes', (b) => b.freeBytes);
+  const jobGauge = (name: string, help: string, field: 'queued' | 'failing') => new Gauge({
+    name, help, labelNames: ['kind'], registers: [registry],
+    async collect() {
+      this.reset();
+      const j = (await snap()).jobs;
+      for (const [kind, n] of Object.entries(j?.[field] ?? {})) this.set({ kind }, n);
+    },
+  });
+  jobGauge('floodgate_jobs_queued', 'Background jobs in the queue, by kind', 'queued');
+  jobGauge('floodgate_jobs_failing', 'Queued background jobs that failed at least once, by kind', 'failing');
+  new Counter({
+    name: 'floodgate_job_runs_total', help: 'Background job runs by this replica, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry],
+    async collect() {
+      this.reset();
+      const j = (await snap()).jobs;
+      for (const outcome of ['done', 'failed'] as const) for (const [kind, n] of Object.entries(j?.[outcome] ?? {})) if (n > 0) this.inc({ kind, outcome }, n);
+    },
+  });
+  new Gauge({
+    name: 'floodgate_objects_under_replicated', help: 'Objects with a copy still to write, by virtual bucket', labelNames: ['bucket'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of (await snap()).virtualBuckets) if (v.copies !== undefined) this.set({ bucket: v.name }, v.underReplicated ?? 0);
+    },
+  });
   new Counter({
     name: 'floodgate_backend_failures_total', help: 'Failures seen since start (probes and requests)', labelNames: ['backend'], registers: [registry],
     async collect() {

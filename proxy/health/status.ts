@@ -30,6 +30,25 @@ export interface VirtualBucketStatus {
   backends: string[];
   /** Backends of this bucket that are up and have room. */
   writable: string[];
+  /** Copies kept of each object, and how many a PUT writes before it is acknowledged. */
+  copies: number;
+  writeQuorum: number;
+  /** Objects with a copy still to write (queued copy jobs). */
+  underReplicated: number;
+  /** Repair scans running or queued: where each got to. */
+  repairs: { backend?: string; scanned: number; queued: number }[];
+}
+
+/** The durable job queue (placement/jobs.ts) as this replica last read it, plus its own counts. */
+export interface JobsStatus {
+  queued: Record<string, number>;
+  /** Queued jobs that failed at least once (their last error is in `errors`). */
+  failing: Record<string, number>;
+  /** Finished and failed runs by this replica since it started. */
+  done: Record<string, number>;
+  failed: Record<string, number>;
+  running: number;
+  errors: { id: number; kind: string; bucket: string; key: string; backend: string; attempts: number; lastError: string }[];
 }
 
 export interface StatusSnapshot {
@@ -38,4 +57,5 @@ export interface StatusSnapshot {
   configGeneration: number;
   backends: BackendStatus[];
   virtualBuckets: VirtualBucketStatus[];
+  jobs?: JobsStatus;
 }

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { GatewayFileConfig } from '../config.ts';
-import { durationSchema } from './units.ts';
+import { durationSchema, sizeSchema } from './units.ts';
 import { BackendBucketSpec } from '../../crds/backendbucket.ts';
 import { VirtualBucketSpec } from '../../crds/virtualbucket.ts';
 import { bucketName, dnsName } from '../../crds/meta.ts';
@@ -53,6 +53,7 @@ export type BackendConfig = z.infer<typeof BackendConfig>;
 
 export const VirtualBucketConfig = VirtualBucketSpec.extend({ name: bucketName }).strict().superRefine((v, ctx) => {
   if (!v.backends?.length && !v.backendSelector) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'list backends or give a backendSelector' });
+  if (v.writeQuorum !== undefined && v.writeQuorum > v.copies) ctx.addIssue({ code: 'custom', path: ['writeQuorum'], message: `writeQuorum ${v.writeQuorum} exceeds copies ${v.copies}` });
 });
 export type VirtualBucketConfig = z.infer<typeof VirtualBucketConfig>;
 
@@ -84,6 +85,14 @@ export const BALANCING_FIELDS = {
     maxAge: durationSchema.default(24 * 3_600_000).describe('multipart uploads older than this are aborted on their backend'),
     sweepInterval: durationSchema.default(3_600_000),
   }).strict().default({ maxAge: 24 * 3_600_000, sweepInterval: 3_600_000 }),
+  /** The durable background jobs (copies still to write or remove, repairs): proxy/jobs/runner.ts. */
+  jobs: z.object({
+    concurrency: z.number().int().min(1).max(64).default(4),
+    objectsPerSecond: z.number().min(0).default(0).describe('0: unlimited'),
+    bytesPerSecond: sizeSchema.default(0).describe('e.g. 50Mi; 0: unlimited'),
+    lease: durationSchema.default(300_000).describe('how long a claimed job is this replica\'s before another may take it'),
+    pollInterval: durationSchema.default(1_000),
+  }).strict().default({ concurrency: 4, objectsPerSecond: 0, bytesPerSecond: 0, lease: 300_000, pollInterval: 1_000 }),
   /** On an index miss, ask the backends (and repair the index when one has the key). */
   readRepair: z.boolean().default(true),
 };
@@ -101,8 +110,11 @@ function checkReferences(c: { backends: BackendConfig[]; virtualBuckets: Virtual
     v.backends?.forEach((n, j) => {
       if (!names.has(n)) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backends', j], message: `no backend named "${n}"` });
     });
-    if (!v.backends?.length && v.backendSelector && selectBackends(c.backends, v).length === 0) {
+    const selected = selectBackends(c.backends, v).length;
+    if (!v.backends?.length && v.backendSelector && selected === 0) {
       ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backendSelector'], message: 'selects no backend' });
+    } else if (v.copies > selected) {
+      ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'copies'], message: `${v.copies} copies need as many backends; the bucket has ${selected}` });
     }
   });
 }

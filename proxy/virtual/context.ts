@@ -11,6 +11,7 @@ import type { BackendHandle } from './backends.ts';
 import type { KeyLock } from './key-lock.ts';
 import type { Generation, Runtime, VirtualBucketRuntime } from './runtime.ts';
 import type { UsageTracker } from './usage.ts';
+import type { JobRunner } from '../jobs/runner.ts';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -24,6 +25,8 @@ export interface VirtualContext {
   replica: string;
   /** Intents of writes still running in this process (never swept). */
   running: Set<number>;
+  /** Runs the index's durable jobs (copies to write or remove, repairs). */
+  jobs: JobRunner;
   log: LogFn;
 }
 

@@ -40,6 +40,9 @@ import { deleteObject, putObject } from './write.ts';
 import { watchConfig } from './reload.ts';
 import { virtualCors } from './cors.ts';
 import type { BucketCorsStore } from '../s3/cors.ts';
+import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
+import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
+import { checkCopySettings } from './copy-settings.ts';
 
 export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
 export type { ReindexReport } from './reindex.ts';
@@ -70,6 +73,8 @@ export interface VirtualStore extends ObjectStore, BucketCorsStore {
   readonly health: HealthMonitor;
   readonly index: PlacementIndex;
   readonly generation: number;
+  /** The background job runner (tests wait on `jobs.idle()`). */
+  readonly jobs: JobRunner;
 }
 
 export interface VirtualStoreOptions {
@@ -141,15 +146,23 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     await index.close();
     throw e;
   }
-  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), log };
+  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), jobs: undefined as unknown as JobRunner, log };
+  const j = config.jobs;
+  ctx.jobs = createJobRunner(index.jobs, copyJobHandlers(ctx), {
+    replica: config.replica, leaseMs: j.lease, concurrency: j.concurrency, jobsPerSecond: j.objectsPerSecond, bytesPerSecond: j.bytesPerSecond, pollMs: j.pollInterval, log,
+  });
+  // A backend back from an outage: check its copies and write what it missed.
+  monitor.onChange((s) => { if (s.state === 'up' && !closed) void queueRepairs(ctx, s.name).catch((e: unknown) => log('warn', 'repair not queued', { backend: s.name, error: (e as Error).message })); });
   wireHealth(health, rt.current());
   await ctx.usage.refresh();
   health.start();
   await health.probeAll();
+  let closed = false;
   const left = await recoverIntents(ctx, rt.current());
   if (left) log('warn', 'write intents left to settle once their backends answer', { count: left });
   let sweeper: Sweeper = startSweeper(ctx);
-  let closed = false;
+  await checkCopySettings(ctx);
+  ctx.jobs.start();
 
   async function reload(next?: BalancingConfig): Promise<void> {
     const cfg = next ?? (opts.configPath ? loadBalancingConfig(opts.configPath) : undefined);
@@ -158,6 +171,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     wireHealth(health, gen);
     sweeper.stop();
     sweeper = startSweeper(ctx);
+    await checkCopySettings(ctx);
     log('info', 'configuration reloaded', { generation: gen.id, backends: [...gen.backends.keys()], virtualBuckets: [...gen.buckets.keys()] });
   }
 
@@ -172,6 +186,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   const store: VirtualStore = {
     health,
     index,
+    jobs: ctx.jobs,
     get generation() { return rt.current().id; },
     async listBuckets() {
       const gen = rt.current();
@@ -224,6 +239,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       if (closed) return;
       closed = true;
       sweeper.stop();
+      await ctx.jobs.stop();
       health.stop();
       await rt.close();
       await index.close();

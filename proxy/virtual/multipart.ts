@@ -10,6 +10,9 @@ import { decodeUploadId, encodeUploadId } from './upload-id.ts';
 import { chooseBackend, commitWrite } from './write.ts';
 import { holdUsualName } from './location.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
+import { settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
+import type { PlacedObject } from '../placement/types.ts';
+import { queueRemoval, holdForRemoval, runRemoval } from './removals.ts';
 import type { Generation } from './runtime.ts';
 
 async function uploadOf(ctx: VirtualContext, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
@@ -101,11 +104,30 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
       const checksums = own?.checksums ?? meta.checksums;
       const checksumType = own?.checksumType ?? (Object.keys(checksums).length ? meta.checksumType ?? 'COMPOSITE' : undefined);
       const final: ObjectMeta = { ...meta, ...u.headers, key, checksums, checksumType, partsCount: parts.length };
+      const rec: PlacedObject = { ...final, bucket, backend: u.backend };
+      let planned: PlannedCopies | undefined;
       try {
-        await commitWrite(ctx, gen, { ...final, bucket, backend: u.backend }, current, intent);
+        const vb = vbucketOf(gen, bucket);
+        if (vb.config.copies > 1) {
+          try {
+            planned = await writeCopies(ctx, gen, vb, rec);
+          } catch (e) {
+            // Too few copies: the completed object is not adopted (the client may upload again).
+            const target = { bucket, key, backend: u.backend };
+            const removal = { id: await queueRemoval(ctx, target), ...target };
+            await ctx.index.endIntent(intent);
+            await ctx.index.deleteUpload(uploadId);
+            holdForRemoval(ctx, removal);
+            setImmediate(() => void runRemoval(ctx, gen, removal));
+            throw e;
+          }
+          if (planned.copies.length) rec.copies = planned.copies;
+        }
+        await commitWrite(ctx, gen, rec, current, intent);
       } finally {
         unhold();
       }
+      await settleCopyJobs(ctx, planned);
       await ctx.index.deleteUpload(uploadId);
       return final;
     } finally {

@@ -11,6 +11,37 @@ import { nameOf } from './location.ts';
 import { checkReadConditions } from '../store/conditions.ts';
 import { reconcileKey } from './repair.ts';
 import type { Generation } from './runtime.ts';
+import { isBackendFault, backendUnavailable } from '../backends/s3/errors.ts';
+import { readOrder, type CopyAt } from './copies.ts';
+
+const isStale = (e: unknown) => e instanceof S3Error && (e.code === 'PreconditionFailed' || e.code === 'NoSuchKey');
+
+/**
+ * A read of an object with several copies: the fastest healthy copy first, the next one after a
+ * connection error, a 5xx or a missing copy — all before a byte reaches the client. A body that
+ * fails once streaming cannot move to another copy: the client sees the truncation and retries.
+ */
+async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObject, opts: GetOptions & { head?: boolean }): Promise<{ body?: Readable; range?: { start: number; end: number } } | undefined> {
+  // A part of a multipart object exists only where the copy is that same multipart object.
+  const usable = (c: CopyAt) => ctx.health.healthy(c.backend) && (!opts.partNumber || c.etag === rec.etag);
+  const order = readOrder(ctx, gen, rec).filter(usable);
+  if (!order.length) throw backendUnavailable(rec.backend, 'every copy of the object is on a backend marked down');
+  if (opts.head && !opts.range && !opts.partNumber) return undefined;
+  let last: unknown;
+  for (const c of order) {
+    const b = gen.backends.get(c.backend)!;
+    try {
+      return await onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf({ bucket: rec.bucket, key: rec.key, location: c.location }), {
+        head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${c.etag}"` },
+      }));
+    } catch (e) {
+      if (!(isBackendFault(e) || isStale(e) || (e instanceof S3Error && e.status >= 500))) throw e;
+      ctx.log(isStale(e) ? 'warn' : 'info', 'copy not readable, trying the next', { bucket: rec.bucket, key: rec.key, backend: c.backend, error: (e as Error).message });
+      last = e;
+    }
+  }
+  throw last;
+}
 
 /** The record of a key; on a miss (with read repair on) the backends are asked and the index repaired. */
 export async function lookup(ctx: VirtualContext, gen: Generation, bucket: string, key: string): Promise<PlacedObject | undefined> {
@@ -41,6 +72,13 @@ export async function getObject(ctx: VirtualContext, bucket: string, key: string
       if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
       const meta: ObjectMeta = metaOf(rec);
       checkReadConditions(meta, opts.conditions);
+      if (rec.copies?.length) {
+        const r = await readCopies(ctx, gen, rec, opts);
+        if (!r) return { meta };
+        handedOff = true;
+        releaseWith(r.body, release);
+        return { meta, body: r.body, range: r.range };
+      }
       const b = backendOf(ctx, gen, rec.backend);
       // A HEAD is answered from the index alone (the backend is up, the record is the truth).
       if (opts.head && !opts.range && !opts.partNumber) return { meta };
@@ -85,9 +123,11 @@ export async function redirectUrl(ctx: VirtualContext, bucket: string, key: stri
   if (vb.config.mode !== 'redirect') return undefined;
   const rec = await lookup(ctx, gen, bucket, key);
   if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
-  const b = backendOf(ctx, gen, rec.backend);
+  // The fastest healthy copy that is the indexed object itself (ETag and all).
+  const copy = rec.copies?.length ? readOrder(ctx, gen, rec).find((c) => ctx.health.healthy(c.backend) && c.etag === rec.etag) : undefined;
+  const b = backendOf(ctx, gen, copy?.backend ?? rec.backend);
   if (!b.presign) return undefined;
-  const ns = nameOf(rec);
+  const ns = nameOf({ bucket, key, location: copy ? copy.location : rec.location });
   // WHATWG URLs resolve dot segments; such keys are served through the gateway instead.
   if (/(^|\/)\.{1,2}(\/|$)/.test(ns)) return undefined;
   const query = (o.query ?? []).filter(([k]) => /^response-/i.test(k)).sort(([a], [b2]) => (a < b2 ? -1 : 1));

@@ -14,6 +14,7 @@ import { S3Error } from '../s3/errors.ts';
 import { backendKey, onBackend, type VirtualContext } from './context.ts';
 import { OWN_NAMES, keyOfOwnName, nameOf, sameCopy } from './location.ts';
 import { recordOf } from './repair.ts';
+import { recordHolds } from './copies.ts';
 import type { Generation } from './runtime.ts';
 
 export interface ReindexReport {
@@ -194,7 +195,7 @@ async function reindexOwnNames(
     if (key === undefined || pending.has(`${backend}\n${m.key}`)) continue;
     const copy = { bucket, key, backend, location: m.key };
     const rec = await ctx.index.get(bucket, key);
-    if (sameCopy(rec, copy)) continue;
+    if (sameCopy(rec, copy) || recordHolds(rec, backend, m.key)) continue;
     report.scanned++;
     if (!rec) {
       const head = await onBackend(ctx, b, () => b.store.getObject(b.bucket, m.key, { head: true }));

@@ -72,6 +72,9 @@ export async function reconcileKey(ctx: VirtualContext, gen: Generation, bucket:
   const { copies, unreachable } = await findCopies(ctx, gen, bucket, key, rec);
   if (unreachable.length) return 'postponed';
   let keep = rec ? copies.find((c) => c.backend === rec.backend && c.location === rec.location) : undefined;
+  // The first copy is missing but others hold the object: the record stays (reads use the
+  // others; a repair writes the missing one again), and nothing found is adopted over it.
+  if (!keep && rec?.copies?.some((c) => !c.pending)) return 'done';
   // An unfinished delete with no record left: finish deleting; anything else adopts the newest copy.
   if (!keep && op !== 'refused' && !(op === 'delete' && !rec)) keep = newest(copies);
   if (keep) {

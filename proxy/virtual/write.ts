@@ -14,6 +14,7 @@ import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
 import { holdForRemoval, queueRemoval, releaseRemoval, runRemoval, settleRemoval, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
+import { dropCopyJobs, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
 
 /** Picks a backend for `size` bytes, excluding `tried`; throws 503 naming why none qualifies. */
@@ -33,11 +34,16 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
   const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), ...current } : undefined;
+  const others = await queueCopyRemovals(ctx, current);
   const prev = await ctx.index.put(rec, intent);
   ctx.usage.apply(prev, rec);
   const removals = replaces ? [replaces] : [];
   // Another replica committed in between: the copy actually replaced goes too.
-  if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) removals.push({ id: await queueRemoval(ctx, prev), ...prev });
+  if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) {
+    removals.push({ id: await queueRemoval(ctx, prev), ...prev });
+    others.push(...await queueCopyRemovals(ctx, prev));
+  }
+  await releaseJobs(ctx, others);
   for (const r of removals) {
     holdForRemoval(ctx, r);
     if (!ctx.health.healthy(r.backend)) {
@@ -117,6 +123,22 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
     };
     const rec: PlacedObject = { ...meta, bucket, backend: name, ...(claim.location ? { location: claim.location } : {}) };
     const id = intent;
+    const vb = vbucketOf(gen, bucket);
+    let planned: PlannedCopies | undefined;
+    if (vb.config.copies > 1) {
+      try {
+        planned = await writeCopies(ctx, gen, vb, rec);
+      } catch (e) {
+        // Fewer copies than the bucket's write quorum: the client is told the write failed, so
+        // its first copy goes (the jobs of the others remove them).
+        const removal = { id: await queueRemoval(ctx, target), ...target };
+        await ctx.index.endIntent(id);
+        holdForRemoval(ctx, removal);
+        setImmediate(() => void runRemoval(ctx, gen, removal));
+        throw e;
+      }
+      if (planned.copies.length) rec.copies = planned.copies;
+    }
     await ctx.locks.run(lock, async () => {
       const current = await ctx.index.get(bucket, key);
       try {
@@ -127,10 +149,12 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
         await ctx.index.endIntent(id);
         holdForRemoval(ctx, removal);
         setImmediate(() => void runRemoval(ctx, gen, removal));
+        await dropCopyJobs(ctx, planned);
         throw e;
       }
       await commitWrite(ctx, gen, rec, current, id);
     });
+    await settleCopyJobs(ctx, planned);
     return { ...result, checksums: meta.checksums };
   } finally {
     if (intent !== undefined) ctx.running.delete(intent);
@@ -176,8 +200,10 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
       // backend when that one is marked down or fails (the sweeper retries).
       const removal = { id: await queueRemoval(ctx, rec), ...rec };
       holdForRemoval(ctx, removal);
+      const others = await queueCopyRemovals(ctx, rec);
       const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
       if (gone) ctx.usage.apply(gone, undefined);
+      await releaseJobs(ctx, others);
       if (ctx.health.healthy(rec.backend)) {
         ctx.running.add(removal.id);
         try {
