@@ -90,6 +90,6 @@ export function noBackendMessage(cands: Candidate[], size: number): string {
 }
 
 export function metaOf(rec: PlacedObject): ObjectMeta {
-  const { bucket: _bucket, backend: _backend, location: _location, ...meta } = rec;
+  const { bucket: _bucket, backend: _backend, location: _location, copies: _copies, ...meta } = rec;
   return meta;
 }

@@ -34,16 +34,16 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
   const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), ...current } : undefined;
-  const others = await queueCopyRemovals(ctx, current);
+  const others = current?.copies?.length ? await queueCopyRemovals(ctx, current) : [];
   const prev = await ctx.index.put(rec, intent);
   ctx.usage.apply(prev, rec);
   const removals = replaces ? [replaces] : [];
   // Another replica committed in between: the copy actually replaced goes too.
   if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) {
     removals.push({ id: await queueRemoval(ctx, prev), ...prev });
-    others.push(...await queueCopyRemovals(ctx, prev));
+    if (prev.copies?.length) others.push(...await queueCopyRemovals(ctx, prev));
   }
-  await releaseJobs(ctx, others);
+  if (others.length) await releaseJobs(ctx, others);
   for (const r of removals) {
     holdForRemoval(ctx, r);
     if (!ctx.health.healthy(r.backend)) {
