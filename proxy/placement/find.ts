@@ -45,9 +45,11 @@ export interface FoundObject extends PlacedObject {
 /**
  * How many copies of an object the index records, and whether one is on a given backend, as SQL
  * over the `objects` row `o`: the filters and the reported count use these and nothing else.
- * Today a record is one copy on `o.backend`; when records gain more copies, these two change.
+ * The count is the first copy plus the entries of `o.copies` (a JSON array of objects that each
+ * start with "backend":, which JSON.stringify never writes unescaped inside a string), counted
+ * with string functions both databases have. The backend filter still matches the first copy only.
  */
-export const REPLICA_COUNT_SQL = '1';
+export const REPLICA_COUNT_SQL = `(1 + (LENGTH(COALESCE(o.copies, '')) - LENGTH(REPLACE(COALESCE(o.copies, ''), '"backend":', ''))) / 10)`;
 export const ON_BACKEND_SQL = 'o.backend = ?';
 
 export interface FindDialect {

@@ -37,6 +37,14 @@ export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): vo
     assert.equal(await ix.updateCopies('vb', 'k', { backend: 'a', etag: 'other' }, () => []), undefined);
     assert.equal(await ix.updateCopies('vb', 'gone', { backend: 'a', etag: 'e1' }, () => []), undefined);
     assert.equal((await ix.get('vb', 'k'))?.copies?.length, 2);
+    // find() counts every recorded copy.
+    await ix.put(rec({ key: 'single' }));
+    const found = async (q: { minReplicas?: number; maxReplicas?: number }) =>
+      (await ix.find({ bucket: 'vb', prefix: '', after: '', meta: [], limit: 10, ...q })).map((f) => [f.key, f.replicas]);
+    assert.deepEqual(await found({ minReplicas: 2 }), [['k', 3]]);
+    assert.deepEqual(await found({ maxReplicas: 1 }), [['single', 1]]);
+    assert.deepEqual(await found({ minReplicas: 4 }), []);
+    await ix.delete('vb', 'single');
     await ix.delete('vb', 'k');
     for (const b of ['a', 'b', 'c']) assert.deepEqual((await ix.usage()).get(b), { bytes: 0, objects: 0 });
   });
