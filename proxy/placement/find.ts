@@ -1,8 +1,9 @@
 // Metadata search over the placement index (`floodgate gateway find`, GET /_floodgate/admin/find):
 // the objects of one virtual bucket that match every filter given, in UTF-8 key order, a page at
 // a time. One SQL text serves both index kinds; the indexes that keep it fast are created by
-// find-schema.ts. Each filter is a condition an index can seek on, so a selective filter reads
-// about as many rows as it returns and an unselective one stops after one page in key order.
+// find-schema.ts. A page is read either in key order (stopping at `limit` matches: cheap when the
+// filters match often) or from the index of its most selective filter (few rows, then sorted):
+// PostgreSQL's planner picks with its statistics, sqlite by counting (findDrivers).
 import type { PlacedObject } from './types.ts';
 import { keyRange, prefixUpperBound } from './types.ts';
 
@@ -98,7 +99,7 @@ function terms(q: FindQuery, byteOrder: string): Partial<Record<Driver, Term>> &
   return t;
 }
 
-/** One metadata condition, checked for the row `o`. `byObject`: seek by the object (sqlite hint) when no value narrows the key. */
+/** One metadata condition, checked for the row `o`; with `hints` (sqlite), a name alone is looked up by the object, not scanned by name. */
 function metaExists(table: string, m: MetaFilter, hints: boolean): Term {
   const via = hints && m.value === undefined ? ' INDEXED BY object_meta_by_object' : '';
   return {
@@ -118,7 +119,7 @@ export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?
   const [first, ...rest] = q.meta;
   let from = `${table('objects')} o${driver === 'key' ? ' NOT INDEXED' : driver && driver !== 'meta' ? ` INDEXED BY ${DRIVER_INDEX[driver]}` : ''}`;
   let orderBy = 'o.key';
-  const pre: Term[] = [];
+  const fromParams: unknown[] = [];
   if (first && (driver === undefined || driver === 'meta')) {
     // object_meta (bucket, name, value, key) yields the keys of one name=value in order; the key
     // range is repeated on it so the seek is bounded there too.
@@ -132,7 +133,7 @@ export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?
       where.unshift(m0);
     } else {
       from += ` JOIN ${table('object_meta')} m0 ON ${m0.sql}`;
-      pre.push({ sql: '', params: m0.params });
+      fromParams.push(...m0.params);
     }
     if (first.value !== undefined) orderBy = 'm0.key';
     where.push(...rest.map((m) => metaExists(table('object_meta'), m, hints)));
@@ -141,7 +142,7 @@ export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?
   }
   const sql = `SELECT o.*, ${REPLICA_COUNT_SQL} AS replica_count FROM ${from}
     WHERE ${where.map((w) => w.sql).join(' AND ')} ORDER BY ${orderBy} LIMIT ?`;
-  return { sql, params: [...pre.flatMap((p) => p.params), ...where.flatMap((w) => w.params), q.limit] };
+  return { sql, params: [...fromParams, ...where.flatMap((w) => w.params), q.limit] };
 }
 
 /**
