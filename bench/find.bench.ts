@@ -108,6 +108,7 @@ async function sqliteKind(dir: string): Promise<Kind> {
 async function postgresKind(url: string): Promise<Kind> {
   const ix = await openPostgresIndex(url, { schema: 'bench_find' });
   const c = new pg.Client({ connectionString: url });
+  c.on('error', () => {});
   await c.connect();
   return {
     name: 'postgres',
@@ -143,7 +144,10 @@ export async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'floodgate-bench-find-'));
   const server = await startPostgres();
   const only = process.env.FIND_BENCH_KINDS?.split(',');
-  const kinds = [await sqliteKind(dir), await postgresKind(server.url)].filter((k) => !only || only.includes(k.name));
+  const kinds = [
+    ...(!only || only.includes('sqlite') ? [await sqliteKind(dir)] : []),
+    ...(!only || only.includes('postgres') ? [await postgresKind(server.url)] : []),
+  ];
   const results = new Map<string, Record<string, number | string>>(QUERIES.map(([name]) => [name, { filter: name }]));
   try {
     for (const kind of kinds) {
@@ -160,6 +164,7 @@ export async function bench(): Promise<void> {
           const row = results.get(name)!;
           row[`${kind.name} ${label} ms`] = ms;
           row.rows = rows;
+          process.stdout.write(`  ${kind.name} ${label}: ${name}: ${ms.toFixed(1)} ms, ${rows} objects\n`);
         }
         if (have < n) {
           process.stdout.write(`${kind.name}: seeding stopped at ${have} objects (time bound)\n`);
