@@ -1,10 +1,9 @@
 // One upstream call: send, map transport errors, map non-2xx answers. Successful responses come
 // back with their body unread, for the caller to stream or parse.
-import type { Dispatcher } from 'undici';
-import type { S3Http, UpstreamRequest } from './http.ts';
+import type { S3Http, UpstreamRequest, UpstreamResponse } from './http.ts';
 import { transportError, upstreamError } from './errors.ts';
 
-export type Response = Dispatcher.ResponseData;
+export type Response = UpstreamResponse;
 
 export async function call(http: S3Http, req: UpstreamRequest, ok: (status: number) => boolean = (s) => s >= 200 && s < 300): Promise<Response> {
   let res: Response;

@@ -5,7 +5,6 @@
 // connections), become 503 ServiceUnavailable naming the backend, and are marked so the health
 // monitor counts them.
 import { xmlParser } from '../../s3/xml.ts';
-import type { Dispatcher } from 'undici';
 import { S3Error, S3_ERRORS, type S3ErrorCode } from '../../s3/errors.ts';
 import { isConnectionError } from './http.ts';
 
@@ -78,7 +77,7 @@ export function mapUpstreamCode(backend: string, status: number, code: string | 
 const MAX_ERROR_BODY = 64 * 1024;
 
 /** Reads (a capped amount of) an error response and maps it. HEAD responses have no body. */
-export async function upstreamError(backend: string, res: Dispatcher.ResponseData): Promise<S3Error> {
+export async function upstreamError(backend: string, res: { statusCode: number; body: AsyncIterable<unknown> }): Promise<S3Error> {
   let text = '';
   try {
     for await (const chunk of res.body) {

@@ -2,8 +2,10 @@
 // every request signed with our own SigV4 signer, idempotent requests retried on connection
 // errors with exponential backoff. Timeouts are per phase (connect, first byte, idle gaps in the
 // body), never for the whole request: a 10 GiB transfer is fine as long as bytes keep moving.
-import { Pool, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createRelayPool, type RelayPool } from '../../relay/client.ts';
 import { encodeS3Path } from '../../auth/canonical.ts';
 import { signRequest, type Credentials } from '../../auth/sign.ts';
 import { observeBackendCall } from '../../observability/backend-calls.ts';
@@ -41,6 +43,18 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
   /** Safe to send again after a connection error (a stream body never is). */
   idempotent?: boolean;
+  /**
+   * The response body passes through to a client (object GETs): on an http endpoint it comes
+   * over the relay pool (relay/client.ts), whose bodies can be written straight into a response.
+   */
+  relay?: boolean;
+}
+
+/** What send() resolves with: undici's response, or the relay pool's. */
+export interface UpstreamResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: Readable & { text(): Promise<string>; dump(): Promise<void> };
 }
 
 export interface Target {
@@ -52,7 +66,7 @@ export interface Target {
 
 export interface S3Http {
   readonly options: Required<S3EndpointOptions>;
-  send(req: UpstreamRequest): Promise<Dispatcher.ResponseData>;
+  send(req: UpstreamRequest): Promise<UpstreamResponse>;
   /** Where a request goes: path and query exactly as sent and signed. */
   target(bucket: string | undefined, key: string | undefined, query?: [string, string][]): Target;
   close(): Promise<void>;
@@ -88,6 +102,19 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error(`backend ${options.name}: endpoint must be http(s), got ${base.protocol}`);
   if (base.username || base.password) throw new Error(`backend ${options.name}: endpoint must not contain user info (user:password@); credentials have their own fields`);
   const pools = new Map<string, Pool>();
+  const relays = new Map<string, RelayPool>();
+
+  function relayPool(origin: string): RelayPool {
+    let p = relays.get(origin);
+    if (!p) {
+      p = createRelayPool(origin, {
+        connectTimeoutMs: options.connectTimeoutMs, headersTimeoutMs: options.firstByteTimeoutMs, bodyTimeoutMs: options.idleTimeoutMs,
+        keepAliveMs: 4_000, maxIdle: options.connections,
+      });
+      relays.set(origin, p);
+    }
+    return p;
+  }
 
   function pool(origin: string): Pool {
     let p = pools.get(origin);
@@ -120,11 +147,15 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
     return { origin: `${base.protocol}//${host}`, host, pathname, search: encodeQuery(query) };
   }
 
-  async function once(req: UpstreamRequest): Promise<Dispatcher.ResponseData> {
+  async function once(req: UpstreamRequest): Promise<UpstreamResponse> {
     const u = target(req.bucket, req.key, req.query);
     // signRequest reads only host, pathname and search.
     const headers = signRequest({ method: req.method, url: u as unknown as URL, headers: req.headers ?? {}, payloadHash: req.payloadHash ?? 'UNSIGNED-PAYLOAD' }, options.credentials, options.region);
-    return observeBackendCall({ backend: options.name, method: req.method, bucket: req.bucket, key: req.key, query: req.query?.map(([k]) => k) }, headers, () => pool(u.origin).request({
+    const call = { backend: options.name, method: req.method, bucket: req.bucket, key: req.key, query: req.query?.map(([k]) => k) };
+    if (req.relay && req.method === 'GET' && req.body === undefined && base.protocol === 'http:') {
+      return observeBackendCall(call, headers, () => relayPool(u.origin).request({ method: 'GET', path: u.pathname + u.search, headers, signal: req.signal }));
+    }
+    return observeBackendCall(call, headers, () => pool(u.origin).request({
       // The pathname as built is already in canonical encoded form: send exactly what was signed.
       path: u.pathname + u.search,
       method: req.method,
@@ -156,8 +187,9 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
         const timer = setTimeout(() => void p.destroy().catch(() => {}), 2_000);
         await p.close().catch(() => {});
         clearTimeout(timer);
-      }));
+      }, ...[...relays.values()].map((p) => p.close())));
       pools.clear();
+      relays.clear();
     },
   };
 }

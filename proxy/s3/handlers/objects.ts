@@ -2,6 +2,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { abandon } from '../../store/abandon.ts';
+import { isRelayable } from '../../relay/body.ts';
 import { parseIntegrityHeaders } from '../../auth/integrity-headers.ts';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { checksumHeaderName } from '../../auth/checksums.ts';
@@ -115,7 +116,10 @@ async function sendBody(ctx: S3Context, body: Readable, status: number, h: Outgo
     const stage = ctx.faults ? await ctx.faults.wrapBody(status, h) : undefined;
     ctx.res.writeHead(status, h);
     sending = true;
-    await (stage ? pipeline(body, stage, ctx.res) : pipeline(body, ctx.res));
+    // No fault needs the bytes: a relay body writes its read buffers into the response itself.
+    if (stage) await pipeline(body, stage, ctx.res);
+    else if (isRelayable(body)) await body.relayTo(ctx.res);
+    else await pipeline(body, ctx.res);
   } catch (e) {
     abandon(body);
     if (sending && clientGone(ctx, e)) return;

@@ -1,0 +1,234 @@
+// The relay client against real node:http servers on loopback: an upstream, and a front that
+// relays the upstream's body into its own response, read by a real client.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import { createRelayPool, type RelayPool } from './client.ts';
+
+async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string; connections: () => number; close(): Promise<void> }> {
+  const server = createServer(handler);
+  let connections = 0;
+  const sockets = new Set<Socket>();
+  server.on('connection', (s: Socket) => { connections++; sockets.add(s); s.once('close', () => sockets.delete(s)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    server, url, connections: () => connections,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+const host = (url: string) => ({ host: new URL(url).host });
+const pools: RelayPool[] = [];
+function pool(url: string, o: { headersTimeoutMs?: number; bodyTimeoutMs?: number } = {}): RelayPool {
+  const p = createRelayPool(url, { connectTimeoutMs: 5_000, headersTimeoutMs: o.headersTimeoutMs ?? 10_000, bodyTimeoutMs: o.bodyTimeoutMs ?? 10_000 });
+  pools.push(p);
+  return p;
+}
+test.after(async () => { await Promise.all(pools.map((p) => p.close())); });
+
+/** GET `url` with node:http: status, body digest and length, or the error that cut it. */
+function fetchRaw(url: string): Promise<{ status: number; sha: string; length: number; error?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      const h = createHash('sha256');
+      let length = 0;
+      res.on('data', (c: Buffer) => { h.update(c); length += c.length; });
+      res.on('end', () => resolve({ status: res.statusCode!, sha: h.digest('hex'), length }));
+      res.on('error', (e) => resolve({ status: res.statusCode!, sha: '', length, error: e.message }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('relayTo writes the upstream body into a response byte for byte, and the connection is reused', async () => {
+  const body = randomBytes(5 * 1024 * 1024 + 7);
+  const up = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': body.length, etag: '"x"' });
+    res.end(body);
+  });
+  const relay = pool(up.url);
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/obj?x=1', headers: host(up.url) });
+    res.writeHead(r.statusCode, { 'content-length': String(r.headers['content-length']) });
+    await r.body.relayTo(res);
+  });
+  try {
+    const want = createHash('sha256').update(body).digest('hex');
+    for (let i = 0; i < 3; i++) {
+      const got = await fetchRaw(front.url);
+      assert.equal(got.status, 200);
+      assert.equal(got.length, body.length);
+      assert.equal(got.sha, want);
+    }
+    assert.equal(up.connections(), 1, 'one keep-alive connection served all three');
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
+test('a client that stops reading stops the upstream (no buffering in between); resumed, every byte arrives', async () => {
+  const MiB = 1024 * 1024;
+  const total = 96 * MiB;
+  const chunk = randomBytes(MiB);
+  let accepted = 0;
+  let stalledSince = 0;
+  const up = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': total });
+    const pump = () => {
+      while (accepted < total) {
+        accepted += MiB;
+        if (!res.write(chunk)) { stalledSince = Date.now(); res.once('drain', () => { stalledSince = 0; pump(); }); return; }
+      }
+      res.end();
+    };
+    pump();
+  });
+  const relay = pool(up.url);
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/', headers: host(up.url) });
+    res.writeHead(200, { 'content-length': total });
+    await r.body.relayTo(res).catch(() => {});
+  });
+  try {
+    const res = await new Promise<IncomingMessage>((r) => httpRequest(front.url, { agent: false }, r).end());
+    res.pause();
+    // Wait until the upstream has been held up for a while with the client still not reading.
+    const deadline = Date.now() + 20_000;
+    while (!(stalledSince && Date.now() - stalledSince > 500) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(stalledSince, 'the upstream was held back');
+    assert.ok(accepted < total, `the upstream could hand over only what the sockets' buffers hold (${accepted / MiB} MiB of ${total / MiB})`);
+    let n = 0;
+    const h = createHash('sha256');
+    res.on('data', (c: Buffer) => { n += c.length; h.update(c); });
+    res.resume();
+    await new Promise((r) => res.once('end', r));
+    assert.equal(n, total);
+    const want = createHash('sha256');
+    for (let i = 0; i < total / MiB; i++) want.update(chunk);
+    assert.equal(h.digest('hex'), want.digest('hex'));
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
+test('as a stream: bodies are copies, chunked error documents decode, HEAD has no body, and the connection is kept', async () => {
+  const body = randomBytes(300_000);
+  const up = await listen((req, res) => {
+    if (req.url === '/chunked') {
+      res.writeHead(404, { 'content-type': 'application/xml' });
+      res.write('<Error><Code>NoSuchKey</Code>');
+      res.end('<Message>gone</Message></Error>');
+      return;
+    }
+    res.writeHead(200, { 'content-length': body.length });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  const relay = pool(up.url);
+  try {
+    const a = await relay.request({ method: 'GET', path: '/a', headers: host(up.url) });
+    const parts: Buffer[] = [];
+    for await (const c of a.body) parts.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(parts), body);
+    const e = await relay.request({ method: 'GET', path: '/chunked', headers: host(up.url) });
+    assert.equal(e.statusCode, 404);
+    assert.equal(e.headers['transfer-encoding'], 'chunked');
+    assert.equal(await e.body.text(), '<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>');
+    const h = await relay.request({ method: 'HEAD', path: '/a', headers: host(up.url) });
+    assert.equal(h.headers['content-length'], String(body.length));
+    assert.equal(await h.body.text(), '');
+    const again = await relay.request({ method: 'GET', path: '/a', headers: host(up.url) });
+    assert.deepEqual(Buffer.from(await again.body.text(), 'latin1').length > 0, true);
+    assert.equal(up.connections(), 1);
+  } finally {
+    await up.close();
+  }
+});
+
+test('an upstream that dies mid-body fails the relay and the client sees a cut response', async () => {
+  const up = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': 10 * 1024 * 1024 });
+    res.write(randomBytes(1024 * 1024), () => setTimeout(() => res.socket!.destroy(), 50));
+  });
+  const relay = pool(up.url);
+  let relayError: unknown;
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/', headers: host(up.url) });
+    res.writeHead(200, { 'content-length': 10 * 1024 * 1024 });
+    try {
+      await r.body.relayTo(res);
+    } catch (e) {
+      relayError = e;
+      res.destroy();
+    }
+  });
+  try {
+    const got = await fetchRaw(front.url).catch((e: Error) => ({ status: 0, length: -1, error: e.message }));
+    assert.ok(got.error, 'the client sees an error, not a complete body');
+    assert.equal((relayError as { code?: string }).code, 'UND_ERR_SOCKET');
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
+test('a client that goes away mid-body ends the relay and closes the upstream connection', async () => {
+  let upstreamClosed!: () => void;
+  const closed = new Promise<void>((r) => { upstreamClosed = r; });
+  const up = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': 64 * 1024 * 1024 });
+    res.socket!.once('close', upstreamClosed);
+    const chunk = randomBytes(1024 * 1024);
+    const pump = () => { while (res.write(chunk)); res.once('drain', pump); };
+    pump();
+  });
+  const relay = pool(up.url);
+  let relayError: unknown;
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/', headers: host(up.url) });
+    res.writeHead(200, { 'content-length': 64 * 1024 * 1024 });
+    await r.body.relayTo(res).catch((e: unknown) => { relayError = e; });
+  });
+  try {
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(front.url, { agent: false }, (res) => {
+        res.once('data', () => { req.destroy(); resolve(); });
+      });
+      req.on('error', () => {});
+      req.end();
+    });
+    await closed;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((relayError as { code?: string }).code, 'ERR_STREAM_PREMATURE_CLOSE');
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
+test('timeouts and garbage: no head in time, a stalled body, a malformed status line', async () => {
+  const up = await listen((req, res) => {
+    if (req.url === '/silent') return;
+    if (req.url === '/stall') {
+      res.writeHead(200, { 'content-length': 100 });
+      res.write('x');
+      return;
+    }
+    res.socket!.end('HTTX/1.1 200 OK\r\n\r\n');
+  });
+  const relay = pool(up.url, { headersTimeoutMs: 200, bodyTimeoutMs: 200 });
+  try {
+    await assert.rejects(relay.request({ method: 'GET', path: '/silent', headers: host(up.url) }), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    const s = await relay.request({ method: 'GET', path: '/stall', headers: host(up.url) });
+    await assert.rejects(s.body.text(), { code: 'UND_ERR_BODY_TIMEOUT' });
+    await assert.rejects(relay.request({ method: 'GET', path: '/bad', headers: host(up.url) }), /malformed status line/);
+    await assert.rejects(relay.request({ method: 'GET', path: '/', headers: { host: 'x', 'x-evil': 'a\r\nb: c' } }), /CR or LF/);
+  } finally {
+    await up.close();
+  }
+});
