@@ -17,6 +17,7 @@ import { createFaultService } from './service.ts';
 import { sendErrorFault } from './faults/s3/error.ts';
 import { classify } from './sidecar/operation.ts';
 import { forward } from './sidecar/forward.ts';
+import { createRelayPool } from '../proxy/relay/client.ts';
 import { requestScope } from '../proxy/observability/request-scope.ts';
 import { signedHeaderNames } from '../proxy/observability/trace-context.ts';
 import { logRequestLine } from '../proxy/observability/request-line.ts';
@@ -73,6 +74,10 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   });
   const { engine, registry, routes: control } = service;
   const pool = new Pool(upstream.origin, { connections: o.connections ?? 256, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  const relay = upstream.protocol === 'http:'
+    ? createRelayPool(upstream.origin, { connectTimeoutMs: 10_000, headersTimeoutMs: 0, bodyTimeoutMs: 0, keepAliveMs: 30_000, maxIdle: o.connections ?? 256 })
+    : undefined;
+  const upstreams = { pool, relay };
   const event = o.onEvent ?? (() => {});
   const domains = o.domains ?? [];
 
@@ -87,10 +92,10 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
     logRequestLine(req, res, { requestId, ...c }, event);
     try {
       // With no fault held at all, nothing is decided: straight to the upstream.
-      if (registry.size === 0) return await forward(pool, req, res);
+      if (registry.size === 0) return await forward(upstreams, req, res);
       const faults = await engine.onRequest({ req, res, requestId, ...c });
       if (faults?.handled || res.destroyed) return;
-      await forward(pool, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
+      await forward(upstreams, req, res, faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : undefined);
     } catch (e) {
       upstreamFailed(res, e, requestId);
     }
@@ -113,7 +118,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
       // A client that signed its traceparent keeps it (rewriting it would break the signature).
       const signed = signedHeaderNames(req.headers, req.url ?? '/');
       const replaceHeaders = signed.has('traceparent') || signed.has('tracestate') ? undefined : traceHeaders(upstreamSpan);
-      await forward(pool, req, res, { replaceHeaders, ...(faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : {}) });
+      await forward(upstreams, req, res, { replaceHeaders, ...(faults ? { wrapBody: (s, h) => faults.wrapBody(s, h) } : {}) });
     } catch (e) {
       upstreamSpan?.recordException(e as Error);
       upstreamFailed(res, e, requestId);
@@ -152,7 +157,7 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
       const closing = [server, controlServer].filter((s): s is Server => s !== undefined).map((s) => new Promise<void>((r) => { s.close(() => r()); s.closeIdleConnections(); }));
       setTimeout(() => { for (const s of [...sockets, ...controlSockets]) s.destroy(); }, 1000).unref();
       await Promise.all(closing);
-      await pool.close();
+      await Promise.all([pool.close(), relay?.close()]);
     },
   };
 }

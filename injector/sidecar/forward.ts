@@ -6,6 +6,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { pipeline } from 'node:stream/promises';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { RelayPool } from '../../proxy/relay/client.ts';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'expect', 'proxy-authorization', 'proxy-authenticate']);
 
@@ -60,8 +61,15 @@ function replaced(headers: string[], with_: Record<string, string> | undefined):
   return out;
 }
 
+/** Where requests go: undici for everything, the relay pool (http upstreams) for bodiless GET and HEAD. */
+export interface Upstreams {
+  pool: Dispatcher;
+  relay?: RelayPool;
+}
+
 /** Sends `req` upstream and streams the answer into `res`. Rejects only on upstream failure before headers. */
-export async function forward(upstream: Dispatcher, req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks = {}): Promise<void> {
+export async function forward(upstreams: Upstreams, req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks = {}): Promise<void> {
+  const upstream = upstreams.pool;
   const abort = new AbortController();
   const onClose = () => { if (!res.writableFinished) abort.abort(new Error('client went away')); };
   res.once('close', onClose);
@@ -72,8 +80,23 @@ export async function forward(upstream: Dispatcher, req: IncomingMessage, res: S
     body: hasBody(req) ? req : null,
     signal: abort.signal,
   };
+  if (!hooks.wrapBody && upstreams.relay && (opts.method === 'GET' || opts.method === 'HEAD') && opts.body === null) {
+    // Fast path for downloads: the relay pool's read buffers go straight into the response.
+    const up = await upstreams.relay.request({ method: opts.method as 'GET' | 'HEAD', path: opts.path, headers: opts.headers, signal: abort.signal });
+    if (res.destroyed) {
+      up.body.destroy();
+      return;
+    }
+    res.writeHead(up.statusCode, responseHeaders(up.headers));
+    try {
+      await up.body.relayTo(res);
+    } catch {
+      res.destroy(); // mid-body failure or a client that left: the client must see a broken response
+    }
+    return;
+  }
   if (!hooks.wrapBody) {
-    // Fast path, no fault on this request: undici writes the body straight into the response.
+    // No fault on this request: undici writes the body straight into the response.
     let started = false;
     try {
       await upstream.stream(opts, ({ statusCode, headers }) => {
