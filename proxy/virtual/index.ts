@@ -152,7 +152,15 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     replica: config.replica, leaseMs: j.lease, concurrency: j.concurrency, jobsPerSecond: j.objectsPerSecond, bytesPerSecond: j.bytesPerSecond, pollMs: j.pollInterval, log,
   });
   // A backend back from an outage: check its copies and write what it missed.
-  monitor.onChange((s) => { if (s.state === 'up' && !closed) void queueRepairs(ctx, s.name).catch((e: unknown) => log('warn', 'repair not queued', { backend: s.name, error: (e as Error).message })); });
+  // Removals left for it are settled now rather than at the sweeper's next pass.
+  let settling = false;
+  monitor.onChange((s) => {
+    if (s.state !== 'up' || closed) return;
+    void queueRepairs(ctx, s.name).catch((e: unknown) => log('warn', 'repair not queued', { backend: s.name, error: (e as Error).message }));
+    if (settling) return;
+    settling = true;
+    void recoverIntents(ctx, rt.current()).catch(() => {}).finally(() => { settling = false; });
+  });
   wireHealth(health, rt.current());
   await ctx.usage.refresh();
   health.start();
