@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { ScanOptions } from '../store/types.ts';
 import { findSql } from './find.ts';
 import { postgresFindSql } from './find-schema.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, markError, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { jobsSchemaSql, postgresJobs } from './postgres-jobs.ts';
 
@@ -49,6 +49,10 @@ ALTER TABLE ${s}.uploads ADD COLUMN IF NOT EXISTS checksum_type TEXT;
 CREATE INDEX IF NOT EXISTS uploads_by_key ON ${s}.uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON ${s}.uploads (initiated);
 CREATE TABLE IF NOT EXISTS ${s}.meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ${s}.origin_marks (
+  bucket TEXT COLLATE "C" NOT NULL, key TEXT COLLATE "C" NOT NULL, kind TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT,
+  at BIGINT NOT NULL, PRIMARY KEY (bucket, key)
+);
 CREATE TABLE IF NOT EXISTS ${s}.parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size BIGINT NOT NULL,
   last_modified BIGINT NOT NULL, checksums TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
@@ -212,6 +216,31 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
     },
     async parts(id, after, limit) {
       return (await all(`SELECT * FROM ${s}.parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`, [id, after, limit])).map(partFromRow);
+    },
+    async getOriginMark(bucket, key) {
+      const r = await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND key = ?`, [bucket, key]);
+      return r[0] ? originMarkFromRow(r[0]) : undefined;
+    },
+    async setOriginMark(bucket, key, kind, error) {
+      if (kind === 'deleted') {
+        await all(`INSERT INTO ${s}.origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
+          ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = EXCLUDED.at`, [bucket, key, Date.now()]);
+      } else {
+        await all(`INSERT INTO ${s}.origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'failed', 1, ?, ?)
+          ON CONFLICT (bucket, key) DO UPDATE SET attempts = ${s}.origin_marks.attempts + 1, error = EXCLUDED.error, at = EXCLUDED.at
+          WHERE ${s}.origin_marks.kind = 'failed'`, [bucket, key, markError(error), Date.now()]);
+      }
+    },
+    async clearOriginMark(bucket, key, kind) {
+      await all(`DELETE FROM ${s}.origin_marks WHERE bucket = ? AND key = ? AND kind = ?`, [bucket, key, kind]);
+    },
+    async originMarks(bucket, kind, o) {
+      const { where, params } = keyRange(o.prefix, o.after);
+      return (await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND kind = ? AND ${where} ORDER BY key LIMIT ?`, [bucket, kind, ...params, o.limit])).map(originMarkFromRow);
+    },
+    async originMarksOf(bucket, keys) {
+      if (!keys.length) return [];
+      return (await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND key = ANY(?::text[])`, [bucket, [...keys]])).map(originMarkFromRow);
     },
     async getMeta(name) {
       return (await all(`SELECT value FROM ${s}.meta WHERE name = ?`, [name]))[0]?.value as string | undefined;

@@ -1,7 +1,7 @@
 // Row ↔ record conversion shared by the SQL implementations: the same columns in both.
 import type { ChecksumAlgorithm, ChecksumType, Checksums } from '../store/types.ts';
 import type { FoundObject } from './find.ts';
-import type { Intent, PartRecord, PlacedObject, Replica, UploadRecord } from './types.ts';
+import type { Intent, OriginMark, PartRecord, PlacedObject, Replica, UploadRecord } from './types.ts';
 
 export const OBJECT_COLUMNS = [
   'bucket', 'key', 'backend', 'size', 'etag', 'last_modified', 'content_type', 'cache_control', 'content_disposition',
@@ -90,4 +90,18 @@ export function partFromRow(r: Row): PartRecord {
     lastModified: new Date(Number(r.last_modified)),
     checksums: JSON.parse(String(r.checksums)) as Checksums,
   };
+}
+
+export function originMarkFromRow(r: Row): OriginMark {
+  const m: OriginMark = {
+    bucket: String(r.bucket), key: String(r.key), kind: r.kind === 'failed' ? 'failed' : 'deleted',
+    attempts: Number(r.attempts), at: new Date(Number(r.at)),
+  };
+  if (r.error !== null && r.error !== undefined) m.error = String(r.error);
+  return m;
+}
+
+/** Errors kept with a mark are for people: one line, bounded. */
+export function markError(e: string | undefined): string | null {
+  return e === undefined ? null : e.replace(/\s+/g, ' ').slice(0, 500);
 }

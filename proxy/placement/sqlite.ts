@@ -8,7 +8,7 @@ import type { ScanOptions } from '../store/types.ts';
 import { createBatcher } from './batch.ts';
 import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, markError, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { JOBS_SCHEMA, sqliteJobs } from './sqlite-jobs.ts';
 
@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS uploads (
 CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated, upload_id);
 CREATE INDEX IF NOT EXISTS uploads_by_age ON uploads (initiated);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS origin_marks (
+  bucket TEXT NOT NULL, key TEXT NOT NULL, kind TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT, at INTEGER NOT NULL,
+  PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS parts (
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, etag TEXT NOT NULL, size INTEGER NOT NULL,
   last_modified INTEGER NOT NULL, checksums TEXT NOT NULL, PRIMARY KEY (upload_id, part_number)
@@ -182,6 +186,36 @@ export function openSqliteIndex(path: string): PlacementIndex {
     },
     async parts(id, after, limit) {
       return (q('SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?').all(id, after, limit) as Row[]).map(partFromRow);
+    },
+    async getOriginMark(bucket, key) {
+      const r = q('SELECT * FROM origin_marks WHERE bucket = ? AND key = ?').get(bucket, key) as Row | undefined;
+      return r ? originMarkFromRow(r) : undefined;
+    },
+    setOriginMark(bucket, key, kind, error) {
+      return batch(() => {
+        if (kind === 'deleted') {
+          q(`INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
+             ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = excluded.at`).run(bucket, key, Date.now());
+        } else {
+          q(`INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'failed', 1, ?, ?)
+             ON CONFLICT (bucket, key) DO UPDATE SET attempts = attempts + 1, error = excluded.error, at = excluded.at WHERE kind = 'failed'`).run(bucket, key, markError(error), Date.now());
+        }
+      });
+    },
+    clearOriginMark(bucket, key, kind) {
+      return batch(() => { q('DELETE FROM origin_marks WHERE bucket = ? AND key = ? AND kind = ?').run(bucket, key, kind); });
+    },
+    async originMarks(bucket, kind, o) {
+      const { where, params } = keyRange(o.prefix, o.after);
+      return (q(`SELECT * FROM origin_marks WHERE bucket = ? AND kind = ? AND ${where} ORDER BY key LIMIT ?`).all(bucket, kind, ...params, o.limit) as Row[]).map(originMarkFromRow);
+    },
+    async originMarksOf(bucket, keys) {
+      const out = [];
+      for (let i = 0; i < keys.length; i += 500) {
+        const chunk = keys.slice(i, i + 500);
+        out.push(...(q(`SELECT * FROM origin_marks WHERE bucket = ? AND key IN (${marks(chunk.length)})`).all(bucket, ...chunk) as Row[]).map(originMarkFromRow));
+      }
+      return out;
     },
     async getMeta(name) {
       return (q('SELECT value FROM meta WHERE name = ?').get(name) as { value: string } | undefined)?.value;

@@ -90,6 +90,21 @@ export interface UploadListOptions {
   limit: number;
 }
 
+/**
+ * What the index remembers about a key of a virtual bucket with a read-through origin
+ * (virtual/origin/): 'deleted' — deleted here, so the origin's copy stays hidden (a tombstone);
+ * 'failed' — copying it in from the origin failed, retried later.
+ */
+export interface OriginMark {
+  bucket: string;
+  key: string;
+  kind: 'deleted' | 'failed';
+  /** 'failed': how many copies failed so far. */
+  attempts: number;
+  error?: string;
+  at: Date;
+}
+
 export interface PlacementIndex {
   readonly kind: 'sqlite' | 'postgres';
   get(bucket: string, key: string): Promise<PlacedObject | undefined>;
@@ -130,6 +145,17 @@ export interface PlacementIndex {
   uploadsBefore(date: Date, limit: number): Promise<UploadRecord[]>;
   putPart(p: PartRecord): Promise<void>;
   parts(uploadId: string, after: number, limit: number): Promise<PartRecord[]>;
+
+  /** The key's origin mark, if any. */
+  getOriginMark(bucket: string, key: string): Promise<OriginMark | undefined>;
+  /** 'deleted' replaces any mark; 'failed' counts an attempt and never replaces 'deleted'. */
+  setOriginMark(bucket: string, key: string, kind: OriginMark['kind'], error?: string): Promise<void>;
+  /** Removes the key's mark when it is of `kind`. */
+  clearOriginMark(bucket: string, key: string, kind: OriginMark['kind']): Promise<void>;
+  /** Marks of `kind` with `prefix` and key > `after`, in key order, at most `limit`. */
+  originMarks(bucket: string, kind: OriginMark['kind'], opts: ScanOptions): Promise<OriginMark[]>;
+  /** The marks among `keys` (any number; asked in chunks). */
+  originMarksOf(bucket: string, keys: readonly string[]): Promise<OriginMark[]>;
 
   /**
    * Small named values the index keeps: its identity and start count (virtual/index-marker.ts),
