@@ -24,7 +24,7 @@ export const SecretKeys = z.object({
 }).strict();
 export type SecretKeys = z.infer<typeof SecretKeys>;
 
-const httpUrl = cel({ rule: "self.matches('^https?://[^/?#\\\\s]+/?$')", message: 'must be an http(s)://host[:port] URL without a path' });
+export const httpUrl = cel({ rule: "self.matches('^https?://[^/?#\\\\s]+/?$')", message: 'must be an http(s)://host[:port] URL without a path' });
 
 export const BackendBucketResourceSpec = BackendBucketSpec.omit({ kind: true, path: true, endpoint: true, bucket: true }).extend({
   endpoint: z.url({ protocol: /^https?$/ }).max(2048).meta(httpUrl).describe('the S3 endpoint, http(s)://host[:port]'),

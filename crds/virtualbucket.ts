@@ -5,6 +5,29 @@ import { z } from 'zod';
 import { STRATEGIES } from '../proxy/balancer/strategies.ts';
 import { durationSchema, sizeSchema } from './units.ts';
 import { bucketName, cel, commonStatus, dnsName, immutable, LabelSelector } from './meta.ts';
+import { httpUrl, SecretKeys } from './backendbucket.ts';
+
+/**
+ * A read-through origin (docs/balancing.md, "Read-through origin"): an existing bucket whose
+ * objects the virtual bucket serves until they are copied in. Never written to. The gateway
+ * config adds `credentials`, the resource `credentialsSecret` (like backends and BackendBuckets).
+ */
+export const OriginSpec = z.object({
+  endpoint: z.url({ protocol: /^https?$/ }).max(2048).meta(httpUrl)
+    .describe('the origin S3 endpoint, http(s)://host[:port]'),
+  bucket: bucketName.describe('the origin bucket: read and listed, never written'),
+  region: z.string().min(1).max(64).default('us-east-1').describe('region requests are signed for'),
+  pathStyle: z.boolean().default(true).describe('http://host/bucket/key rather than http://bucket.host/key'),
+  copyConcurrency: z.number().int().min(1).max(64).default(4).describe('objects read through the gateway copied in at once, in the background'),
+  retryInterval: durationSchema.default(30_000).describe('how often copies that failed are tried again'),
+  migrate: z.object({
+    enabled: z.boolean().default(false).describe('copy every origin object in the background at start (a finished migration is not run again)'),
+    objectsPerSecond: z.number().min(0.1).max(1_000_000).optional().describe('at most this many objects a second (default: unlimited)'),
+    bandwidth: sizeSchema.optional().describe('at most this many bytes a second, e.g. 50Mi (default: unlimited)'),
+    concurrency: z.number().int().min(1).max(64).default(4).describe('objects copied at once'),
+  }).strict().optional().describe('the background migration of every origin object (also started by the admin API)'),
+}).strict();
+export type OriginSpec = z.infer<typeof OriginSpec>;
 
 export const VirtualBucketSpec = z.object({
   backends: z.array(dnsName).max(256).optional().describe('backend names, in this order'),
@@ -59,6 +82,9 @@ export const VirtualBucketResourceSpec = VirtualBucketSpec.extend({
   resources: GatewayResources.optional().describe('gateway container resources; each given field replaces its default'),
   accessSecretName: z.string().min(1).max(253).optional()
     .describe('Secret the operator creates with the S3 keys applications use (default <name>-access)'),
+  origin: OriginSpec.extend({
+    credentialsSecret: SecretKeys.describe('the Secret holding the access key the gateway reads the origin with'),
+  }).strict().optional().describe('an existing bucket served read-through and migrated in (docs/balancing.md)'),
 }).strict().meta(cel(
   { rule: '(has(self.backends) && size(self.backends) > 0) != has(self.backendSelector)', message: 'list backends or give a backendSelector, not both' },
   { rule: "self.replicas <= 1 || (has(self.index) && self.index.kind == 'postgres')", message: 'more than one replica needs a postgres index', fieldPath: '.replicas' },
@@ -78,6 +104,21 @@ export const BackendHealth = z.object({
   writable: z.boolean().optional().describe('takes new writes right now (up, room, weight > 0)'),
 });
 
+export const OriginProgress = z.object({
+  reads: z.number().int().min(0).optional().describe('GET/HEAD answered from the origin since the gateway started'),
+  copied: z.number().int().min(0).optional().describe('objects copied in after such reads since the gateway started'),
+  copyFailures: z.number().int().min(0).optional().describe('copies after reads that failed (each is retried)'),
+  migration: z.enum(['Counting', 'Running', 'Done', 'Cancelled', 'Failed']).optional().describe('state of the last migration run'),
+  migrationRun: z.number().int().min(0).optional().describe('the run number (a new run starts at 1 more)'),
+  migratedObjects: z.number().int().min(0).optional().describe('objects the run copied'),
+  migratedBytes: z.number().int().min(0).optional().describe('bytes the run copied'),
+  skippedObjects: z.number().int().min(0).optional().describe('objects the run found copied already, written here or deleted here'),
+  failedObjects: z.number().int().min(0).optional().describe('objects the run could not copy'),
+  remainingObjects: z.number().int().min(0).optional().describe('origin objects the run has still to settle'),
+  remainingBytes: z.number().int().min(0).optional().describe('origin bytes the run has still to settle'),
+  lastError: z.string().max(1024).optional().describe('the run\'s last error'),
+});
+
 export const VirtualBucketStatus = z.object({
   ...commonStatus,
   bucketName: z.string().max(63).optional().describe('the bucket name clients use'),
@@ -95,5 +136,6 @@ export const VirtualBucketStatus = z.object({
     scanned: z.number().int().min(0).describe('records walked so far'),
     queued: z.number().int().min(0).describe('copies found missing or short and queued'),
   })).max(32).optional().describe('repair scans running or queued'),
+  origin: OriginProgress.optional().describe('read-through origin: reads, copies and the migration\'s progress, from the gateway\'s /status'),
 });
 export type VirtualBucketStatus = z.infer<typeof VirtualBucketStatus>;

@@ -14,11 +14,27 @@ import { TYPES, type KubeObject } from '../kube/types.ts';
 import { selectBackends } from '../selection.ts';
 import { ensureAccessSecret } from './access.ts';
 import { fetchGatewayStatus, statusUrl } from './gateway-status.ts';
-import type { StatusSnapshot } from '../../proxy/health/status.ts';
+import type { OriginStatus, StatusSnapshot } from '../../proxy/health/status.ts';
 import { ensureFaultSecret } from './fault-token.ts';
 import { childName, faultSecretName, render } from './render.ts';
 
 type BackendRow = NonNullable<VirtualBucketStatus['backends']>[number];
+
+const MIGRATION_STATES = { counting: 'Counting', running: 'Running', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' } as const;
+
+/** The gateway's origin progress (/status) as the resource's status.origin. */
+export function originProgress(o: OriginStatus | undefined): VirtualBucketStatus['origin'] {
+  if (!o) return undefined;
+  const m = o.migration;
+  return {
+    reads: o.reads, copied: o.copied, copyFailures: o.copyFailures,
+    ...(m ? {
+      migration: MIGRATION_STATES[m.state], migrationRun: m.run, migratedObjects: m.copied, migratedBytes: m.copiedBytes,
+      skippedObjects: m.skipped, failedObjects: m.failed, remainingObjects: m.remainingObjects, remainingBytes: m.remainingBytes,
+      ...(m.lastError ? { lastError: m.lastError.slice(0, 1024) } : {}),
+    } : {}),
+  };
+}
 
 async function writeStatus(ctx: Ctx, vb: KubeObject, status: VirtualBucketStatus, conditions: ConditionInput[]): Promise<void> {
   const w = await writeStatusOf(ctx, TYPES.virtualBucket, vb, status, conditions);
@@ -101,7 +117,11 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
     return { name, health: s.state === 'up' ? 'Up' : 'Down', latencyMs: s.latencyMs, usedBytes: s.usedBytes, objects: s.objects, maxSize: s.maxSize, freeBytes: s.freeBytes, writable };
   });
   rows.push(...missing.map((name) => ({ name, health: 'Missing' as const })));
-  const status: VirtualBucketStatus = { ...base, readyReplicas, backendCount: usable.length, backends: rows, configHash: out.configHash, ...copiesStatus(gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined) };
+  const origin = gw.ok ? originProgress(gw.snapshot.virtualBuckets.find((v) => v.name === bucketName)?.origin) : undefined;
+  const status: VirtualBucketStatus = {
+    ...base, readyReplicas, backendCount: usable.length, backends: rows, configHash: out.configHash,
+    ...copiesStatus(gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined), ...(origin ? { origin } : {}),
+  };
 
   const deleting = found.filter((b) => b.metadata.deletionTimestamp).map((b) => b.metadata.name);
   const served = gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined;

@@ -122,3 +122,22 @@ test('a postgres index: the URL Secret mounted and read from a file, replicas ro
   assert.deepEqual(pod.volumes.find((v: any) => v.name === mount.name).secret, { secretName: 'pg', items: [{ key: 'dsn', path: 'url' }] });
   assert.deepEqual(pod.volumes.find((v: any) => v.name === 'data'), { name: 'data', emptyDir: {} });
 });
+
+test('an origin is rendered with its spec as written and its keys from the mounted Secret, never in the ConfigMap', () => {
+  const origin = { endpoint: 'https://s3.legacy.example', bucket: 'old-photos', region: 'eu-west-1', credentialsSecret: { name: 'legacy-keys', accessKeyIdKey: 'id' }, retryInterval: '2m', migrate: { enabled: true, bandwidth: '50Mi', objectsPerSecond: 20 } };
+  const out = renderFor({ backends: ['minio-a'], origin });
+  assert.doesNotMatch(out.configYaml, /accessKeyId:|secretAccessKey:|legacy-keys/);
+  assert.match(out.configYaml, /bandwidth: 50Mi/);
+  const v = parseBalancingConfig(parse(out.configMap.data!['config.yaml']!)).virtualBuckets[0]!;
+  assert.deepEqual(v.origin, {
+    endpoint: 'https://s3.legacy.example', bucket: 'old-photos', region: 'eu-west-1', pathStyle: true, copyConcurrency: 4, retryInterval: 120_000,
+    migrate: { enabled: true, bandwidth: 50 * 2 ** 20, objectsPerSecond: 20, concurrency: 4 }, credentials: { secretDir: '/etc/floodgate/origin' },
+  });
+  const pod = (out.deployment.spec as any).template.spec;
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/origin');
+  assert.equal(mount.readOnly, true);
+  assert.deepEqual(pod.volumes.find((x: any) => x.name === mount.name).secret, {
+    secretName: 'legacy-keys', items: [{ key: 'id', path: 'accessKeyId' }, { key: 'secretAccessKey', path: 'secretAccessKey' }],
+  });
+  assert.equal(renderFor({ backends: ['minio-a'] }).configYaml.includes('origin'), false);
+});

@@ -20,6 +20,7 @@ const SECRETS_DIR = '/etc/floodgate/backends';
 const DATA_DIR = '/var/lib/floodgate';
 const FAULTS_DIR = '/etc/floodgate/faults';
 const INDEX_URL_DIR = '/etc/floodgate/index';
+const ORIGIN_SECRET_DIR = '/etc/floodgate/origin';
 export const DEFAULT_INDEX_SIZE = '1Gi';
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
 
@@ -82,9 +83,24 @@ export function labelsFor(vb: KubeObject): Record<string, string> {
 /** The gateway's balancing configuration for one virtual bucket. */
 const isPostgres = (spec: VirtualBucketResourceSpec) => spec.index?.kind === 'postgres';
 
+/** The read-through origin's entry: the spec as written (sizes, durations), keys from the mounted Secret. */
+function renderOrigin(spec: VirtualBucketResourceSpec, raw: Record<string, unknown>): Record<string, unknown> | undefined {
+  const o = spec.origin;
+  if (!o) return undefined;
+  const r = (raw.origin ?? {}) as { retryInterval?: unknown; migrate?: { bandwidth?: unknown } };
+  const { credentialsSecret: _secret, ...rest } = o;
+  return {
+    ...rest,
+    retryInterval: r.retryInterval ?? o.retryInterval,
+    ...(o.migrate ? { migrate: { ...o.migrate, ...(r.migrate?.bandwidth !== undefined ? { bandwidth: r.migrate.bandwidth } : {}) } } : {}),
+    credentials: { secretDir: ORIGIN_SECRET_DIR },
+  };
+}
+
 export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
   const raw = i.rawSpec;
   const pg = isPostgres(i.spec);
+  const origin = renderOrigin(i.spec, raw);
   return {
     // One pod at a time owns the sqlite index: a stable name lets the next pod settle the write
     // intents the last one left (they are looked up by replica name). Replicas sharing postgres
@@ -110,6 +126,7 @@ export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'b
       strategy: i.spec.strategy,
       mode: i.spec.mode,
       redirectExpiry: raw.redirectExpiry ?? i.spec.redirectExpiry,
+      ...(origin ? { origin } : {}),
     }],
     index: pg ? { kind: 'postgres', urlFile: `${INDEX_URL_DIR}/url` } : { kind: 'sqlite', path: `${DATA_DIR}/index.db` },
   };
@@ -129,6 +146,7 @@ export function render(i: RenderInput): Rendered {
   const rawIndex = (i.rawSpec.index ?? {}) as { size?: unknown };
   const pg = isPostgres(i.spec);
   const urlSecret = i.spec.index?.urlSecret;
+  const originSecret = i.spec.origin?.credentialsSecret;
   const claim: KubeObject | undefined = pg ? undefined : {
     metadata: { ...meta, name: indexClaimName(vb) },
     spec: {
@@ -174,6 +192,7 @@ export function render(i: RenderInput): Rendered {
               { name: 'data', mountPath: DATA_DIR },
               { name: 'faults', mountPath: FAULTS_DIR, readOnly: true },
               ...(pg ? [{ name: 'index-url', mountPath: INDEX_URL_DIR, readOnly: true }] : []),
+              ...(originSecret ? [{ name: 'origin-credentials', mountPath: ORIGIN_SECRET_DIR, readOnly: true }] : []),
               ...i.backends.map((b) => ({ name: volumeOf(b.name), mountPath: `${SECRETS_DIR}/${b.name}`, readOnly: true })),
             ],
           }],
@@ -182,6 +201,13 @@ export function render(i: RenderInput): Rendered {
             pg ? { name: 'data', emptyDir: {} } : { name: 'data', persistentVolumeClaim: { claimName: indexClaimName(vb) } },
             ...(pg && urlSecret ? [{ name: 'index-url', secret: { secretName: urlSecret.name, items: [{ key: urlSecret.key, path: 'url' }] } }] : []),
             { name: 'faults', secret: { secretName: i.faultSecretName, items: [{ key: 'token', path: 'token' }] } },
+            ...(originSecret ? [{
+              name: 'origin-credentials',
+              secret: {
+                secretName: originSecret.name,
+                items: [{ key: originSecret.accessKeyIdKey, path: 'accessKeyId' }, { key: originSecret.secretAccessKeyKey, path: 'secretAccessKey' }],
+              },
+            }] : []),
             ...i.backends.map((b) => ({
               name: volumeOf(b.name),
               secret: {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { GatewayFileConfig } from '../config.ts';
 import { durationSchema, sizeSchema } from './units.ts';
 import { BackendBucketSpec } from '../../crds/backendbucket.ts';
-import { VirtualBucketSpec } from '../../crds/virtualbucket.ts';
+import { OriginSpec, VirtualBucketSpec } from '../../crds/virtualbucket.ts';
 import { bucketName, dnsName } from '../../crds/meta.ts';
 
 export { BackendBucketSpec, VirtualBucketSpec };
@@ -51,7 +51,13 @@ export const BackendConfig = BackendBucketSpec.extend({
 });
 export type BackendConfig = z.infer<typeof BackendConfig>;
 
-export const VirtualBucketConfig = VirtualBucketSpec.extend({ name: bucketName }).strict().superRefine((v, ctx) => {
+/** A read-through origin (virtual/origin/): the API's spec plus the keys the gateway reads it with. */
+export const OriginConfig = OriginSpec.extend({ credentials }).strict().superRefine((o, ctx) => {
+  if (hasUserInfo(o.endpoint)) ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'must not contain user info (user:password@); put keys under credentials:' });
+});
+export type OriginConfig = z.infer<typeof OriginConfig>;
+
+export const VirtualBucketConfig = VirtualBucketSpec.extend({ name: bucketName, origin: OriginConfig.optional() }).strict().superRefine((v, ctx) => {
   if (!v.backends?.length && !v.backendSelector) ctx.addIssue({ code: 'custom', path: ['backends'], message: 'list backends or give a backendSelector' });
   if (v.writeQuorum !== undefined && v.writeQuorum > v.copies) ctx.addIssue({ code: 'custom', path: ['writeQuorum'], message: `writeQuorum ${v.writeQuorum} exceeds copies ${v.copies}` });
 });
@@ -97,6 +103,14 @@ export const BALANCING_FIELDS = {
   readRepair: z.boolean().default(true),
 };
 
+function sameEndpoint(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 function checkReferences(c: { backends: BackendConfig[]; virtualBuckets: VirtualBucketConfig[] }, ctx: z.RefinementCtx): void {
   const names = new Set<string>();
   c.backends.forEach((b, i) => {
@@ -116,6 +130,10 @@ function checkReferences(c: { backends: BackendConfig[]; virtualBuckets: Virtual
     } else if (v.copies > selected) {
       ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'copies'], message: `${v.copies} copies need as many backends; the bucket has ${selected}` });
     }
+    // Its listing would show our own namespaced copies (<vb>/<key>) as origin objects.
+    const o = v.origin;
+    const same = o && selectBackends(c.backends, v).find((b) => b.kind === 's3' && b.bucket === o.bucket && sameEndpoint(b.endpoint!, o.endpoint));
+    if (same) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'origin', 'bucket'], message: `is the bucket of backend "${same.name}": an origin must be a bucket the virtual bucket does not write to` });
   });
 }
 
