@@ -37,6 +37,39 @@ export interface VirtualBucketStatus {
   underReplicated: number;
   /** Repair scans running or queued: where each got to. */
   repairs: { backend?: string; scanned: number; queued: number }[];
+  /** Its read-through origin, when it has one (virtual/origin/). */
+  origin?: OriginStatus;
+}
+
+export interface OriginStatus {
+  /** The origin's endpoint and bucket (never its keys). */
+  endpoint: string;
+  bucket: string;
+  /** Since start: GET/HEAD answered from the origin, objects (and bytes) copied in after such reads, copies that failed. */
+  reads: number;
+  copied: number;
+  copiedBytes: number;
+  copyFailures: number;
+  /** Background copies waiting or running. */
+  copiesQueued: number;
+  /** The last (or running) migration run, from the index: survives restarts. */
+  migration?: {
+    run: number;
+    state: 'counting' | 'running' | 'done' | 'cancelled' | 'failed';
+    startedAt: string;
+    finishedAt?: string;
+    owner: string;
+    resumes: number;
+    copied: number;
+    copiedBytes: number;
+    skipped: number;
+    failed: number;
+    totalObjects?: number;
+    totalBytes?: number;
+    remainingObjects?: number;
+    remainingBytes?: number;
+    lastError?: string;
+  };
 }
 
 /** The durable job queue (placement/jobs.ts) as this replica last read it, plus its own counts. */

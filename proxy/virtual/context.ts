@@ -12,6 +12,7 @@ import type { KeyLock } from './key-lock.ts';
 import type { Generation, Runtime, VirtualBucketRuntime } from './runtime.ts';
 import type { UsageTracker } from './usage.ts';
 import type { JobRunner } from '../jobs/runner.ts';
+import type { OriginService } from './origin/index.ts';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -28,6 +29,8 @@ export interface VirtualContext {
   /** Runs the index's durable jobs (copies to write or remove, repairs). */
   jobs: JobRunner;
   log: LogFn;
+  /** Read-through origins (origin/): consulted on an index miss, a listing and a delete. */
+  origins?: OriginService;
 }
 
 /** Where a virtual bucket's key lives on a backend: namespaced, so buckets sharing a backend never collide. */

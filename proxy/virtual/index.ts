@@ -43,6 +43,9 @@ import type { BucketCorsStore } from '../s3/cors.ts';
 import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
 import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
 import { checkCopySettings } from './copy-settings.ts';
+import { createOriginService, type OriginService } from './origin/index.ts';
+import { checkOrigins } from './origin/origin.ts';
+import { registerOriginMetrics } from './origin/metrics.ts';
 
 export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
 export type { ReindexReport } from './reindex.ts';
@@ -75,6 +78,8 @@ export interface VirtualStore extends ObjectStore, BucketCorsStore {
   readonly generation: number;
   /** The background job runner (tests wait on `jobs.idle()`). */
   readonly jobs: JobRunner;
+  /** Read-through origins and their migrations (origin/). */
+  readonly origins: OriginService;
 }
 
 export interface VirtualStoreOptions {
@@ -161,6 +166,17 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     settling = true;
     void recoverIntents(ctx, rt.current()).catch(() => {}).finally(() => { settling = false; });
   });
+  const origins = createOriginService(ctx);
+  ctx.origins = origins;
+  try {
+    await origins.sync(rt.current());
+  } catch (e) {
+    await origins.close();
+    await ctx.jobs.stop();
+    await rt.close();
+    await index.close();
+    throw e;
+  }
   wireHealth(health, rt.current());
   await ctx.usage.refresh();
   health.start();
@@ -175,7 +191,9 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   async function reload(next?: BalancingConfig): Promise<void> {
     const cfg = next ?? (opts.configPath ? loadBalancingConfig(opts.configPath) : undefined);
     if (!cfg) throw new Error('reload() needs a configuration: the store was not opened from a file');
+    checkOrigins(cfg);
     const gen = await rt.reload(cfg);
+    await origins.sync(gen);
     wireHealth(health, gen);
     sweeper.stop();
     sweeper = startSweeper(ctx);
@@ -195,6 +213,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     health,
     index,
     jobs: ctx.jobs,
+    origins,
     get generation() { return rt.current().id; },
     async listBuckets() {
       const gen = rt.current();
@@ -232,7 +251,10 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     async ensureIndexCurrent(signal) {
       indexReady = false;
       const r = await ensureIndexCurrent(ctx, signal);
-      if (r?.current) indexReady = true;
+      if (r?.current) {
+        indexReady = true;
+        origins.autoStart();
+      }
       return r;
     },
     reload,
@@ -241,12 +263,16 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       return watchConfig(opts.configPath, () => reload(), log);
     },
     status: () => statusSnapshot(ctx),
-    registerMetrics: (registry) => registerBackendMetrics(registry, async () => statusSnapshot(ctx)),
+    registerMetrics: (registry) => {
+      registerBackendMetrics(registry, async () => statusSnapshot(ctx));
+      registerOriginMetrics(registry, async () => statusSnapshot(ctx));
+    },
     sweepUploads: () => sweepUploads(ctx),
     async close() {
       if (closed) return;
       closed = true;
       sweeper.stop();
+      await origins.close();
       await ctx.jobs.stop();
       health.stop();
       await rt.close();

@@ -69,6 +69,7 @@ export async function getObject(ctx: VirtualContext, bucket: string, key: string
     vbucketOf(gen, bucket);
     for (let attempt = 0; ; attempt++) {
       const rec = await lookup(ctx, gen, bucket, key);
+      if (!rec && ctx.origins?.serves(bucket)) return await ctx.origins.read(bucket, key, opts);
       if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
       const meta: ObjectMeta = metaOf(rec);
       checkReadConditions(meta, opts.conditions);
@@ -103,7 +104,8 @@ export async function getObject(ctx: VirtualContext, bucket: string, key: string
 
 export async function scan(ctx: VirtualContext, bucket: string, opts: ScanOptions): Promise<ObjectMeta[]> {
   vbucketOf(ctx.rt.current(), bucket);
-  return (await ctx.index.scan(bucket, opts)).map(metaOf);
+  const indexed = async (o: ScanOptions) => (await ctx.index.scan(bucket, o)).map(metaOf);
+  return ctx.origins?.serves(bucket) ? ctx.origins.scan(bucket, indexed, opts) : indexed(opts);
 }
 
 export interface RedirectOptions {
@@ -122,6 +124,8 @@ export async function redirectUrl(ctx: VirtualContext, bucket: string, key: stri
   const vb = vbucketOf(gen, bucket);
   if (vb.config.mode !== 'redirect') return undefined;
   const rec = await lookup(ctx, gen, bucket, key);
+  // Not copied in yet: served from the origin, through the gateway.
+  if (!rec && ctx.origins?.serves(bucket)) return undefined;
   if (!rec) throw new S3Error('NoSuchKey', undefined, { details: { Key: key } });
   // The fastest healthy copy that is the indexed object itself (ETag and all).
   const copy = rec.copies?.length ? readOrder(ctx, gen, rec).find((c) => ctx.health.healthy(c.backend) && c.etag === rec.etag) : undefined;

@@ -44,6 +44,7 @@ export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
       const p = r.progress ? JSON.parse(r.progress) as RepairProgress : { scanned: 0, queued: 0 };
       return { ...(r.backend ? { backend: r.backend } : {}), scanned: p.scanned, queued: p.queued };
     }),
+    origin: ctx.origins?.status(vb.name),
   }));
   const stats = ctx.jobs.stats();
   const jobs: JobsStatus = {

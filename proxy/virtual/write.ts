@@ -59,13 +59,18 @@ function bodyUnread(e: unknown): boolean {
   return (e as { bodyUnread?: boolean }).bodyUnread === true;
 }
 
+export interface PutHooks {
+  /** Runs under the key's lock right before the commit; throwing refuses the write (origin/copier.ts: a key deleted meanwhile). */
+  beforeCommit?: () => Promise<void>;
+}
+
 /**
  * Writers of one key do not wait on each other's bodies: the key's lock is held only to check the
  * conditions and pick the backend-side name (location.ts: a name no other write is streaming to),
  * and again for the index commit, where the conditions are checked once more. The last commit
  * wins, as in S3; the copy it replaced is removed in the background.
  */
-export async function putObject(ctx: VirtualContext, bucket: string, key: string, input: PutInput): Promise<PutResult> {
+export async function putObject(ctx: VirtualContext, bucket: string, key: string, input: PutInput, hooks: PutHooks = {}): Promise<PutResult> {
   const { gen, release } = ctx.rt.enter();
   try {
     const vb = vbucketOf(gen, bucket);
@@ -75,7 +80,7 @@ export async function putObject(ctx: VirtualContext, bucket: string, key: string
       const name = chooseBackend(ctx, gen, vb, key, input.size, tried);
       tried.add(name);
       try {
-        return await putTo(ctx, gen, name, bucket, key, input);
+        return await putTo(ctx, gen, name, bucket, key, input, hooks);
       } catch (e) {
         // Refused before a byte of the body was read: the same body can go to another backend.
         if (isBackendFault(e) && bodyUnread(e)) continue;
@@ -87,7 +92,7 @@ export async function putObject(ctx: VirtualContext, bucket: string, key: string
   }
 }
 
-async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket: string, key: string, input: PutInput): Promise<PutResult> {
+async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket: string, key: string, input: PutInput, hooks: PutHooks): Promise<PutResult> {
   const b = backendOf(ctx, gen, name);
   const lock = lockKey(bucket, key);
   const claim = await ctx.locks.run(lock, async () => {
@@ -143,6 +148,7 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
       const current = await ctx.index.get(bucket, key);
       try {
         checkWriteConditions(current?.etag, input.conditions);
+        await hooks.beforeCommit?.();
       } catch (e) {
         // Another write won while this body streamed; S3 checks conditions at completion too.
         const removal = { id: await queueRemoval(ctx, target), ...target };
@@ -189,6 +195,8 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
   try {
     vbucketOf(gen, bucket);
     await ctx.locks.run(lockKey(bucket, key), async () => {
+      // First the tombstone: a reader sees the record or the tombstone, never the origin's copy.
+      await ctx.origins?.hide(bucket, key);
       const rec = await ctx.index.get(bucket, key);
       if (!rec) {
         // Nothing indexed; a copy the index forgot would come back through read repair, so

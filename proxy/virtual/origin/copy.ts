@@ -1,0 +1,98 @@
+// Copying one object from the origin into the virtual bucket, through the ordinary write path
+// (write.ts: a backend chosen by the strategy, intent, index commit), so a copy is as safe as a
+// client's PUT. It never replaces anything: `If-None-Match: *` makes a client's PUT that won
+// meanwhile stay, and the key's tombstone is checked under the key's lock right before the
+// commit, so a DELETE that came first is never undone by a late copy.
+import { S3Error } from '../../s3/errors.ts';
+import { abandon } from '../../store/abandon.ts';
+import type { Checksums, ObjectHeaders, ObjectMeta } from '../../store/types.ts';
+import type { VirtualContext } from '../context.ts';
+import { putObject } from '../write.ts';
+import { originError, type Origin } from './origin.ts';
+
+export type CopyOutcome =
+  | { kind: 'copied'; bytes: number }
+  /** present: the key is indexed (copied before, or written by a client); deleted: tombstoned here; gone: no longer on the origin. */
+  | { kind: 'skipped'; why: 'present' | 'deleted' | 'gone' }
+  | { kind: 'failed'; error: string };
+
+class DeletedMeanwhile extends Error {
+  override name = 'DeletedMeanwhile';
+}
+
+function headersOf(m: ObjectMeta): ObjectHeaders {
+  const { contentType, cacheControl, contentDisposition, contentEncoding, contentLanguage, expires, userMeta } = m;
+  const h: ObjectHeaders = { userMeta };
+  for (const [k, v] of Object.entries({ contentType, cacheControl, contentDisposition, contentEncoding, contentLanguage, expires })) {
+    if (v !== undefined) (h as unknown as Record<string, string>)[k] = v;
+  }
+  return h;
+}
+
+/** Whole-object checksums only: a composite one describes the origin's parts, not our single copy. */
+function wholeChecksums(m: ObjectMeta): Checksums {
+  if (m.checksumType === 'COMPOSITE') return {};
+  return Object.fromEntries(Object.entries(m.checksums).filter(([, v]) => v && !v.includes('-'))) as Checksums;
+}
+
+/** A single-part ETag is the MD5 of the bytes: sent as Content-MD5, the backend itself refuses bytes that differ. */
+function md5Of(etag: string): string | undefined {
+  return /^[0-9a-f]{32}$/.test(etag) ? Buffer.from(etag, 'hex').toString('base64') : undefined;
+}
+
+async function attempt(ctx: VirtualContext, o: Origin, key: string, verifyMd5: boolean): Promise<CopyOutcome | 'not-md5'> {
+  const bucket = o.bucket;
+  let r;
+  try {
+    r = await o.store.getObject(o.config.bucket, key, {});
+  } catch (e) {
+    if (e instanceof S3Error && e.code === 'NoSuchKey') return { kind: 'skipped', why: 'gone' };
+    throw originError(bucket, e);
+  }
+  const meta = r.meta;
+  const md5 = verifyMd5 ? md5Of(meta.etag) : undefined;
+  try {
+    const put = await putObject(ctx, bucket, key, {
+      body: r.body!, size: meta.size, headers: headersOf(meta), checksums: wholeChecksums(meta),
+      conditions: { ifNoneMatch: '*' }, integrity: md5 ? { contentMd5: md5 } : undefined,
+    }, {
+      beforeCommit: async () => {
+        if ((await ctx.index.getOriginMark(bucket, key))?.kind === 'deleted') throw new DeletedMeanwhile();
+      },
+    });
+    return { kind: 'copied', bytes: put.size };
+  } catch (e) {
+    if (e instanceof DeletedMeanwhile) return { kind: 'skipped', why: 'deleted' };
+    if (e instanceof S3Error && e.code === 'PreconditionFailed') return { kind: 'skipped', why: 'present' };
+    if (md5 && e instanceof S3Error && e.code === 'BadDigest') return 'not-md5';
+    throw e;
+  } finally {
+    abandon(r.body);
+  }
+}
+
+/**
+ * Copies `key` unless it is indexed or tombstoned already. A failure is recorded in the index as
+ * the key's 'failed' mark (retried later, see copier.ts); a success clears it.
+ */
+export async function copyFromOrigin(ctx: VirtualContext, o: Origin, key: string): Promise<CopyOutcome> {
+  const bucket = o.bucket;
+  let out: CopyOutcome;
+  try {
+    const mark = await ctx.index.getOriginMark(bucket, key);
+    if (mark?.kind === 'deleted') return { kind: 'skipped', why: 'deleted' };
+    if (await ctx.index.get(bucket, key)) out = { kind: 'skipped', why: 'present' };
+    else {
+      const first = await attempt(ctx, o, key, true);
+      // An ETag of 32 hex digits that is no MD5 (SSE-KMS, some gateways): copied without the check.
+      out = first === 'not-md5' ? (await attempt(ctx, o, key, false)) as CopyOutcome : first;
+    }
+    if (mark?.kind === 'failed') await ctx.index.clearOriginMark(bucket, key, 'failed');
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    out = { kind: 'failed', error };
+    await ctx.index.setOriginMark(bucket, key, 'failed', error).catch(() => {});
+    ctx.log('warn', 'copy from the origin failed; retried later', { bucket, key, error });
+  }
+  return out;
+}
