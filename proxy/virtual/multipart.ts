@@ -7,7 +7,7 @@ import { S3Error } from '../s3/errors.ts';
 import { objectChecksum, withPartChecksum } from '../store/multipart-checksum.ts';
 import { backendKey, backendOf, lockKey, onBackend, vbucketOf, type VirtualContext } from './context.ts';
 import { decodeUploadId, encodeUploadId } from './upload-id.ts';
-import { chooseBackend, commitWrite } from './write.ts';
+import { chooseBackend, commitWrite, type PutHooks } from './write.ts';
 import { holdUsualName } from './location.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
@@ -74,12 +74,14 @@ async function checkPartChecksums(ctx: VirtualContext, u: UploadRecord, parts: C
   return parts.flatMap((p) => recorded.get(p.partNumber) ?? []);
 }
 
-export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions, checksum?: CompleteChecksum): Promise<ObjectMeta> {
+export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key: string, uploadId: string, parts: CompletePart[], conditions?: WriteConditions, checksum?: CompleteChecksum, hooks: PutHooks = {}): Promise<ObjectMeta> {
   return withEnter(ctx, (gen) => ctx.locks.run(lockKey(bucket, key), async () => {
     vbucketOf(gen, bucket);
     const u = await uploadOf(ctx, bucket, key, uploadId);
     const current = await ctx.index.get(bucket, key);
     checkWriteConditions(current?.etag, conditions);
+    // The whole completion holds the key's lock: checked here, it holds until the commit.
+    await hooks.beforeCommit?.();
     const recorded = await checkPartChecksums(ctx, u, parts);
     // The object's checksum is ours to make (the backend never saw the algorithm): known and
     // checked before the backend completes. A part the index does not know is the backend's to
