@@ -1,9 +1,9 @@
 // Behaviour of the job queue and of multi-copy records, run against each index kind
 // (sqlite.test.ts, postgres.test.ts).
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PlacedObject, PlacementIndex } from './types.ts';
 import type { JobSpec } from './jobs.ts';
+import { indexTests } from './suite.fixture.ts';
 
 const rec = (extra: Partial<PlacedObject> = {}): PlacedObject =>
   ({ bucket: 'vb', key: 'k', backend: 'a', size: 10, etag: 'e1', lastModified: new Date(1_700_000_000_000), checksums: {}, userMeta: {}, ...extra });
@@ -13,15 +13,7 @@ const copyJob = (key: string, backend = 'b'): JobSpec => ({ kind: 'copy', bucket
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): void {
-  const withIndex = (title: string, fn: (ix: PlacementIndex) => Promise<void>) =>
-    test(`${name}: ${title}`, async () => {
-      const ix = await open();
-      try {
-        await fn(ix);
-      } finally {
-        await ix.close();
-      }
-    });
+  const withIndex = indexTests(name, open);
 
   withIndex('a record keeps its other copies; usage counts only the copies written', async (ix) => {
     const copies = [{ backend: 'b', location: '.floodgate/w/vb/01/k' }, { backend: 'c', location: '.floodgate/w/vb/02/k', pending: true }];

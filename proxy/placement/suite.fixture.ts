@@ -10,8 +10,9 @@ function obj(bucket: string, key: string, backend: string, size: number, extra: 
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
-export function placementSuite(name: string, open: () => Promise<PlacementIndex>): void {
-  const withIndex = (title: string, fn: (ix: PlacementIndex) => Promise<void>) =>
+/** A test named `<name>: <title>` on a freshly opened index, closed afterwards. */
+export function indexTests(name: string, open: () => Promise<PlacementIndex>) {
+  return (title: string, fn: (ix: PlacementIndex) => Promise<void>) =>
     test(`${name}: ${title}`, async () => {
       const ix = await open();
       try {
@@ -20,6 +21,10 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
         await ix.close();
       }
     });
+}
+
+export function placementSuite(name: string, open: () => Promise<PlacementIndex>): void {
+  const withIndex = indexTests(name, open);
 
   withIndex('a record round-trips every field', async (ix) => {
     const o = obj('vb', 'a/b c', 'minio-a', 12, {

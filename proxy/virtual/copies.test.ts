@@ -119,6 +119,21 @@ async function assertSettled(s: Setup, copies: number, want: Map<string, Buffer>
   for (const [key, body] of want) assert.equal(md5(await get(s, key)), md5(body), key);
 }
 
+/** Retries assertSettled(copies 2) until the queue's jobs have brought every backend in line, or ms pass. */
+async function settles(s: Setup, want: Map<string, Buffer>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      await s.store.jobs.idle(5_000);
+      await assertSettled(s, 2, want);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
 test('copies 2: a PUT and a multipart Complete are on two backends when acknowledged; a delete removes both', async () => {
   const s = await setup({ copies: 2 });
   try {
@@ -271,17 +286,7 @@ test('copies 2 under a mixed load: one backend killed — every GET succeeds, no
       if (rec) want.set(k, await get(s, k));
     }
     // Queued removals of copies on c (and the sweeper's intents) finish once c is back.
-    const deadline = Date.now() + 40_000;
-    for (;;) {
-      try {
-        await s.store.jobs.idle(5_000);
-        await assertSettled(s, 2, want);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    await settles(s, want, 40_000);
   } finally {
     if (!minios.c!.running()) await minios.c!.start();
     await s.close();
@@ -306,17 +311,7 @@ test('copies 2, a backend replaced by an empty one: the repair writes every copy
     for (const [key, body] of want) assert.equal(md5(await get(s, key)), md5(body));
     await minios.c!.start();
     await direct.c!.createBucket(s.bucket);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await s.store.jobs.idle(5_000);
-        await assertSettled(s, 2, want);
-        break;
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
+    await settles(s, want, 30_000);
   } finally {
     if (!minios.c!.running()) await minios.c!.start();
     await s.close();
