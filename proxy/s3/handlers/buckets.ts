@@ -7,6 +7,9 @@ import { S3Error } from '../errors.ts';
 import { bucketOf, intParam, type Handler } from './context.ts';
 import { param } from '../route.ts';
 
+/** The prefixes and suffixes S3 keeps for itself (Punycode, access points, directory, table and demo buckets). */
+const RESERVED = /^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/;
+
 /** S3's naming rules for new buckets (existing names are looked up as given). */
 export function validateBucketName(name: string): void {
   const problem =
@@ -14,7 +17,7 @@ export function validateBucketName(name: string): void {
     : !/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name) ? 'may contain only lower-case letters, digits, "." and "-", and must begin and end with a letter or digit'
     : name.includes('..') ? 'must not contain two adjacent periods'
     : /^\d{1,3}(\.\d{1,3}){3}$/.test(name) ? 'must not be formatted as an IP address'
-    : /^xn--|^sthree-|-s3alias$|--ol-s3$/.test(name) ? 'uses a prefix or suffix S3 reserves'
+    : RESERVED.test(name) ? 'uses a prefix or suffix S3 reserves'
     : undefined;
   if (problem) throw new S3Error('InvalidBucketName', `The bucket name "${name}" ${problem}.`, { details: { BucketName: name } });
 }
