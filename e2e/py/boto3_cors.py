@@ -3,22 +3,11 @@ object on stdout for e2e/balancing-cors.test.ts. Usage: boto3_cors.py ENDPOINT A
 import json
 import sys
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
+from s3kit import client, error_of
 
 endpoint, ak, sk, bucket = sys.argv[1:5]
-s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk, region_name='us-east-1',
-                  config=Config(s3={'addressing_style': 'path'}, retries={'mode': 'standard', 'max_attempts': 1}))
+s3 = client(endpoint, ak, sk)
 out = {}
-
-
-def error_of(fn):
-    try:
-        fn()
-        return None
-    except ClientError as e:
-        return {'code': e.response['Error'].get('Code'), 'status': e.response['ResponseMetadata']['HTTPStatusCode']}
 
 
 out['before'] = error_of(lambda: s3.get_bucket_cors(Bucket=bucket))

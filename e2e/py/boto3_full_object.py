@@ -9,16 +9,13 @@ import os
 import sys
 import zlib
 
-import boto3
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 from boto3.exceptions import S3UploadFailedError
-from botocore.exceptions import ClientError
+from s3kit import client, error_of as s3_error_of
 
 endpoint, ak, sk, bucket, tmp = sys.argv[1:6]
 MiB = 1024 * 1024
-s3 = boto3.client('s3', endpoint_url=endpoint, aws_access_key_id=ak, aws_secret_access_key=sk, region_name='us-east-1',
-                  config=Config(s3={'addressing_style': 'path'}, retries={'mode': 'standard', 'max_attempts': 1}))
+s3 = client(endpoint, ak, sk)
 out = {}
 
 
@@ -28,10 +25,7 @@ def crc32(data):
 
 def error_of(fn):
     try:
-        fn()
-        return None
-    except ClientError as e:
-        return {'code': e.response['Error'].get('Code'), 'status': e.response['ResponseMetadata']['HTTPStatusCode']}
+        return s3_error_of(fn)
     except S3UploadFailedError as e:
         # s3transfer wraps the ClientError of the call that failed in its message.
         return {'uploadFailed': str(e)}
