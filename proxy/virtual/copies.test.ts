@@ -318,6 +318,50 @@ test('copies 2, a backend replaced by an empty one: the repair writes every copy
   }
 });
 
+test('copies lowered by a reload: the repair trims every record to the new count — copies on a backend marked down go first, the first copy always stays', async () => {
+  const s = await setup({ copies: 3 });
+  const lower = (copies: number) => s.store.reload(parseBalancingConfig(rawConfig(s.bucket, { copies })));
+  try {
+    const want = new Map<string, Buffer>();
+    for (let i = 0; i < 8; i++) {
+      const body = randomBytes(400 + i);
+      await put(s, `t/${i}`, body);
+      want.set(`t/${i}`, body);
+    }
+    await s.store.jobs.idle(20_000);
+    await assertSettled(s, 3, want);
+    const firsts = new Map((await records(s.store)).map((r) => [r.key, r.backend]));
+    assert.ok([...firsts.values()].includes('c') && [...firsts.values()].some((b) => b !== 'c'), 'c holds first copies and other copies');
+    // With c down, the copies on c are the ones that go (their removal waits for c). A record
+    // whose first copy is on c keeps all three: what stays could not be checked.
+    await minios.c!.stop();
+    await markedDown(s.store, 'c');
+    await lower(2);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const recs = await records(s.store);
+      const trimmed = recs.filter((r) => r.backend !== 'c');
+      if (trimmed.every((r) => copiesOf(r).length === 2)) {
+        for (const r of trimmed) assert.deepEqual(copiesOf(r).map((c) => c.backend).sort(), ['a', 'b'], r.key);
+        for (const r of recs.filter((x) => x.backend === 'c')) assert.equal(copiesOf(r).length, 3, r.key);
+        break;
+      }
+      assert.ok(Date.now() < deadline, `not trimmed: ${JSON.stringify(recs.map((r) => copiesOf(r).length))}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const [key, body] of want) assert.equal(md5(await get(s, key)), md5(body), key);
+    await minios.c!.start();
+    await settles(s, want, 40_000);
+    await lower(1);
+    await s.store.jobs.idle(30_000);
+    await assertSettled(s, 1, want);
+    for (const r of await records(s.store)) assert.equal(r.backend, firsts.get(r.key), `${r.key}: the first copy stayed`);
+  } finally {
+    if (!minios.c!.running()) await minios.c!.start();
+    await s.close();
+  }
+});
+
 test('postgres index shared by two gateway replicas: copies written by either replica\'s queue, each once; reads through the other', async () => {
   const index = { kind: 'postgres' as const, url: pgServer.url, schema: 'copies_shared' };
   const a = await setup({ copies: 3, writeQuorum: 1 }, { index, replica: 'gw-a' }, 'copies-pg');

@@ -5,15 +5,16 @@
 //   remove: delete a copy unless the record holds it (the copy of a deleted or replaced object).
 //   repair: walk a bucket's records a page at a time (resumable from `progress`); every copy on
 //           the backend that came back is checked, a missing one is pending again, and a record
-//           with fewer copies than the bucket wants gets new pending ones — each with a copy job.
+//           with fewer copies than the bucket wants gets new pending ones — each with a copy job;
+//           one with more (`copies` lowered) loses the least wanted, each with a remove job.
 import type { Job, JobKind } from '../placement/jobs.ts';
 import type { PlacedObject, Replica } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import type { JobHandler, JobResult } from '../jobs/runner.ts';
 import { lockKey, onBackend, type VirtualContext } from './context.ts';
-import { copiesOf, copyTargets, readOrder, recordHolds, writeCopy } from './copies.ts';
+import { copiesOf, copyTargets, readOrder, recordHolds, writeCopy, type CopyAt } from './copies.ts';
 import { nameOf, ownName } from './location.ts';
-import type { Generation } from './runtime.ts';
+import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 
 const done: JobResult = { outcome: 'done' };
 
@@ -123,6 +124,7 @@ async function repairRecord(ctx: VirtualContext, gen: Generation, rec: PlacedObj
   }
   // Copies on backends the bucket no longer has do not count; a missing one is written again in place.
   const kept = copiesOf(rec).filter((c) => c.first || vb.backends.includes(c.backend));
+  if (kept.length > vb.config.copies) return restored + await trimRecord(ctx, gen, vb, rec, kept, missing);
   const short = Math.max(0, vb.config.copies - kept.length);
   const gone = (rec.copies ?? []).filter((c) => !vb.backends.includes(c.backend));
   if (!missing.size && !short && !gone.length) return restored;
@@ -140,6 +142,37 @@ async function repairRecord(ctx: VirtualContext, gen: Generation, rec: PlacedObj
   const removals = gone.map((c) => ({ kind: 'remove' as const, bucket: rec.bucket, key: rec.key, backend: c.backend, location: c.location }));
   await ctx.index.jobs.enqueue([...jobs, ...removals]);
   return restored + jobs.length;
+}
+
+/**
+ * More copies than the bucket wants (its `copies` was lowered): the least wanted go — pending or
+ * missing ones first, then those on backends marked down, then the strategy's lowest picks; the
+ * first copy always stays. A written copy goes only once every copy kept is verified on a
+ * backend that is up, so trimming never leaves fewer readable copies than the count. The record
+ * drops them first (under the key's lock, only if it is still the same object), then `remove`
+ * jobs delete them.
+ */
+async function trimRecord(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime, rec: PlacedObject, kept: CopyAt[], missing: ReadonlySet<string>): Promise<number> {
+  const rank = copyTargets(ctx, gen, vb, rec.key, rec.size, new Set([rec.backend]));
+  const worth = (c: CopyAt) => (c.pending || missing.has(c.location!) ? 0 : !ctx.health.healthy(c.backend) ? 1 : 2);
+  const others = kept.filter((c) => !c.first).sort((a, b) => worth(a) - worth(b) || rank.indexOf(b.backend) - rank.indexOf(a.backend));
+  let drop = others.slice(0, kept.length - vb.config.copies);
+  if (drop.some((c) => worth(c) > 0)) {
+    const keep = kept.filter((c) => !drop.includes(c));
+    const verified = async (c: CopyAt) => !c.pending && ctx.health.healthy(c.backend) && gen.backends.has(c.backend) && await exists(ctx, gen, rec, c.backend, c.location).catch(() => false);
+    const ok = (await Promise.all(keep.map(verified))).every(Boolean);
+    if (!ok) drop = drop.filter((c) => worth(c) === 0);
+  }
+  const gone = (rec.copies ?? []).filter((c) => !vb.backends.includes(c.backend));
+  if (!drop.length && !gone.length) return 0;
+  const dropped = (c: Replica) => !vb.backends.includes(c.backend) || drop.some((d) => d.backend === c.backend && d.location === c.location);
+  const updated = await ctx.locks.run(lockKey(rec.bucket, rec.key), () => ctx.index.updateCopies(rec.bucket, rec.key, { backend: rec.backend, etag: rec.etag }, (copies) => copies.filter((c) => !dropped(c))));
+  if (!updated) return 0;
+  ctx.usage.apply(rec, updated);
+  const removed = (rec.copies ?? []).filter(dropped);
+  await ctx.index.jobs.enqueue(removed.map((c) => ({ kind: 'remove' as const, bucket: rec.bucket, key: rec.key, backend: c.backend, location: c.location })));
+  ctx.log('info', 'surplus copies removed', { bucket: rec.bucket, key: rec.key, backends: removed.map((c) => c.backend) });
+  return removed.length;
 }
 
 async function repairJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
@@ -174,7 +207,7 @@ export async function queueRepairs(ctx: VirtualContext, backend: string, buckets
   if (backend && (await ctx.index.jobs.wake(backend)) > 0) ctx.jobs.kick();
   const queued = new Set(((await ctx.index.jobs.summary()).repairs).filter((r) => !r.progress).map((r) => `${r.bucket}\n${r.backend}`));
   const specs = [...gen.buckets.values()]
-    .filter((vb) => vb.config.copies > 1 && (!buckets || buckets.includes(vb.name)) && (!backend || vb.backends.includes(backend)) && !queued.has(`${vb.name}\n${backend}`))
+    .filter((vb) => (vb.config.copies > 1 || !!buckets?.includes(vb.name)) && (!buckets || buckets.includes(vb.name)) && (!backend || vb.backends.includes(backend)) && !queued.has(`${vb.name}\n${backend}`))
     .map((vb) => ({ kind: 'repair' as const, bucket: vb.name, key: '', backend }));
   if (specs.length) {
     await ctx.index.jobs.enqueue(specs);
