@@ -318,6 +318,52 @@ test('copies 2, a backend replaced by an empty one: the repair writes every copy
   }
 });
 
+test('copies 2, a multipart object whose first copy\'s backend is replaced by an empty one: its parts are served from the other copy, and the repair rebuilds the first copy, ETag and parts alike', async () => {
+  const s = await setup({ copies: 2 });
+  try {
+    // Two parts: every part but the last is at least 5 MiB.
+    const p1 = randomBytes(5 * 1024 * 1024);
+    const p2 = randomBytes(3000);
+    const up = await s.s3.send(new CreateMultipartUploadCommand({ Bucket: 'rep', Key: 'mp', ContentType: 'application/x-mp' }));
+    const etags = [];
+    for (const [i, p] of [p1, p2].entries()) etags.push((await s.s3.send(new UploadPartCommand({ Bucket: 'rep', Key: 'mp', UploadId: up.UploadId, PartNumber: i + 1, Body: p }))).ETag);
+    await s.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'rep', Key: 'mp', UploadId: up.UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ PartNumber: i + 1, ETag })) } }));
+    const rec = (await s.store.index.get('rep', 'mp'))!;
+    assert.match(rec.etag, /-2$/);
+    // The other copy is the same multipart object.
+    const other = copiesOf(rec).find((c) => !c.first)!;
+    const head = await direct[other.backend]!.getObject(s.bucket, nameOf({ bucket: 'rep', key: 'mp', location: other.location }), { head: true });
+    assert.equal(head.meta.etag, rec.etag);
+    const whole = Buffer.concat([p1, p2]);
+    const want = new Map([['mp', whole]]);
+    const part = async (n: number) => {
+      const r = await s.s3.send(new GetObjectCommand({ Bucket: 'rep', Key: 'mp', PartNumber: n }));
+      assert.equal(r.PartsCount, 2);
+      return md5(Buffer.from(await r.Body!.transformToByteArray()));
+    };
+    const lost = rec.backend as (typeof NAMES)[number];
+    await minios[lost]!.stop();
+    rmSync(join(minios[lost]!.dir, 'data'), { recursive: true, force: true });
+    await markedDown(s.store, lost);
+    assert.equal(md5(await get(s, 'mp')), md5(whole));
+    assert.equal(await part(2), md5(p2));
+    await minios[lost]!.start();
+    await direct[lost]!.createBucket(s.bucket);
+    await settles(s, want, 40_000);
+    const rebuilt = await direct[lost]!.getObject(s.bucket, nameOf(rec), { head: true });
+    assert.equal(rebuilt.meta.etag, rec.etag);
+    assert.equal(rebuilt.meta.contentType, 'application/x-mp');
+    // Served by the rebuilt first copy alone.
+    await minios[other.backend as (typeof NAMES)[number]]!.stop();
+    await markedDown(s.store, other.backend);
+    assert.equal(await part(1), md5(p1));
+    assert.equal(md5(await get(s, 'mp')), md5(whole));
+  } finally {
+    for (const n of NAMES) if (!minios[n]!.running()) await minios[n]!.start();
+    await s.close();
+  }
+});
+
 test('copies lowered by a reload: the repair trims every record to the new count — copies on a backend marked down go first, the first copy always stays', async () => {
   const s = await setup({ copies: 3 });
   const lower = (copies: number) => s.store.reload(parseBalancingConfig(rawConfig(s.bucket, { copies })));

@@ -4,11 +4,12 @@
 // of the first copy. A write is acknowledged once W copies exist; the record lists all N, the
 // N - W not written yet as pending, each with a `copy` job in the queue (copy-jobs.ts).
 //
-//   writeCopies → copyTargets (balancer order) → writeCopy (GET first copy → PUT target)
+//   writeCopies → copyTargets (balancer order) → writeCopy (GET first copy → PUT target; part by part for a multipart one)
 //   readOrder: the copies a read tries, fastest healthy backend first
 import type { Replica, PlacedObject } from '../placement/types.ts';
 import type { JobSpec } from '../placement/jobs.ts';
-import type { ObjectHeaders } from '../store/types.ts';
+import type { CompletePart, ObjectHeaders } from '../store/types.ts';
+import type { BackendHandle } from './backends.ts';
 import { S3Error } from '../s3/errors.ts';
 import { candidatesOf, onBackend, type VirtualContext } from './context.ts';
 import { nameOf, ownName } from './location.ts';
@@ -72,18 +73,48 @@ export function copyTargets(ctx: VirtualContext, gen: Generation, vb: VirtualBuc
   return out;
 }
 
-/** Streams the copy `from` of `rec` to `to`'s name on its backend; the backend's ETag of the new copy. */
+/**
+ * Streams the copy `from` of `rec` to `to`'s name on its backend; the backend's ETag of the new
+ * copy. A multipart copy (ETag `…-N`) is copied as a multipart upload of the same parts, each
+ * part streamed from a `partNumber` GET: the new copy has the same ETag and parts, so any copy
+ * can serve a part, and any copy can rebuild the first in place (copy-jobs.ts restoreFirst).
+ */
 export async function writeCopy(ctx: VirtualContext, gen: Generation, rec: PlacedObject, from: CopyAt, to: { backend: string; location: string }): Promise<string> {
   const src = gen.backends.get(from.backend);
   const dst = gen.backends.get(to.backend);
   if (!src || !dst) throw new S3Error('ServiceUnavailable', `Backend ${!src ? from.backend : to.backend} is no longer configured.`);
-  const got = await onBackend(ctx, src, () => src.store.getObject(src.bucket, nameOf({ bucket: rec.bucket, key: rec.key, location: from.location }), { conditions: { ifMatch: `"${from.etag}"` } }));
+  const name = nameOf({ bucket: rec.bucket, key: rec.key, location: from.location });
+  const parts = Number(/-(\d+)$/.exec(from.etag)?.[1] ?? 0);
+  if (parts > 0) return copyParts(ctx, src, dst, name, from.etag, parts, rec, to.location);
+  const got = await onBackend(ctx, src, () => src.store.getObject(src.bucket, name, { conditions: { ifMatch: `"${from.etag}"` } }));
   const body = got.body!;
   try {
     const put = await onBackend(ctx, dst, () => dst.store.putObject(dst.bucket, to.location, { body, size: got.meta.size, headers: headersOf(rec), checksums: {} }));
     return put.etag;
   } finally {
     body.destroy();
+  }
+}
+
+async function copyParts(ctx: VirtualContext, src: BackendHandle, dst: BackendHandle, name: string, etag: string, count: number, rec: PlacedObject, location: string): Promise<string> {
+  const uploadId = await onBackend(ctx, dst, () => dst.store.createMultipartUpload(dst.bucket, location, headersOf(rec)));
+  try {
+    const parts: CompletePart[] = [];
+    for (let n = 1; n <= count; n++) {
+      const got = await onBackend(ctx, src, () => src.store.getObject(src.bucket, name, { partNumber: n, conditions: { ifMatch: `"${etag}"` } }));
+      const body = got.body!;
+      try {
+        const size = got.range ? got.range.end - got.range.start + 1 : got.meta.size;
+        const put = await onBackend(ctx, dst, () => dst.store.uploadPart(dst.bucket, location, uploadId, n, { body, size, headers: { userMeta: {} }, checksums: {} }));
+        parts.push({ partNumber: n, etag: put.etag, checksums: {} });
+      } finally {
+        body.destroy();
+      }
+    }
+    return (await onBackend(ctx, dst, () => dst.store.completeMultipartUpload(dst.bucket, location, uploadId, parts))).etag;
+  } catch (e) {
+    await dst.store.abortMultipartUpload(dst.bucket, location, uploadId).catch(() => {});
+    throw e;
   }
 }
 

@@ -94,8 +94,9 @@ async function exists(ctx: VirtualContext, gen: Generation, rec: PlacedObject, b
 /**
  * A missing first copy is written again in place from another copy that is the same object
  * (same ETag), under the key's lock: no commit of the key can drop the record meanwhile, so the
- * name it writes is never left behind as a stray. The first copy of a multipart object (whose
- * other copies are single-part) cannot be rebuilt that way: reads keep using the others.
+ * name it writes is never left behind as a stray. A multipart object's copies are multipart
+ * with the same parts (copies.ts writeCopy), so its first copy is rebuilt part by part, ETag and
+ * all; only copies written single-part by an older version cannot rebuild it (reads use them).
  */
 async function restoreFirst(ctx: VirtualContext, gen: Generation, rec: PlacedObject): Promise<number> {
   return ctx.locks.run(lockKey(rec.bucket, rec.key), async () => {
