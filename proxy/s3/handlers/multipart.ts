@@ -62,10 +62,15 @@ function parseParts(xml: string): CompletePart[] {
   const doc = parseXml(xml, 'CompleteMultipartUpload');
   const raw = (Array.isArray(doc.Part) ? doc.Part : []) as Record<string, unknown>[];
   if (raw.length === 0) throw new S3Error('MalformedXML', 'The XML you provided must list at least one Part.');
+  let previous = 0;
   return raw.map((p) => {
     const n = text(p.PartNumber);
     const etag = text(p.ETag);
     if (!n || !/^\d+$/.test(n) || etag === undefined) throw new S3Error('MalformedXML', 'Each Part needs a PartNumber and an ETag.');
+    // Checked here, on the document, for every store: a backend behind a virtual bucket may accept
+    // a part number listed twice (MinIO does).
+    if (Number(n) <= previous) throw new S3Error('InvalidPartOrder');
+    previous = Number(n);
     const checksums: Checksums = {};
     for (const alg of CHECKSUM_ALGORITHMS) {
       const v = text(p[`Checksum${alg.toUpperCase()}`]);
