@@ -128,3 +128,43 @@ test('a PUT answered with an error never appears later, though its bytes reached
     rmSync(dir2, { recursive: true, force: true });
   }
 });
+
+test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked down) is served by the other copy after the hedge delay, not the first-byte timeout', { timeout: 120_000 }, async () => {
+  const dir3 = tempDir('floodgate-hedge-');
+  const slow = await relay(Number(new URL(minio.endpoint).port));
+  for (const b of ['hedge-a', 'hedge-b']) await direct.createBucket(b);
+  // No health probes after the first: the stalled backend stays up and, by its latency, first.
+  const hs = await openVirtualStore(parseBalancingConfig({
+    backends: [
+      { name: 'healthy', endpoint: minio.endpoint, bucket: 'hedge-a', credentials: minio.credentials },
+      { name: 'stalls', endpoint: `http://127.0.0.1:${slow.port}`, bucket: 'hedge-b', credentials: minio.credentials },
+    ],
+    virtualBuckets: [{ name: 'vbh', backends: ['healthy', 'stalls'], copies: 2 }],
+    index: { kind: 'sqlite', path: join(dir3, 'index.db') },
+    health: { interval: '1h', recoveryInterval: '1h', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '1s' },
+    timeouts: { connect: '1s', firstByte: '1h', idle: '1h' },
+    hedge: { min: '50ms', max: '200ms' },
+  }));
+  const gw3 = await startTestGateway({ store: hs });
+  try {
+    const c = gw3.client({ maxAttempts: 1 });
+    const body = 'x'.repeat(5000);
+    await c.send(new PutObjectCommand({ Bucket: 'vbh', Key: 'h', Body: body }));
+    for (let i = 0; i < 30; i++) {
+      hs.health.reportSuccess('stalls', 0.1);
+      hs.health.reportSuccess('healthy', 50);
+    }
+    slow.stall(true);
+    const got = await c.send(new GetObjectCommand({ Bucket: 'vbh', Key: 'h' }));
+    assert.equal((await bytes(got.Body)).toString(), body);
+    assert.match(slow.seen(), /^GET \/hedge-b\/\S*vbh\/\S*h HTTP/m, 'the stalled copy was asked first');
+    assert.equal(hs.health.healthy('stalls'), true, 'the stalled backend was never marked down');
+    const ranged = await c.send(new GetObjectCommand({ Bucket: 'vbh', Key: 'h', Range: 'bytes=10-19' }));
+    assert.equal((await bytes(ranged.Body)).toString(), body.slice(10, 20));
+  } finally {
+    slow.stall(false);
+    await gw3.close();
+    slow.server.close();
+    rmSync(dir3, { recursive: true, force: true });
+  }
+});

@@ -87,6 +87,16 @@ export const BALANCING_FIELDS = {
     firstByte: durationSchema.default(60_000),
     idle: durationSchema.default(60_000),
   }).strict().default({ connect: 5_000, firstByte: 60_000, idle: 60_000 }),
+  /**
+   * Reads of an object with several copies: when the copy asked first has not answered within
+   * its hedge delay (`latencyFactor` × its backend's smoothed latency, within [min, max]; max
+   * when no latency is known yet), the next copy is asked too and the first answer is served.
+   */
+  hedge: z.object({
+    min: durationSchema.default(50),
+    max: durationSchema.default(1_000),
+    latencyFactor: z.number().min(1).default(4),
+  }).strict().default({ min: 50, max: 1_000, latencyFactor: 4 }),
   uploads: z.object({
     maxAge: durationSchema.default(24 * 3_600_000).describe('multipart uploads older than this are aborted on their backend'),
     sweepInterval: durationSchema.default(3_600_000),

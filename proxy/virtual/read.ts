@@ -16,31 +16,68 @@ import { readOrder, type CopyAt } from './copies.ts';
 
 const isStale = (e: unknown) => e instanceof S3Error && (e.code === 'PreconditionFailed' || e.code === 'NoSuchKey');
 
+type CopyRead = { body?: Readable; range?: { start: number; end: number } };
+
 /**
- * A read of an object with several copies: the fastest healthy copy first, the next one after a
- * connection error, a 5xx or a missing copy — all before a byte reaches the client. A body that
- * fails once streaming cannot move to another copy: the client sees the truncation and retries.
+ * A read of an object with several copies: the fastest healthy copy first; the next one after a
+ * connection error, a 5xx or a missing copy, and also (hedged) when the copy asked has not
+ * answered within its hedge delay (config `hedge`: a stalled backend that accepts connections
+ * and never answers costs that delay, not the first-byte timeout). The first answer is served;
+ * a later one is closed unread. All of it happens before a byte reaches the client: a body that
+ * fails once streaming cannot move to another copy, the client sees the truncation and retries.
  */
-async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObject, opts: GetOptions & { head?: boolean }): Promise<{ body?: Readable; range?: { start: number; end: number } } | undefined> {
+async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObject, opts: GetOptions & { head?: boolean }): Promise<CopyRead | undefined> {
   // A part of a multipart object exists only where the copy is that same multipart object.
   const usable = (c: CopyAt) => ctx.health.healthy(c.backend) && (!opts.partNumber || c.etag === rec.etag);
   const order = readOrder(ctx, gen, rec).filter(usable);
   if (!order.length) throw backendUnavailable(rec.backend, 'every copy of the object is on a backend marked down');
   if (opts.head && !opts.range && !opts.partNumber) return undefined;
-  let last: unknown;
-  for (const c of order) {
-    const b = gen.backends.get(c.backend)!;
-    try {
-      return await onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf({ bucket: rec.bucket, key: rec.key, location: c.location }), {
+  const h = gen.config.hedge;
+  const delay = (c: CopyAt) => Math.min(h.max, Math.max(h.min, h.latencyFactor * (ctx.health.get(c.backend)?.latencyMs ?? h.max)));
+  return new Promise<CopyRead>((resolve, reject) => {
+    let next = 0;
+    let inflight = 0;
+    let settled = false;
+    let last: unknown;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (fn: () => void) => {
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const ask = () => {
+      clearTimeout(timer);
+      if (settled || next >= order.length) return;
+      const c = order[next++]!;
+      const b = gen.backends.get(c.backend)!;
+      inflight++;
+      onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf({ bucket: rec.bucket, key: rec.key, location: c.location }), {
         head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${c.etag}"` },
-      }));
-    } catch (e) {
-      if (!(isBackendFault(e) || isStale(e) || (e instanceof S3Error && e.status >= 500))) throw e;
-      ctx.log(isStale(e) ? 'warn' : 'info', 'copy not readable, trying the next', { bucket: rec.bucket, key: rec.key, backend: c.backend, error: (e as Error).message });
-      last = e;
-    }
-  }
-  throw last;
+      })).then((r) => {
+        inflight--;
+        if (settled) r.body?.destroy();
+        else finish(() => resolve(r));
+      }, (e: unknown) => {
+        inflight--;
+        if (settled) return;
+        if (!(isBackendFault(e) || isStale(e) || (e instanceof S3Error && e.status >= 500))) return finish(() => reject(e));
+        ctx.log(isStale(e) ? 'warn' : 'info', 'copy not readable, trying the next', { bucket: rec.bucket, key: rec.key, backend: c.backend, error: (e as Error).message });
+        last = e;
+        // Nobody else asked: the next copy now; otherwise the pending hedge timer asks it.
+        if (inflight === 0) {
+          if (next < order.length) ask();
+          else finish(() => reject(last));
+        }
+      });
+      if (next < order.length) {
+        timer = setTimeout(() => {
+          ctx.log('debug', 'copy slow to answer, asking the next too', { bucket: rec.bucket, key: rec.key, backend: c.backend });
+          ask();
+        }, delay(c));
+      }
+    };
+    ask();
+  });
 }
 
 /** The record of a key; on a miss (with read repair on) the backends are asked and the index repaired. */
