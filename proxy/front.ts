@@ -13,6 +13,7 @@ import type { GatewayFaults } from '../injector/gateway.ts';
 import { createAdminApi } from './admin/api.ts';
 import { findRoute } from './admin/find-route.ts';
 import { migrationRoutes } from './virtual/origin/admin.ts';
+import { gcRoutes } from './virtual/gc/admin.ts';
 
 export interface FrontOptions extends Omit<GatewayOptions, 'status' | 'redirect' | 'faults' | 'routes'> {
   /** Set when `store` is a virtual store. */
@@ -38,7 +39,7 @@ export async function startFront(o: FrontOptions): Promise<Gateway> {
   const { virtual: v, faults, adminToken, ...rest } = o;
   const admin = adminToken === undefined ? undefined : createAdminApi({
     token: adminToken,
-    routes: [findRoute(v), ...migrationRoutes(v)],
+    routes: [findRoute(v), ...migrationRoutes(v), ...gcRoutes(v)],
     onError: (route, e) => rest.logger.log('error', 'admin API failure', { route, error: (e as Error).message }),
   });
   // The admin API's prefix lies inside the fault API's /_floodgate/: it is asked first.

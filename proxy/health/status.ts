@@ -39,6 +39,29 @@ export interface VirtualBucketStatus {
   repairs: { backend?: string; scanned: number; queued: number }[];
   /** Its read-through origin, when it has one (virtual/origin/). */
   origin?: OriginStatus;
+  /** Garbage collection: the last (or running) run on each backend that had one (virtual/gc/). */
+  gc?: GcStatus[];
+}
+
+export interface GcStatus {
+  backend: string;
+  state: 'running' | 'done';
+  /** objects: the backend's `<bucket>/` names; own: its `.floodgate/w/<bucket>/` names; records: the index's. */
+  phase: 'objects' | 'own' | 'records';
+  startedAt: string;
+  finishedAt?: string;
+  /** Backend objects looked at, and of them deleted (orphans) / kept for being younger than gc.minAge. */
+  scanned: number;
+  removed: number;
+  removedBytes: number;
+  young: number;
+  /** Records checked, and copies of them found missing on this backend (the first few keys). */
+  records: number;
+  missing: number;
+  missingKeys: string[];
+  /** Objects that could not be judged or deleted, with the last few errors. */
+  errors: number;
+  lastErrors: { key: string; error: string }[];
 }
 
 export interface OriginStatus {

@@ -1,8 +1,9 @@
 // A job runner in a child process for runner.test.ts: opens the sqlite index at argv[2], runs
 // jobs with a short lease, prints "ran <id>" for each job it finishes and "hold <id>" for one it
-// starts and never finishes (the test kills it with SIGKILL meanwhile).
+// starts and never finishes (the test kills it with SIGKILL meanwhile); argv[4]: the lease (ms).
 import { openSqliteIndex } from '../placement/sqlite.ts';
 import { createJobRunner, type JobHandler } from './runner.ts';
+import { JOB_KINDS, type JobKind } from '../placement/jobs.ts';
 
 const index = openSqliteIndex(process.argv[2]!);
 const hold = Number(process.argv[3]);
@@ -14,6 +15,6 @@ const handler: JobHandler = async (job) => {
   process.stdout.write(`ran ${job.id}\n`);
   return { outcome: 'done' };
 };
-createJobRunner(index.jobs, { copy: handler, remove: handler, repair: handler }, {
-  replica: 'child', leaseMs: 400, concurrency: 1, jobsPerSecond: 0, bytesPerSecond: 0, pollMs: 50,
+createJobRunner(index.jobs, Object.fromEntries(JOB_KINDS.map((k) => [k, handler])) as Record<JobKind, JobHandler>, {
+  replica: 'child', leaseMs: Number(process.argv[4] ?? 400), concurrency: 1, jobsPerSecond: 0, bytesPerSecond: 0, pollMs: 50,
 }).start();

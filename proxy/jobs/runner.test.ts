@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { openSqliteIndex } from '../placement/sqlite.ts';
 import { openPostgresIndex } from '../placement/postgres.ts';
 import { startPostgres, type PostgresServer } from '../placement/postgres.fixture.ts';
-import type { JobSpec } from '../placement/jobs.ts';
+import { JOB_KINDS, type JobKind, type JobSpec } from '../placement/jobs.ts';
 import { createJobRunner, type JobHandler, type JobRunnerOptions } from './runner.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-jobs-'));
@@ -23,14 +23,14 @@ after(async () => {
 
 const specs = (n: number): JobSpec[] => Array.from({ length: n }, (_, i) => ({ kind: 'copy', bucket: 'vb', key: `k${i}`, backend: 'b', location: `l${i}`, etag: 'e' }));
 const opts = (o: Partial<JobRunnerOptions> = {}): JobRunnerOptions => ({ replica: 't', leaseMs: 60_000, concurrency: 2, jobsPerSecond: 0, bytesPerSecond: 0, pollMs: 50, ...o });
-const all = (h: JobHandler) => ({ copy: h, remove: h, repair: h });
+const all = (h: JobHandler) => Object.fromEntries(JOB_KINDS.map((k) => [k, h])) as Record<JobKind, JobHandler>;
 
-test('kill -9 of the process running a job: after its lease runs out the job runs again, and every job ran', async () => {
-  const path = join(dir, 'crash.db');
+/** Runs the jobs in a child until it holds the 4th, then kills it (-9); the ids and those it ran. */
+async function killedMidJob(path: string, leaseMs: number): Promise<{ ids: number[]; ran: number[] }> {
   const ix = openSqliteIndex(path);
   const ids = await ix.jobs.enqueue(specs(6));
   await ix.close();
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'crash-runner.fixture.ts'), path, String(ids[3])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'crash-runner.fixture.ts'), path, String(ids[3]), String(leaseMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise((r) => child.once('exit', r));
   const ran: number[] = [];
   await new Promise<void>((resolve) => {
@@ -42,6 +42,12 @@ test('kill -9 of the process running a job: after its lease runs out the job run
   });
   child.kill('SIGKILL');
   await exited;
+  return { ids, ran };
+}
+
+test('kill -9 of the process running a job: after its lease runs out the job runs again, and every job ran', async () => {
+  const path = join(dir, 'crash.db');
+  const { ids, ran } = await killedMidJob(path, 400);
   assert.deepEqual(ran, ids.slice(0, 3));
   const again = openSqliteIndex(path);
   const seen: number[] = [];
@@ -53,6 +59,29 @@ test('kill -9 of the process running a job: after its lease runs out the job run
     assert.deepEqual(seen.sort((a, b) => a - b), ids.slice(3));
     assert.deepEqual(runner.stats().done.copy, 3);
   } finally {
+    await runner.stop();
+    await again.close();
+  }
+});
+
+test('kill -9, then the same replica restarted: it takes the dead process\'s leases back at once (no waiting out a 10 min lease)', async () => {
+  const path = join(dir, 'reclaim.db');
+  const { ids } = await killedMidJob(path, 600_000);
+  const again = openSqliteIndex(path);
+  const seen: number[] = [];
+  const runner = createJobRunner(again.jobs, all(async (j) => { seen.push(j.id); return { outcome: 'done' }; }), opts({ replica: 'child' }));
+  const other = createJobRunner(again.jobs, all(async (j) => { seen.push(-j.id); return { outcome: 'done' }; }), opts({ replica: 'not-the-child' }));
+  other.start();
+  try {
+    for (let i = 0; i < 400 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    // Another replica must wait for the lease: it ran the two never started, not the held one.
+    assert.deepEqual(seen.sort((a, b) => a - b), [-ids[5]!, -ids[4]!]);
+    await other.stop();
+    runner.start();
+    await runner.idle(20_000);
+    assert.deepEqual(seen.filter((id) => id > 0), [ids[3]]);
+  } finally {
+    await other.stop();
     await runner.stop();
     await again.close();
   }

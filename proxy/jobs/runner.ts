@@ -12,12 +12,13 @@ import { JOB_KINDS } from '../placement/jobs.ts';
 /**
  * What a handler reports. done: the job is finished (or had nothing left to do). later: not
  * possible now (a backend is down); tried again after `ms`, with `error` recorded. more: a
- * long job made progress and continues at once from `progress`. `bytes`: moved, for the limit.
+ * long job made progress and continues from `progress` (after `ms`, default at once). `bytes`
+ * moved and `objects` handled (default 1; a long job's page counts its objects), for the limits.
  */
 export type JobResult =
-  | { outcome: 'done'; bytes?: number }
+  | { outcome: 'done'; bytes?: number; objects?: number }
   | { outcome: 'later'; ms?: number; error: string }
-  | { outcome: 'more'; progress: string; bytes?: number };
+  | { outcome: 'more'; progress: string; bytes?: number; objects?: number; ms?: number };
 
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<JobResult>;
 
@@ -80,9 +81,9 @@ export function createJobRunner(store: JobStore, handlers: Record<JobKind, JobHa
     wake = () => { clearTimeout(t); wake = undefined; r(); };
   });
 
-  function pace(bytes: number): void {
+  function pace(bytes: number, objects: number): void {
     const now = Date.now();
-    const cost = (o.jobsPerSecond > 0 ? 1000 / o.jobsPerSecond : 0) + (o.bytesPerSecond > 0 ? (bytes * 1000) / o.bytesPerSecond : 0);
+    const cost = (o.jobsPerSecond > 0 ? (objects * 1000) / o.jobsPerSecond : 0) + (o.bytesPerSecond > 0 ? (bytes * 1000) / o.bytesPerSecond : 0);
     nextStart = Math.max(nextStart, now) + cost;
   }
 
@@ -96,13 +97,13 @@ export function createJobRunner(store: JobStore, handlers: Record<JobKind, JobHa
         r = { outcome: 'later', error: (e as Error).message || String(e) };
       }
       if (r.outcome === 'done') {
-        pace(r.bytes ?? 0);
+        pace(r.bytes ?? 0, r.objects ?? 1);
         await store.complete(job.id, owner);
         stats.done[job.kind]++;
       } else if (r.outcome === 'more') {
-        pace(r.bytes ?? 0);
-        await store.release(job.id, owner, { notBefore: new Date(), progress: r.progress });
-        kicked = true;
+        pace(r.bytes ?? 0, r.objects ?? 1);
+        await store.release(job.id, owner, { notBefore: new Date(Date.now() + (r.ms ?? 0)), progress: r.progress });
+        if (!r.ms) kicked = true;
       } else {
         stats.failed[job.kind]++;
         await store.release(job.id, owner, { notBefore: new Date(Date.now() + (r.ms ?? backoff(job.attempts))), error: r.error.slice(0, 500) });
@@ -117,6 +118,9 @@ export function createJobRunner(store: JobStore, handlers: Record<JobKind, JobHa
   }
 
   async function run(): Promise<void> {
+    // A process of this replica killed before: its jobs are due now, not when their leases run out.
+    const back = await store.reclaim(o.replica, owner).catch(() => 0);
+    if (back) o.log?.('info', 'jobs of a previous process of this replica taken back', { jobs: back });
     while (running) {
       const room = o.concurrency - active.size;
       let jobs: Job[] = [];

@@ -4,14 +4,15 @@
 // claims it again. Delivery is at least once, so every job is idempotent (virtual/copy-jobs.ts).
 // A finished job's row is deleted; a job that failed keeps its attempts and last error.
 
-export const JOB_KINDS = ['copy', 'remove', 'repair'] as const;
+export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
  * What a job is about. copy: write the pending copy (`backend`, `location`) of the version
  * `etag` of (bucket, key). remove: delete (`backend`, `location`) unless the record holds it.
  * repair: restore the copy count of `bucket`, resuming after the key in `progress`; `backend`
- * names the backend that came back (or '' for every record).
+ * names the backend that came back (or '' for every record). gc: collect the orphans of `bucket`
+ * on `backend`, resuming from `progress` (virtual/gc/).
  */
 export interface JobSpec {
   kind: JobKind;
@@ -41,6 +42,8 @@ export interface JobSummary {
   pendingCopies: Record<string, number>;
   /** Repair scans still running. */
   repairs: { bucket: string; backend: string; progress?: string }[];
+  /** Queued jobs per kind and virtual bucket. */
+  perBucket: { kind: JobKind; bucket: string; queued: number }[];
   /** The most recent errors, newest first. */
   errors: { id: number; kind: JobKind; bucket: string; key: string; backend: string; attempts: number; lastError: string }[];
 }
@@ -64,6 +67,13 @@ export interface JobStore {
   wake(backend: string): Promise<number>;
   get(id: number): Promise<Job | undefined>;
   summary(): Promise<JobSummary>;
+  /** The backend-side names queued jobs of `bucket` on `backend` write or remove (gc leaves them alone). */
+  locations(bucket: string, backend: string): Promise<string[]>;
+  /**
+   * Gives back the leases other processes of this replica (`<replica>/…`, not `owner`) hold: a
+   * replica's name is unique, so they are from a process that died; its jobs need not wait out the lease.
+   */
+  reclaim(replica: string, owner: string): Promise<number>;
 }
 
 export type Row = Record<string, unknown>;
@@ -91,11 +101,12 @@ export function jobFromRow(r: Row): Job {
   return j;
 }
 
-/** Builds the summary from the rows of three queries shared by both databases. */
-export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: Row[]): JobSummary {
+/** Builds the summary from the rows of the queries shared by both databases. */
+export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: Row[], perBucket: Row[]): JobSummary {
   const out: JobSummary = {
-    kinds: { copy: { queued: 0, failing: 0 }, remove: { queued: 0, failing: 0 }, repair: { queued: 0, failing: 0 } },
+    kinds: Object.fromEntries(JOB_KINDS.map((k) => [k, { queued: 0, failing: 0 }])) as JobSummary['kinds'],
     pendingCopies: {}, repairs: [], errors: [],
+    perBucket: perBucket.map((r) => ({ kind: String(r.kind) as JobKind, bucket: String(r.bucket), queued: Number(r.queued) })),
   };
   for (const r of kinds) {
     const k = String(r.kind) as JobKind;
@@ -114,4 +125,5 @@ export const SUMMARY_SQL = (t: string) => [
   `SELECT bucket, COUNT(DISTINCT key) AS objects FROM ${t} WHERE kind = 'copy' GROUP BY bucket`,
   `SELECT bucket, backend, progress FROM ${t} WHERE kind = 'repair' ORDER BY id`,
   `SELECT id, kind, bucket, key, backend, attempts, last_error FROM ${t} WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 10`,
+  `SELECT kind, bucket, COUNT(*) AS queued FROM ${t} GROUP BY kind, bucket ORDER BY kind, bucket`,
 ] as const;

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   location TEXT, etag TEXT, progress TEXT, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,
   lease_owner TEXT, lease_until BIGINT NOT NULL, not_before BIGINT NOT NULL, created BIGINT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (not_before, id);`;
+CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (not_before, id);
+CREATE INDEX IF NOT EXISTS jobs_at ON ${s}.jobs (bucket, backend);`;
 }
 
 export function postgresJobs(pool: pg.Pool, s: string): JobStore {
@@ -49,8 +50,15 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
       return r[0] ? jobFromRow(r[0]) : undefined;
     },
     async summary() {
-      const [a, b, c, d] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));
-      return summaryOf(a!, b!, c!, d!);
+      const [a, b, c, d, e] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));
+      return summaryOf(a!, b!, c!, d!, e!);
+    },
+    async locations(bucket, backend) {
+      return (await all(`SELECT location FROM ${t} WHERE bucket = $1 AND backend = $2 AND location IS NOT NULL`, [bucket, backend])).map((r) => String(r.location));
+    },
+    async reclaim(replica, owner) {
+      const prefix = `${replica}/`;
+      return (await pool.query(`UPDATE ${t} SET lease_owner = NULL, lease_until = 0 WHERE substr(lease_owner, 1, $1) = $2 AND lease_owner <> $3`, [prefix.length, prefix, owner])).rowCount ?? 0;
     },
   };
 }

@@ -183,6 +183,9 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
     async intents(owner) {
       return (await all(`SELECT * FROM ${s}.intents WHERE owner = ? ORDER BY id`, [owner])).map(intentFromRow);
     },
+    async intentsOn(bucket, backend) {
+      return (await all(`SELECT * FROM ${s}.intents WHERE bucket = ? AND backend = ? ORDER BY id`, [bucket, backend])).map(intentFromRow);
+    },
     async putUpload(u) {
       const sets = UPLOAD_COLUMNS.filter((c) => c !== 'upload_id').map((c) => `${c} = EXCLUDED.${c}`).join(', ');
       await all(`INSERT INTO ${s}.uploads (${UPLOAD_COLUMNS.join(', ')}) VALUES (${marks(UPLOAD_COLUMNS.length)}) ON CONFLICT (upload_id) DO UPDATE SET ${sets}`, uploadParams(u));

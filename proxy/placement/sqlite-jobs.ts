@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   lease_owner TEXT, lease_until INTEGER NOT NULL, not_before INTEGER NOT NULL, created INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (not_before, id);
+CREATE INDEX IF NOT EXISTS jobs_at ON jobs (bucket, backend);
 `;
 
 export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): JobStore {
@@ -51,8 +52,15 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
       return r ? jobFromRow(r) : undefined;
     },
     async summary() {
-      const [a, b, c, d] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);
-      return summaryOf(a!, b!, c!, d!);
+      const [a, b, c, d, e] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);
+      return summaryOf(a!, b!, c!, d!, e!);
+    },
+    async locations(bucket, backend) {
+      return (q('SELECT location FROM jobs WHERE bucket = ? AND backend = ? AND location IS NOT NULL').all(bucket, backend) as Row[]).map((r) => String(r.location));
+    },
+    reclaim(replica, owner) {
+      const prefix = `${replica}/`;
+      return batch(() => Number(q('UPDATE jobs SET lease_owner = NULL, lease_until = 0 WHERE substr(lease_owner, 1, ?) = ? AND lease_owner <> ?').run(prefix.length, prefix, owner).changes));
     },
   };
 }

@@ -153,6 +153,9 @@ export function openSqliteIndex(path: string): PlacementIndex {
     async intents(owner) {
       return (q('SELECT * FROM intents WHERE owner = ? ORDER BY id').all(owner) as Row[]).map(intentFromRow);
     },
+    async intentsOn(bucket, backend) {
+      return (q('SELECT * FROM intents WHERE bucket = ? AND backend = ? ORDER BY id').all(bucket, backend) as Row[]).map(intentFromRow);
+    },
     putUpload(u) {
       return batch(() => { q(`INSERT OR REPLACE INTO uploads (${UPLOAD_COLUMNS.join(', ')}) VALUES (${marks(UPLOAD_COLUMNS.length)})`).run(...(uploadParams(u) as never[])); });
     },

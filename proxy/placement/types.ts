@@ -134,6 +134,8 @@ export interface PlacementIndex {
   beginIntent(i: Omit<Intent, 'id' | 'started'>): Promise<number>;
   endIntent(id: number): Promise<void>;
   intents(owner: string): Promise<Intent[]>;
+  /** Every replica's intents on `backend` for keys of `bucket` (gc leaves their names alone). */
+  intentsOn(bucket: string, backend: string): Promise<Intent[]>;
 
   putUpload(u: UploadRecord): Promise<void>;
   getUpload(uploadId: string): Promise<UploadRecord | undefined>;

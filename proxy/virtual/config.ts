@@ -109,6 +109,11 @@ export const BALANCING_FIELDS = {
     lease: durationSchema.default(300_000).describe('how long a claimed job is this replica\'s before another may take it'),
     pollInterval: durationSchema.default(1_000),
   }).strict().default({ concurrency: 4, objectsPerSecond: 0, bytesPerSecond: 0, lease: 300_000, pollInterval: 1_000 }),
+  /** Garbage collection: backend objects no index record names are deleted (virtual/gc/). */
+  gc: z.object({
+    interval: durationSchema.default(0).describe('how often each virtual bucket\'s backends are collected; 0: only when asked (admin API)'),
+    minAge: durationSchema.default(3_600_000).describe('younger objects are never collected: a write in flight is on its backend before its record commits'),
+  }).strict().default({ interval: 0, minAge: 3_600_000 }),
   /** On an index miss, ask the backends (and repair the index when one has the key). */
   readRepair: z.boolean().default(true),
 };

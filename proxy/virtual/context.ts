@@ -13,6 +13,7 @@ import type { Generation, Runtime, VirtualBucketRuntime } from './runtime.ts';
 import type { UsageTracker } from './usage.ts';
 import type { JobRunner } from '../jobs/runner.ts';
 import type { OriginService } from './origin/index.ts';
+import type { GcService } from './gc/service.ts';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -31,6 +32,8 @@ export interface VirtualContext {
   log: LogFn;
   /** Read-through origins (origin/): consulted on an index miss, a listing and a delete. */
   origins?: OriginService;
+  /** Garbage collection of orphans (gc/): its runs' states for /status. */
+  gc?: GcService;
 }
 
 /** Where a virtual bucket's key lives on a backend: namespaced, so buckets sharing a backend never collide. */

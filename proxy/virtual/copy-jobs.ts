@@ -197,7 +197,7 @@ async function repairJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
   });
 }
 
-export function copyJobHandlers(ctx: VirtualContext): Record<JobKind, JobHandler> {
+export function copyJobHandlers(ctx: VirtualContext): Pick<Record<JobKind, JobHandler>, 'copy' | 'remove' | 'repair'> {
   return { copy: (j) => copyJob(ctx, j), remove: (j) => removeJob(ctx, j), repair: (j) => repairJob(ctx, j) };
 }
 

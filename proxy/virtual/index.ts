@@ -46,6 +46,8 @@ import { checkCopySettings } from './copy-settings.ts';
 import { createOriginService, type OriginService } from './origin/index.ts';
 import { checkOrigins } from './origin/origin.ts';
 import { registerOriginMetrics } from './origin/metrics.ts';
+import { createGcService, type GcService } from './gc/service.ts';
+import { registerGcMetrics } from './gc/metrics.ts';
 
 export { loadBalancingConfig, parseBalancingConfig, BalancingConfigError, type BalancingConfig } from './config.ts';
 export type { ReindexReport } from './reindex.ts';
@@ -80,6 +82,8 @@ export interface VirtualStore extends ObjectStore, BucketCorsStore {
   readonly jobs: JobRunner;
   /** Read-through origins and their migrations (origin/). */
   readonly origins: OriginService;
+  /** Garbage collection of orphans (gc/): started by the admin API or on gc.interval. */
+  readonly gc: GcService;
 }
 
 export interface VirtualStoreOptions {
@@ -153,7 +157,9 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   }
   const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), jobs: undefined as unknown as JobRunner, log };
   const j = config.jobs;
-  ctx.jobs = createJobRunner(index.jobs, copyJobHandlers(ctx), {
+  const gc = createGcService(ctx);
+  ctx.gc = gc;
+  ctx.jobs = createJobRunner(index.jobs, { ...copyJobHandlers(ctx), gc: gc.handler }, {
     replica: config.replica, leaseMs: j.lease, concurrency: j.concurrency, jobsPerSecond: j.objectsPerSecond, bytesPerSecond: j.bytesPerSecond, pollMs: j.pollInterval, log,
   });
   // A backend back from an outage: check its copies and write what it missed.
@@ -171,6 +177,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   try {
     await origins.sync(rt.current());
   } catch (e) {
+    gc.stop();
     await origins.close();
     await ctx.jobs.stop();
     await rt.close();
@@ -179,6 +186,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   }
   wireHealth(health, rt.current());
   await ctx.usage.refresh();
+  await gc.refresh();
   health.start();
   await health.probeAll();
   let closed = false;
@@ -214,6 +222,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     index,
     jobs: ctx.jobs,
     origins,
+    gc,
     get generation() { return rt.current().id; },
     async listBuckets() {
       const gen = rt.current();
@@ -266,12 +275,14 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     registerMetrics: (registry) => {
       registerBackendMetrics(registry, async () => statusSnapshot(ctx));
       registerOriginMetrics(registry, async () => statusSnapshot(ctx));
+      registerGcMetrics(registry, async () => statusSnapshot(ctx));
     },
     sweepUploads: () => sweepUploads(ctx),
     async close() {
       if (closed) return;
       closed = true;
       sweeper.stop();
+      gc.stop();
       await origins.close();
       await ctx.jobs.stop();
       health.stop();

@@ -45,6 +45,7 @@ export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
       return { ...(r.backend ? { backend: r.backend } : {}), scanned: p.scanned, queued: p.queued };
     }),
     origin: ctx.origins?.status(vb.name),
+    gc: ctx.gc?.status(vb.name),
   }));
   const stats = ctx.jobs.stats();
   const jobs: JobsStatus = {

@@ -1,0 +1,124 @@
+// Garbage collection over real MinIO backends, through the admin API, on sqlite and PostgreSQL
+// indexes: an orphan put straight onto a backend (under the bucket's names and under a name of
+// its own) is deleted once it is older than gc.minAge and kept while younger; an object a write
+// intent names (a write in flight: on its backend, its record not committed) and an object
+// outside the bucket's names are never deleted; a record whose copy vanished is reported.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { startMinio, type Minio } from '../../backends/s3/minio.fixture.ts';
+import { openS3Store, type S3Store } from '../../backends/s3/store.ts';
+import { startPostgres, type PostgresServer } from '../../placement/postgres.fixture.ts';
+import { startFront } from '../../front.ts';
+import { createLogger } from '../../observability/log.ts';
+import type { GcStatus } from '../../health/status.ts';
+import { openVirtualStore, parseBalancingConfig } from '../index.ts';
+import { tempDir } from '../../../e2e/lib/gateway.ts';
+
+const ADMIN = 'gc-admin-token-for-tests';
+let minio: Minio;
+let pg: PostgresServer;
+let direct: S3Store;
+let dir: string;
+
+before(async () => {
+  [minio, pg] = await Promise.all([startMinio(), startPostgres()]);
+  direct = openS3Store({ name: 'direct', endpoint: minio.endpoint, region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
+  dir = tempDir('floodgate-gc-');
+});
+
+after(async () => {
+  await direct?.close();
+  await minio?.close();
+  await pg?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const body = (s: string) => ({ body: Readable.from([Buffer.from(s)]), size: Buffer.byteLength(s), headers: { userMeta: {} }, checksums: {} });
+const names = async (bucket: string) => (await direct.scan(bucket, { prefix: '', after: '', limit: 1000 })).map((m) => m.key).sort();
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`gc (${kind} index)`, () => {
+    const [a, b] = [`gc-${kind}-a`, `gc-${kind}-b`];
+    const config = (minAge: string) => parseBalancingConfig({
+      backends: [a, b].map((n) => ({ name: n, endpoint: minio.endpoint, bucket: n, credentials: minio.credentials })),
+      virtualBuckets: [{ name: 'tidy', backends: [a, b], strategy: 'round-robin' }],
+      ...(kind === 'postgres' ? { index: { kind: 'postgres', url: pg.url, schema: 'gc_test' } } : {}),
+      gc: { minAge },
+      replica: `gc-${kind}`,
+    });
+
+    test('orphans go once older than minAge; in-flight writes, foreign objects and records stay; a missing copy is reported', async () => {
+      for (const n of [a, b]) await direct.createBucket(n);
+      const store = await openVirtualStore(config('1h'), { dataDir: join(dir, kind) });
+      const gw = await startFront({
+        store, virtual: store, adminToken: ADMIN, keys: () => undefined,
+        host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('error'),
+      });
+      const admin = async (method: string, query = 'bucket=tidy') => {
+        const r = await fetch(`${gw.url}/_floodgate/admin/gc?${query}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
+        return { status: r.status, json: await r.json() as { queued?: string[]; runs: GcStatus[]; error?: string } };
+      };
+      const run = async () => {
+        const started = await admin('POST');
+        assert.equal(started.status, 200, JSON.stringify(started.json));
+        assert.deepEqual(started.json.queued, [a, b]);
+        await store.jobs.idle(60_000);
+        const done = await admin('GET');
+        assert.deepEqual(done.json.runs.map((r) => [r.backend, r.state]), [[a, 'done'], [b, 'done']]);
+        return Object.fromEntries(done.json.runs.map((r) => [r.backend, r]));
+      };
+      try {
+        const keys = Array.from({ length: 6 }, (_, i) => `k${i}`);
+        for (const k of keys) await store.putObject('tidy', k, body(`value of ${k}`));
+        const lost = (await store.index.get('tidy', 'k2'))!;
+        await direct.deleteObject(lost.backend, 'tidy/k2');
+        const orphans = ['tidy/orphan', '.floodgate/w/tidy/0123abcd/own-orphan'];
+        for (const n of orphans) await direct.putObject(a, n, body('nobody knows me'));
+        // Not one of the bucket's names (another bucket's data): never collected.
+        await direct.putObject(a, 'other/keep', body('not ours'));
+        await direct.putObject(a, '.floodgate/w/tidy/not-a-token!/x', body('not a name we make'));
+        // A write in flight: on its backend, its intent recorded (by another replica), not committed.
+        await store.index.beginIntent({ owner: 'another-replica', bucket: 'tidy', key: 'inflight', backend: a, op: 'put' });
+        await direct.putObject(a, 'tidy/inflight', body('streaming'));
+
+        assert.equal((await admin('POST', 'bucket=nope')).status, 404);
+        assert.equal((await admin('POST', 'bucket=tidy&backend=nope')).status, 404);
+        assert.equal((await fetch(`${gw.url}/_floodgate/admin/gc?bucket=tidy`, { method: 'POST' })).status, 401);
+
+        // minAge 1h: every unreferenced object is young, nothing goes.
+        const first = await run();
+        assert.deepEqual([first[a]!.removed, first[a]!.young, first[b]!.removed, first[b]!.young], [0, 3, 0, 0]);
+        assert.deepEqual([first[lost.backend]!.missing, first[lost.backend]!.missingKeys], [1, ['k2']], 'the vanished copy is reported');
+        assert.equal(first[a]!.records + first[b]!.records, 12, 'each backend\'s run checks every record');
+        assert.deepEqual((await names(a)).filter((n) => orphans.includes(n)), [...orphans].sort(), 'kept while young');
+
+        // minAge 1s, and every object older than that: the orphans go, nothing else.
+        await store.reload(config('1s'));
+        await new Promise((r) => setTimeout(r, 1_500));
+        const second = await run();
+        assert.deepEqual([second[a]!.removed, second[a]!.young, second[a]!.errors, second[b]!.removed], [2, 0, 0, 0]);
+        assert.equal(second[a]!.removedBytes, 2 * Buffer.byteLength('nobody knows me'));
+        const left = await names(a);
+        for (const n of orphans) assert.ok(!left.includes(n), `${n} collected`);
+        for (const n of ['other/keep', '.floodgate/w/tidy/not-a-token!/x', 'tidy/inflight']) assert.ok(left.includes(n), `${n} kept`);
+        for (const k of keys.filter((x) => x !== 'k2')) {
+          const r = await store.getObject('tidy', k, {});
+          const chunks: Buffer[] = [];
+          for await (const c of r.body!) chunks.push(c as Buffer);
+          assert.equal(Buffer.concat(chunks).toString(), `value of ${k}`);
+        }
+        const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+        assert.match(metrics, new RegExp(`floodgate_gc_removed_objects\\{bucket="tidy",backend="${a}"\\} 2`));
+        assert.match(metrics, new RegExp(`floodgate_gc_missing_copies\\{bucket="tidy",backend="${lost.backend}"\\} 1`));
+        const st = store.status().virtualBuckets.find((v) => v.name === 'tidy')!;
+        assert.equal(st.gc?.find((g) => g.backend === a)?.removed, 2, '/status shows the run');
+      } finally {
+        await gw.close();
+        await store.close();
+      }
+    });
+  });
+}
