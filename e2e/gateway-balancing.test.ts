@@ -1,6 +1,7 @@
 // `floodgate gateway --config FILE` with backends and virtual buckets, as a real child process:
 // three backends (two buckets on a real MinIO server, one embedded fs directory) behind one
-// virtual bucket, driven by @aws-sdk/client-s3. Round trip and listing, /status, reload on a file
+// virtual bucket, driven by @aws-sdk/client-s3. Round trip and listing, buckets through S3 (configured,
+// not created or deleted), /status, reload on a file
 // edit (a backend added, the strategy changed) and on SIGHUP, redirect mode followed by the SDK,
 // client checksums reaching MinIO, `floodgate gateway reindex`, and config errors naming the field.
 import { after, before, describe, test } from 'node:test';
@@ -11,12 +12,15 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand, DeleteBucketCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand, ListObjectsV2Command,
+  PutObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import type { StatusSnapshot } from '../proxy/health/status.ts';
 import { newCredentials, ROOT, spawnGateway, tempDir, type SpawnedGateway } from './lib/gateway.ts';
-import { bytes } from './lib/s3.ts';
+import { bytes, s3Error } from './lib/s3.ts';
 import { Readable } from 'node:stream';
 
 const run = promisify(execFile);
@@ -122,6 +126,22 @@ describe('floodgate gateway --config with three backends', () => {
     assert.equal((await direct.scan('fg-one', { prefix: `${vb}/set/`, after: '', limit: 100 })).length, 10);
     // Backend gauges on the gateway's /metrics.
     assert.match(await (await fetch(`${gw.url}/metrics`)).text(), /floodgate_backend_objects\{backend="local"\} 10/);
+  });
+
+  test('buckets through S3: CreateBucket of a configured name is BucketAlreadyOwnedByYou, of a new one AccessDenied saying where buckets are configured; DeleteBucket likewise', async () => {
+    const err = (p: Promise<unknown>) => s3Error(p).then((e) => [e.$metadata.httpStatusCode, e.name, e.message]);
+    assert.deepEqual((await err(s3.send(new CreateBucketCommand({ Bucket: vb })))).slice(0, 2), [409, 'BucketAlreadyOwnedByYou']);
+    const [status, code, message] = await err(s3.send(new CreateBucketCommand({ Bucket: 'not-configured' })));
+    assert.deepEqual([status, code], [403, 'AccessDenied']);
+    assert.match(message as string, /not created through S3: add not-configured to virtualBuckets in the gateway's config file, or create a VirtualBucket resource/);
+    // The naming rules come first, as for any bucket.
+    assert.deepEqual((await err(s3.send(new CreateBucketCommand({ Bucket: 'Bad_Name' })))).slice(0, 2), [400, 'InvalidBucketName']);
+    const [dStatus, dCode, dMessage] = await err(s3.send(new DeleteBucketCommand({ Bucket: `${vb}-redir` })));
+    assert.deepEqual([dStatus, dCode], [403, 'AccessDenied']);
+    assert.match(dMessage as string, /remove photos-redir from virtualBuckets/);
+    assert.deepEqual((await err(s3.send(new DeleteBucketCommand({ Bucket: 'not-configured' })))).slice(0, 2), [404, 'NoSuchBucket']);
+    assert.deepEqual(((await s3.send(new ListBucketsCommand({}))).Buckets ?? []).map((b) => b.Name), [vb, `${vb}-redir`]);
+    assert.equal((await s3Error(s3.send(new HeadBucketCommand({ Bucket: 'not-configured' })))).$metadata.httpStatusCode, 404);
   });
 
   test('client checksums, as headers (Buffer bodies) or aws-chunked trailers (stream bodies), are forwarded: MinIO stores and verifies them', async () => {

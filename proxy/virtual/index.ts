@@ -230,7 +230,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     },
     async createBucket(bucket) {
       if (rt.current().buckets.has(bucket)) throw new S3Error('BucketAlreadyOwnedByYou');
-      throw new S3Error('AccessDenied', 'Virtual buckets are defined in the gateway configuration, not created through S3.');
+      throw new S3Error('AccessDenied', `Virtual buckets are configured, not created through S3: add ${bucket} to virtualBuckets in the gateway's config file, or create a VirtualBucket resource when the operator runs the gateway.`);
     },
     async headBucket(bucket) {
       return bucketInfo(rt.current(), bucket);
@@ -238,7 +238,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     async deleteBucket(bucket) {
       vbucketOf(rt.current(), bucket);
       if ((await index.scan(bucket, { prefix: '', after: '', limit: 1 })).length) throw new S3Error('BucketNotEmpty');
-      throw new S3Error('AccessDenied', 'Virtual buckets are defined in the gateway configuration; remove it there.');
+      throw new S3Error('AccessDenied', `Virtual buckets are configured, not deleted through S3: remove ${bucket} from virtualBuckets in the gateway's config file, or delete its VirtualBucket resource when the operator runs the gateway.`);
     },
     putObject: gated((b, k, input) => putObject(ctx, b, k, input)),
     getObject: gated((b, k, o) => getObject(ctx, b, k, o)),
