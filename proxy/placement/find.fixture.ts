@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FindQuery, FoundObject } from './find.ts';
-import type { PlacedObject, PlacementIndex } from './types.ts';
+import type { PlacedObject, PlacementIndex, Replica } from './types.ts';
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -39,13 +39,21 @@ export function seedRecords(count: number, seed = 7): PlacedObject[] {
     for (let j = 0; j < pairs; j++) userMeta[pick(META_NAMES)] = pick(META_VALUES);
     const size = r() < 0.05 ? 0 : Math.floor(r() ** 3 * 50_000_000);
     const contentType = pick(TYPES);
+    const backend = pick(BACKENDS);
+    // A third has more copies (on other backends), some of them still to be written.
+    const extra = r() < 0.33 ? BACKENDS.filter((b) => b !== backend).slice(0, 1 + Math.floor(r() * 2)) : [];
+    const copies: Replica[] = extra.map((b) => ({ backend: b, location: `.floodgate/w/x/${i}`, ...(r() < 0.3 ? { pending: true } : {}) }));
     out.push({
-      bucket: r() < 0.85 ? 'vb' : 'other', key: `${pick(PREFIXES)}obj-${i.toString(36)}`, backend: pick(BACKENDS), size, etag: `e${i}`,
+      bucket: r() < 0.85 ? 'vb' : 'other', key: `${pick(PREFIXES)}obj-${i.toString(36)}`, backend, size, etag: `e${i}`,
       lastModified: new Date(T0 + Math.floor(r() * 60 * DAY)), checksums: {}, userMeta, ...(contentType ? { contentType } : {}),
+      ...(copies.length ? { copies } : {}),
     });
   }
   return out;
 }
+
+/** The backends holding a written copy, the first copy first. */
+const written = (o: PlacedObject) => [o.backend, ...(o.copies ?? []).filter((c) => !c.pending).map((c) => c.backend)];
 
 /** The definition the SQL must agree with, written plainly over records in memory. */
 export function bruteForce(records: Iterable<PlacedObject>, q: Omit<FindQuery, 'limit'>): PlacedObject[] {
@@ -55,9 +63,8 @@ export function bruteForce(records: Iterable<PlacedObject>, q: Omit<FindQuery, '
     && (!q.modifiedSince || o.lastModified >= q.modifiedSince) && (!q.modifiedBefore || o.lastModified < q.modifiedBefore)
     && (ct === undefined || (ct.endsWith('/*') ? (o.contentType ?? '').startsWith(ct.slice(0, -1)) : o.contentType === ct))
     && q.meta.every((m) => Object.hasOwn(o.userMeta, m.name) && (m.value === undefined || o.userMeta[m.name] === m.value))
-    && (q.backend === undefined || o.backend === q.backend)
-    // One copy per record today.
-    && (q.minReplicas === undefined || 1 >= q.minReplicas) && (q.maxReplicas === undefined || 1 <= q.maxReplicas))
+    && (q.backend === undefined || written(o).includes(q.backend))
+    && (q.minReplicas === undefined || written(o).length >= q.minReplicas) && (q.maxReplicas === undefined || written(o).length <= q.maxReplicas))
     .sort((a, b) => byteOrder(a.key, b.key));
 }
 
@@ -100,7 +107,9 @@ export const QUERIES: [string, Omit<FindQuery, 'limit' | 'after'>][] = [
   ['a backend', { ...base, backend: 'b3' }],
   ['a backend nobody has', { ...base, backend: 'b9' }],
   ['replicas ≤ 1', { ...base, maxReplicas: 1 }],
-  ['replicas ≥ 2: none today', { ...base, minReplicas: 2 }],
+  ['replicas ≥ 2', { ...base, minReplicas: 2 }],
+  ['exactly 3 replicas', { ...base, minReplicas: 3, maxReplicas: 3 }],
+  ['a backend, 2 replicas at most', { ...base, backend: 'b4', maxReplicas: 2 }],
   ['prefix + size + type', { ...base, prefix: 'img/', minSize: 100, contentType: 'image/*' }],
   ['meta + backend + window', { ...base, meta: [{ name: 'team', value: 'blue' }], backend: 'b1', modifiedSince: new Date(T0 + 20 * DAY) }],
   ['everything at once', { bucket: 'vb', prefix: 'logs/2026/', minSize: 1, maxSize: 40_000_000, modifiedSince: new Date(T0), modifiedBefore: new Date(T0 + 59 * DAY),
@@ -133,6 +142,14 @@ export function findSuite(name: string, open: () => Promise<PlacementIndex>, loa
       const gone = records.filter(() => r() < 0.06);
       for (let i = 0; i < gone.length; i += 50) await Promise.all(gone.slice(i, i + 50).map((o) => ix.delete(o.bucket, o.key)));
       for (const o of gone) live.delete(id(o));
+      // Copies written since: their pending marks go (an UPDATE of the copies alone).
+      const settled = [...live.values()].filter((o) => o.copies?.some((c) => c.pending) && r() < 0.5);
+      for (const o of settled) {
+        const next = { ...o, copies: o.copies!.map(({ pending: _, ...c }) => c) };
+        assert.ok(await ix.updateCopies(o.bucket, o.key, { backend: o.backend, etag: o.etag }, () => next.copies));
+        live.set(id(o), next);
+      }
+      assert.ok(settled.length > 20, 'some pending copies to settle');
       for (const [title, q] of QUERIES) {
         const want = bruteForce(live.values(), { ...q, after: '' });
         for (const pageSize of [1000, 97]) {
@@ -140,14 +157,16 @@ export function findSuite(name: string, open: () => Promise<PlacementIndex>, loa
           assert.deepEqual(got.map((o) => o.key), want.map((o) => o.key), `${title} (pages of ${pageSize})`);
         }
         if (title.includes('everything in') || title.includes('a metadata pair')) assert.ok(want.length > 50, `${title}: the seed should select many`);
+        if (title === 'a backend') assert.ok(want.filter((o) => o.backend !== q.backend).length > 50, 'many match by a copy other than the first');
+        if (title.includes('replicas')) assert.ok(want.length > 50, `${title}: the seed should select many`);
       }
       // What a page says about each object is its record, with its copy count.
       const page = await ix.find({ ...base, after: '', limit: 20, meta: [{ name: 'moved', value: 'yes' }] });
       assert.ok(page.length > 0);
       for (const f of page) {
         const { replicas, ...rec } = f;
-        assert.equal(replicas, 1);
         assert.deepEqual(rec, live.get(id(f)));
+        assert.equal(replicas, written(rec).length);
       }
       // After a marker: only keys past it, under the prefix.
       const all = bruteForce(live.values(), { ...base, prefix: 'img/', after: '' });
@@ -156,5 +175,30 @@ export function findSuite(name: string, open: () => Promise<PlacementIndex>, loa
     } finally {
       await ix.close();
     }
+  });
+}
+
+/**
+ * An index of the release before object_copies (`makeOld` removes the table and its triggers
+ * from an index `open` made): opened again, it fills the copy rows from the records once, so the
+ * backend filter finds a written later copy (not a pending one), and later writes keep them.
+ */
+export function copiesBackfillSuite(name: string, open: () => Promise<PlacementIndex>, makeOld: () => Promise<void>): void {
+  test(`${name}: an index made before object_copies gets the copy rows from the records once, then from every write`, async () => {
+    const rec = { bucket: 'vb', size: 1, etag: 'e', lastModified: new Date(5), checksums: {}, userMeta: {} };
+    const ix = await open();
+    await ix.put({ ...rec, key: 'two', backend: 'b1', copies: [{ backend: 'b2', location: 'vb/two' }] });
+    await ix.put({ ...rec, key: 'pending', backend: 'b1', copies: [{ backend: 'b2', location: 'vb/pending', pending: true }] });
+    await ix.close();
+    await makeOld();
+    const onB2 = async (i: PlacementIndex) => (await i.find({ bucket: 'vb', prefix: '', after: '', meta: [], backend: 'b2', limit: 10 })).map((o) => [o.key, o.replicas]);
+    const again = await open();
+    assert.deepEqual(await onB2(again), [['two', 2]], 'a written later copy is found, a pending one is not');
+    await again.delete('vb', 'two');
+    await again.put({ ...rec, key: 'three', backend: 'b3', copies: [{ backend: 'b2', location: 'vb/three' }] });
+    await again.close();
+    const third = await open();
+    assert.deepEqual(await onB2(third), [['three', 2]], 'filled once only: the delete and the new write stay as they were');
+    await third.close();
   });
 }

@@ -44,18 +44,18 @@ export interface FoundObject extends PlacedObject {
 }
 
 /**
- * How many copies of an object the index records, and whether one is on a given backend, as SQL
- * over the `objects` row `o`: the filters and the reported count use these and nothing else.
- * The count is the first copy plus the entries of `o.copies` (a JSON array of objects that each
- * start with "backend":, which JSON.stringify never writes unescaped inside a string), counted
- * with string functions both databases have. The backend filter still matches the first copy only.
+ * How many written copies of an object the index records, as SQL over the `objects` row `o`: the
+ * filter and the reported count use this and nothing else. The first copy plus the entries of
+ * `o.copies` (a JSON array of objects, each with one "backend": and, while its copy is still to
+ * be written, "pending":true — JSON.stringify never writes those unescaped inside a string),
+ * counted with string functions both databases have. Which backends hold a copy: object_copies.
  */
-export const REPLICA_COUNT_SQL = `(1 + (LENGTH(COALESCE(o.copies, '')) - LENGTH(REPLACE(COALESCE(o.copies, ''), '"backend":', ''))) / 10)`;
-export const ON_BACKEND_SQL = 'o.backend = ?';
+const occurrences = (needle: string) => `(LENGTH(COALESCE(o.copies, '')) - LENGTH(REPLACE(COALESCE(o.copies, ''), '${needle}', ''))) / ${needle.length}`;
+export const REPLICA_COUNT_SQL = `(1 + ${occurrences('"backend":')} - ${occurrences('"pending":true')})`;
 
 export interface FindDialect {
   /** A table of the index by name (schema-qualified on PostgreSQL). */
-  table(name: 'objects' | 'object_meta'): string;
+  table(name: 'objects' | 'object_meta' | 'object_copies'): string;
   /** Content types compare in byte order: '' on sqlite (BINARY), ' COLLATE "C"' on PostgreSQL (its index is so). */
   byteOrder: string;
 }
@@ -66,15 +66,15 @@ export interface FindDialect {
  * keeps none that could tell a rare content type from a common one, so sqlite.ts counts each
  * candidate's matches up to a cap (findDrivers) and names the cheapest (INDEXED BY / NOT INDEXED).
  */
-export type Driver = 'key' | 'meta' | 'type' | 'backend' | 'size' | 'modified';
-const DRIVER_INDEX: Record<'type' | 'backend' | 'size' | 'modified', string> = {
-  type: 'objects_find_type', backend: 'objects_find_backend', size: 'objects_find_size', modified: 'objects_find_modified',
+export type Driver = 'key' | 'meta' | 'backend' | 'type' | 'size' | 'modified';
+const DRIVER_INDEX: Record<'type' | 'size' | 'modified', string> = {
+  type: 'objects_find_type', size: 'objects_find_size', modified: 'objects_find_modified',
 };
 
 interface Term { sql: string; params: unknown[] }
 
 /** The conditions on the objects row `o`, one per filter, by the driver that could seek on it. */
-function terms(q: FindQuery, byteOrder: string): Partial<Record<Driver, Term>> & { key: Term; replicas?: Term } {
+function terms(q: FindQuery, { table, byteOrder }: FindDialect): Partial<Record<Driver, Term>> & { key: Term; replicas?: Term } {
   const range = keyRange(q.prefix, q.after);
   const t: Partial<Record<Driver, Term>> & { key: Term; replicas?: Term } = {
     key: { sql: `o.bucket = ? AND ${range.where.replaceAll('key', 'o.key')}`, params: [q.bucket, ...range.params] },
@@ -93,7 +93,9 @@ function terms(q: FindQuery, byteOrder: string): Partial<Record<Driver, Term>> &
       ? { sql: `o.content_type${byteOrder} >= ? AND o.content_type${byteOrder} < ?`, params: [major, prefixUpperBound(major)!] }
       : { sql: `o.content_type${byteOrder} = ?`, params: [q.contentType] };
   }
-  if (q.backend !== undefined) t.backend = { sql: ON_BACKEND_SQL, params: [q.backend] };
+  if (q.backend !== undefined) {
+    t.backend = { sql: `EXISTS (SELECT 1 FROM ${table('object_copies')} c WHERE c.bucket = o.bucket AND c.backend = ? AND c.key = o.key)`, params: [q.backend] };
+  }
   const replicas = both(REPLICA_COUNT_SQL, q.minReplicas, q.maxReplicas, '>=', '<=');
   if (replicas) t.replicas = replicas;
   return t;
@@ -108,18 +110,34 @@ function metaExists(table: string, m: MetaFilter, hints: boolean): Term {
   };
 }
 
+/** The page's keys with a copy on `q.backend`, as a seek on object_copies `c0`. */
+function copiesSeek(q: FindQuery): Term {
+  const range = keyRange(q.prefix, q.after);
+  return { sql: `c0.bucket = ? AND c0.backend = ? AND ${range.where.replaceAll('key', 'c0.key')}`, params: [q.bucket, q.backend, ...range.params] };
+}
+
 /**
  * The query for one page, with `?` placeholders (PostgreSQL numbers them). Without `driver` the
  * database plans it; with one (sqlite), the scan starts where it says.
  */
-export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?: Driver): { sql: string; params: unknown[] } {
-  const t = terms(q, byteOrder);
+export function findSql(q: FindQuery, dialect: FindDialect, driver?: Driver): { sql: string; params: unknown[] } {
+  const { table } = dialect;
+  const t = terms(q, dialect);
   const hints = driver !== undefined;
-  const where: Term[] = [t.key, ...(['size', 'modified', 'type', 'backend'] as const).flatMap((d) => (t[d] ? [t[d]] : [])), ...(t.replicas ? [t.replicas] : [])];
+  const where: Term[] = [t.key, ...(['size', 'modified', 'type'] as const).flatMap((d) => (t[d] ? [t[d]] : [])), ...(t.replicas ? [t.replicas] : [])];
   const [first, ...rest] = q.meta;
-  let from = `${table('objects')} o${driver === 'key' ? ' NOT INDEXED' : driver && driver !== 'meta' ? ` INDEXED BY ${DRIVER_INDEX[driver]}` : ''}`;
+  let from = `${table('objects')} o${driver === 'key' ? ' NOT INDEXED' : driver && driver !== 'meta' && driver !== 'backend' ? ` INDEXED BY ${DRIVER_INDEX[driver]}` : ''}`;
   let orderBy = 'o.key';
   const fromParams: unknown[] = [];
+  if (driver === 'backend') {
+    // object_copies (bucket, backend, key) yields the keys with a copy there in order.
+    from = `${table('object_copies')} c0 CROSS JOIN ${table('objects')} o NOT INDEXED`;
+    const c0 = copiesSeek(q);
+    where.unshift({ sql: `${c0.sql} AND c0.key = o.key`, params: c0.params });
+    orderBy = 'c0.key';
+  } else if (t.backend) {
+    where.push(t.backend);
+  }
   if (first && (driver === undefined || driver === 'meta')) {
     // object_meta (bucket, name, value, key) yields the keys of one name=value in order; the key
     // range is repeated on it so the seek is bounded there too.
@@ -149,8 +167,9 @@ export function findSql(q: FindQuery, { table, byteOrder }: FindDialect, driver?
  * For sqlite: per driver the query, `SELECT count(*) AS n`, of how many rows (at most `cap`) its
  * index yields for this page — the cost of starting there. The key order comes first.
  */
-export function findDrivers(q: FindQuery, { table, byteOrder }: FindDialect, cap: number): { driver: Driver; sql: string; params: unknown[] }[] {
-  const t = terms(q, byteOrder);
+export function findDrivers(q: FindQuery, dialect: FindDialect, cap: number): { driver: Driver; sql: string; params: unknown[] }[] {
+  const { table } = dialect;
+  const t = terms(q, dialect);
   const count = (from: string, w: Term[]) => ({
     sql: `SELECT count(*) AS n FROM (SELECT 1 FROM ${from} WHERE ${w.map((x) => x.sql).join(' AND ')} LIMIT ?)`,
     params: [...w.flatMap((x) => x.params), cap],
@@ -164,11 +183,12 @@ export function findDrivers(q: FindQuery, { table, byteOrder }: FindDialect, cap
       params: [q.bucket, first.name, ...(first.value !== undefined ? [first.value, ...range.params] : [])],
     }]) });
   }
-  for (const d of ['type', 'backend', 'size', 'modified'] as const) {
+  if (q.backend !== undefined) out.push({ driver: 'backend', ...count(`${table('object_copies')} c0`, [copiesSeek(q)]) });
+  for (const d of ['type', 'size', 'modified'] as const) {
     const term = t[d];
     if (!term) continue;
     // Equality indexes are in key order within the value: the page's key range bounds them too.
-    const keyed = d === 'backend' || (d === 'type' && !q.contentType!.endsWith('/*'));
+    const keyed = d === 'type' && !q.contentType!.endsWith('/*');
     out.push({ driver: d, ...count(`${table('objects')} o INDEXED BY ${DRIVER_INDEX[d]}`, [{ sql: 'o.bucket = ?', params: [q.bucket] }, term, ...(keyed ? [t.key] : [])]) });
   }
   return out;

@@ -5,7 +5,7 @@ import { openPostgresIndex } from './postgres.ts';
 import { OBJECT_COLUMNS, objectParams } from './rows.ts';
 import { startPostgres, type PostgresServer } from './postgres.fixture.ts';
 import { placementSuite } from './suite.fixture.ts';
-import { findSuite } from './find.fixture.ts';
+import { copiesBackfillSuite, findSuite } from './find.fixture.ts';
 import { jobsSuite } from './jobs-suite.fixture.ts';
 
 let server: PostgresServer;
@@ -51,6 +51,13 @@ test('postgres: two replicas on one schema see each other and keep one set of co
 
 test('postgres: a bad schema name is refused before any SQL', async () => {
   await assert.rejects(openPostgresIndex(server.url, { schema: 'x"; drop table y; --' }), /lower-case SQL identifier/);
+});
+
+copiesBackfillSuite('postgres', () => openPostgresIndex(server.url, { schema: 'pre_copies' }), async () => {
+  const c = new pg.Client({ connectionString: server.url });
+  await c.connect();
+  await c.query('DROP TABLE pre_copies.object_copies; DROP FUNCTION pre_copies.objects_copies_sync CASCADE');
+  await c.end();
 });
 
 test('postgres: an index made before metadata search gets its metadata rows from the records once, then from every write', async () => {

@@ -72,7 +72,8 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       // Replicas starting together would race on CREATE TABLE IF NOT EXISTS.
       await c.query(`SELECT pg_advisory_lock(hashtext('floodgate-placement-schema'))`);
       await c.query(schemaSql(s));
-      const fresh = (await c.query(`SELECT to_regclass('${s}.object_meta') IS NULL AS fresh`)).rows[0].fresh === true;
+      const r = (await c.query(`SELECT to_regclass('${s}.object_meta') IS NULL AS meta, to_regclass('${s}.object_copies') IS NULL AS copies`)).rows[0];
+      const fresh = { meta: r.meta === true, copies: r.copies === true };
       await c.query(postgresFindSql(s, fresh));
       await c.query(jobsSchemaSql(s));
       await c.query(`SELECT pg_advisory_unlock(hashtext('floodgate-placement-schema'))`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteIndex } from './sqlite.ts';
 import { placementSuite } from './suite.fixture.ts';
-import { bruteForce, findSuite, QUERIES, seedRecords } from './find.fixture.ts';
+import { bruteForce, copiesBackfillSuite, findSuite, QUERIES, seedRecords } from './find.fixture.ts';
 import { findDrivers, findSql } from './find.ts';
 import { jobsSuite } from './jobs-suite.fixture.ts';
 
@@ -101,6 +101,13 @@ test('sqlite: an index made before metadata search gets its metadata rows from t
   assert.deepEqual(await keys(again, 'team', 'blue'), ['old-1']);
   assert.deepEqual(await keys(again, 'env'), []);
   await again.close();
+});
+
+copiesBackfillSuite('sqlite', async () => openSqliteIndex(join(dir, 'pre-copies.db')), async () => {
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(join(dir, 'pre-copies.db'));
+  db.exec('DROP TRIGGER objects_copies_insert; DROP TRIGGER objects_copies_update; DROP TRIGGER objects_copies_delete; DROP TABLE object_copies');
+  db.close();
 });
 
 test('sqlite: find — the scan may start from any filter\'s index (the cheapest is picked per page): every start gives the same pages', async () => {
