@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { verifyRequest, type KeyLookup } from './auth/sigv4.ts';
 import { S3Error, isS3Error } from './s3/errors.ts';
 import { sendError } from './s3/respond.ts';
-import { param, parseTarget, resolveOperation } from './s3/route.ts';
+import { bucketFromHost, param, parseTarget, resolveOperation } from './s3/route.ts';
 import { HANDLERS } from './s3/dispatch.ts';
 import { refuseUnsupportedFeatures } from './s3/features.ts';
 import { settled, takeTurn } from './connection-order.ts';
@@ -77,7 +77,7 @@ function drainable(err: S3Error): boolean {
 }
 
 function isAnonymousGet(req: IncomingMessage): boolean {
-  return req.method === 'GET' && req.headers.authorization === undefined && !/[?&]X-Amz-Signature=/i.test(req.url ?? '');
+  return req.method === 'GET' && req.headers.authorization === undefined && !/[?&](X-Amz-)?Signature=/i.test(req.url ?? '');
 }
 
 /** Zero active faults costs one registry walk; the backend is looked up only for faults that match on it. */
@@ -138,7 +138,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       // Authentication comes first: an anonymous request learns nothing, not even which
       // sub-resources or operations exist (AWS answers it AccessDenied).
-      const auth = traceStage(record, 'auth', () => verifyRequest({ method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct }, opts.keys));
+      const auth = traceStage(record, 'auth', () => verifyRequest({
+        method: req.method ?? 'GET', rawUrl, headers: req.headers, headersDistinct: req.headersDistinct, hostBucket: bucketFromHost(req.headers.host, opts.domains),
+      }, opts.keys));
       const target = parseTarget(rawUrl, req.headers.host, opts.domains);
       record.bucket = target.bucket;
       record.key = target.key;

@@ -52,9 +52,6 @@ export function parseAuthorizationHeader(header: string): AuthParams {
   const space = header.indexOf(' ');
   const algorithm = space < 0 ? header : header.slice(0, space);
   if (algorithm === SIGV4A) throw new S3Error('NotImplemented', 'SigV4a (AWS4-ECDSA-P256-SHA256) signatures are not supported; sign with AWS4-HMAC-SHA256.');
-  if (algorithm === 'AWS' || header.startsWith('AWS ')) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
-  }
   if (algorithm !== ALGORITHM) throw fail(`unsupported algorithm "${algorithm}"; use ${ALGORITHM}.`);
   const fields = new Map<string, string>();
   for (const part of header.slice(space + 1).split(',')) {

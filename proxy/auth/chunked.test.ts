@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createChunkDecoder, type ChunkDecoderOptions } from './chunked.ts';
-import { verifyRequest, type AuthResult } from './sigv4.ts';
+import { verifyRequest, type SigV4Auth } from './sigv4.ts';
 import { S3Error } from '../s3/errors.ts';
 import { EXAMPLE_NOW, lookupExample } from './aws-examples.fixture.ts';
 import { hmac, sha256Hex, EMPTY_SHA256 } from './canonical.ts';
@@ -13,7 +13,7 @@ const A1K = Buffer.alloc(1024, 'a');
 const CRED = 'AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request';
 
 /** The seed request of the AWS chunked-upload examples, verified by our verifier. */
-function seed(mode: string, signature: string, extra: Record<string, string>, signedHeaders: string): AuthResult {
+function seed(mode: string, signature: string, extra: Record<string, string>, signedHeaders: string): SigV4Auth {
   const auth = verifyRequest({
     method: 'PUT', rawUrl: '/examplebucket/chunkObject.txt', now: EXAMPLE_NOW,
     headers: {
@@ -23,6 +23,7 @@ function seed(mode: string, signature: string, extra: Record<string, string>, si
     },
   }, lookupExample);
   assert.equal(auth.payloadHash, mode);
+  assert.ok(auth.version === 4);
   return auth;
 }
 

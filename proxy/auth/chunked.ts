@@ -7,14 +7,14 @@ import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
 import { EMPTY_SHA256, hmac, sha256Hex } from './canonical.ts';
-import type { AuthResult } from './sigv4.ts';
+import type { SigV4Auth } from './sigv4.ts';
 
 export type ChunkMode = 'STREAMING-UNSIGNED-PAYLOAD-TRAILER' | 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' | 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER';
 
 export interface ChunkDecoderOptions {
   mode: ChunkMode;
   /** Required for the signed modes: the chain starts at seedSignature. */
-  auth?: Pick<AuthResult, 'seedSignature' | 'signingKey' | 'scope' | 'amzDate'>;
+  auth?: Pick<SigV4Auth, 'seedSignature' | 'signingKey' | 'scope' | 'amzDate'>;
   /** From x-amz-trailer, lower-case: each must arrive in the trailer section. */
   trailerNames: string[];
   onTrailers: (t: Record<string, string>) => void;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { presignUrl, signRequest, verifyRequest, type AuthInput } from './sigv4.ts';
+import { presignUrl, signRequest, verifyRequest, type AuthInput, type SigV4Auth } from './sigv4.ts';
 import { S3Error } from '../s3/errors.ts';
 import { EMPTY_SHA256, EXAMPLE, EXAMPLE_NOW, lookupExample } from './aws-examples.fixture.ts';
 import { canonicalHeaderValue, canonicalQuery, canonicalRequest, hmac, stringToSign } from './canonical.ts';
@@ -40,14 +40,20 @@ function handSigned(method: string, rawUrl: string, headers: Record<string, stri
   return { method, rawUrl, now: EXAMPLE_NOW, headers: { ...headers, authorization: authz(names.join(';'), sig.toString('hex')) } };
 }
 
+function verifyV4(input: AuthInput): SigV4Auth {
+  const r = verifyRequest(input, lookupExample);
+  assert.equal(r.version, 4);
+  return r as SigV4Auth;
+}
+
 test('verifies the AWS "GET object" example', () => {
-  const r = verifyRequest({
+  const r = verifyV4({
     method: 'GET', rawUrl: '/test.txt', now: EXAMPLE_NOW,
     headers: {
       host: HOST, range: 'bytes=0-9', 'x-amz-content-sha256': EMPTY_SHA256, 'x-amz-date': '20130524T000000Z',
       authorization: authz('host;range;x-amz-content-sha256;x-amz-date', 'f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41'),
     },
-  }, lookupExample);
+  });
   assert.equal(r.accessKeyId, EXAMPLE.accessKeyId);
   assert.equal(r.payloadHash, EMPTY_SHA256);
   assert.equal(r.presigned, false);
@@ -84,7 +90,7 @@ test('verifies the AWS presigned GET example until it expires', () => {
   const rawUrl = '/test.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request' +
     '&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404';
   const at = (iso: string): AuthInput => ({ method: 'GET', rawUrl, headers: { host: HOST }, now: new Date(iso) });
-  const r = verifyRequest(at('2013-05-24T12:00:00Z'), lookupExample);
+  const r = verifyV4(at('2013-05-24T12:00:00Z'));
   assert.equal(r.presigned, true);
   assert.equal(r.payloadHash, 'UNSIGNED-PAYLOAD');
   assert.equal(r.seedSignature, 'aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
@@ -103,7 +109,7 @@ test('round trips: our signer → our verifier for awkward keys, queries, any re
   ];
   for (const path of cases) verifyRequest(signed('GET', path), lookupExample);
   const h = signRequest({ method: 'GET', url: new URL(`http://${HOST}/k`), headers: {}, payloadHash: EMPTY_SHA256 }, EXAMPLE, 'auto', EXAMPLE_NOW);
-  assert.equal(verifyRequest({ method: 'GET', rawUrl: '/k', headers: h, now: EXAMPLE_NOW }, lookupExample).scope, '20130524/auto/s3/aws4_request');
+  assert.equal(verifyV4({ method: 'GET', rawUrl: '/k', headers: h, now: EXAMPLE_NOW }).scope, '20130524/auto/s3/aws4_request');
   const u = presignUrl({ method: 'PUT', url: new URL(`http://${HOST}/b/a%20b?partNumber=1`), expiresSeconds: 60, region: 'eu-west-3' }, EXAMPLE, EXAMPLE_NOW);
   assert.equal(verifyRequest({ method: 'PUT', rawUrl: u.pathname + u.search, headers: { host: HOST }, now: EXAMPLE_NOW }, lookupExample).presigned, true);
 });
@@ -129,12 +135,13 @@ test('header values: trimmed, space runs collapsed, duplicates joined with a com
   verifyRequest({ ...dup, headers: { ...dup.headers, 'x-amz-meta-d': 'one, two' }, headersDistinct: { 'x-amz-meta-d': ['one', ' two'] } }, lookupExample);
 });
 
-test('no credentials at all is AccessDenied; SigV2 and two mechanisms are refused', () => {
+test('no credentials at all is AccessDenied; SigV2 goes to its verifier; two mechanisms are refused', () => {
   rejects({ method: 'GET', rawUrl: '/b/k', headers: { host: HOST } }, 'AccessDenied');
-  rejects({ method: 'GET', rawUrl: '/b/k?AWSAccessKeyId=A&Expires=1&Signature=x', headers: { host: HOST } }, 'InvalidRequest');
-  rejects({ method: 'GET', rawUrl: '/b/k', headers: { host: HOST, authorization: 'AWS AKID:sig' } }, 'InvalidRequest');
+  rejects({ method: 'GET', rawUrl: '/b/k?AWSAccessKeyId=A&Expires=1&Signature=x', headers: { host: HOST } }, 'InvalidAccessKeyId');
+  rejects({ method: 'GET', rawUrl: '/b/k', headers: { host: HOST, authorization: 'AWS AKID:sig' } }, 'InvalidAccessKeyId');
   const both = signed('GET', '/b/k?X-Amz-Signature=ab');
   rejects(both, 'InvalidArgument');
+  rejects({ ...signed('GET', '/b/k?AWSAccessKeyId=A&Expires=1&Signature=x') }, 'InvalidArgument');
 });
 
 test('unknown access key is InvalidAccessKeyId naming the key', () => {

@@ -1,6 +1,7 @@
 // SigV4 verification for S3 requests: header auth and presigned (query) auth. Order of checks:
 // parse → access key → time (skew or expiry) → payload mode → unsigned headers → signature, so
-// each failure gets the error S3 gives for it. Client-side signing lives in sign.ts.
+// each failure gets the error S3 gives for it. SigV2 requests (`AWS AKID:sig`, `?AWSAccessKeyId=`)
+// are handed to sigv2.ts with the same keys. Client-side signing lives in sign.ts.
 import { timingSafeEqual } from 'node:crypto';
 import { S3Error } from '../s3/errors.ts';
 import {
@@ -9,6 +10,8 @@ import {
 } from './canonical.ts';
 import { isPresigned, parseAuthorizationHeader, parsePresignQuery, queryParams, type AuthParams } from './auth-params.ts';
 import { deriveSigningKey } from './signing-key.ts';
+import { checkSkew, isoSeconds, MAX_SKEW_MS } from './request-time.ts';
+import { isSigV2Header, isSigV2Query, parseSigV2Header, parseSigV2Query, verifySigV2 } from './sigv2.ts';
 
 export { presignUrl, signRequest, type Credentials } from './sign.ts';
 export { encodeS3Path } from './canonical.ts';
@@ -23,14 +26,24 @@ export interface AuthInput {
   /** node IncomingMessage.headers */
   headers: HeaderBag;
   headersDistinct?: Record<string, string[] | undefined>;
+  /** The bucket the Host header names (virtual-host style); SigV2 signs it as part of the path. */
+  hostBucket?: string;
   now?: Date;
 }
 
-export interface AuthResult {
+interface AuthCommon {
   accessKeyId: string;
-  /** x-amz-content-sha256 as signed, or UNSIGNED-PAYLOAD / X-Amz-Content-Sha256 for presigned. */
+  /** x-amz-content-sha256 as signed, or UNSIGNED-PAYLOAD / X-Amz-Content-Sha256 for presigned (and for SigV2). */
   payloadHash: string;
   presigned: boolean;
+}
+
+export interface SigV2Auth extends AuthCommon {
+  version: 2;
+}
+
+export interface SigV4Auth extends AuthCommon {
+  version: 4;
   /** The request signature; the first chunk signature of an aws-chunked body chains from it. */
   seedSignature: string;
   signingKey: Buffer;
@@ -39,15 +52,14 @@ export interface AuthResult {
   amzDate: string;
 }
 
-export const MAX_SKEW_MS = 15 * 60 * 1000;
+export type AuthResult = SigV2Auth | SigV4Auth;
+
+export { MAX_SKEW_MS };
+
 const BODILESS = new Set(['GET', 'HEAD', 'DELETE', 'OPTIONS']);
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
-}
-
-function isoSeconds(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** The request time of header auth, checked against the scope date and the clock. */
@@ -61,11 +73,7 @@ function headerAuthDate(input: AuthInput, params: AuthParams, now: Date): string
     throw new S3Error('AuthorizationHeaderMalformed',
       `The authorization header is malformed; Invalid credential date "${params.scopeDate}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   }
-  if (Math.abs(now.getTime() - t.getTime()) > MAX_SKEW_MS) {
-    throw new S3Error('RequestTimeTooSkewed', undefined, {
-      details: { RequestTime: raw!, ServerTime: isoSeconds(now), MaxAllowedSkewMilliseconds: MAX_SKEW_MS },
-    });
-  }
+  checkSkew(raw!, t.getTime(), now);
   return amzDate;
 }
 
@@ -128,13 +136,13 @@ export function verifyRequest(input: AuthInput, lookup: KeyLookup): AuthResult {
   const authorization = first(input.headers.authorization);
   const query = queryParams(rawQuery);
   const presigned = isPresigned(query);
-  if (authorization !== undefined && presigned) {
+  if (authorization !== undefined && (presigned || isSigV2Query(query))) {
     throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified');
   }
+  if (isSigV2Header(authorization) || (authorization === undefined && !presigned && isSigV2Query(query))) {
+    return verifyV2(input, rawPath, rawQuery, query, lookup, now);
+  }
   if (authorization === undefined && !presigned) {
-    if (query.has('AWSAccessKeyId') && query.has('Signature')) {
-      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
-    }
     throw new S3Error('AccessDenied', 'Access Denied: the request is not signed (anonymous access is not allowed).');
   }
 
@@ -170,7 +178,7 @@ export function verifyRequest(input: AuthInput, lookup: KeyLookup): AuthResult {
       const sts = stringToSign(amzDate, params.scope, canonical);
       if (sameSignature(hmac(signingKey, sts).toString('hex'), params.signature)) {
         return {
-          accessKeyId: params.accessKeyId, payloadHash, presigned: params.presigned, seedSignature: params.signature,
+          version: 4, accessKeyId: params.accessKeyId, payloadHash, presigned: params.presigned, seedSignature: params.signature,
           signingKey, scope: params.scope, amzDate,
         };
       }
@@ -187,4 +195,16 @@ export function verifyRequest(input: AuthInput, lookup: KeyLookup): AuthResult {
       CanonicalRequestBytes: hexBytes(firstTry!.canonical),
     },
   });
+}
+
+function verifyV2(input: AuthInput, rawPath: string, rawQuery: string, query: Map<string, string>, lookup: KeyLookup, now: Date): SigV2Auth {
+  const authorization = first(input.headers.authorization);
+  const params = authorization !== undefined ? parseSigV2Header(authorization) : parseSigV2Query(query);
+  const secret = lookup(params.accessKeyId);
+  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { details: { AWSAccessKeyId: params.accessKeyId } });
+  verifySigV2({
+    method: input.method, rawPath, rawQuery, query, headers: input.headers, headersDistinct: input.headersDistinct,
+    hostBucket: input.hostBucket, now,
+  }, params, secret);
+  return { version: 2, accessKeyId: params.accessKeyId, payloadHash: 'UNSIGNED-PAYLOAD', presigned: params.presigned };
 }

@@ -55,7 +55,7 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
   if (streaming) {
     stages.push(createChunkDecoder({
       mode: mode as 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-      auth,
+      auth: auth.version === 4 ? auth : undefined,
       trailerNames: integrity.trailerNames,
       onTrailers: (t) => { trailers = t; },
     }));

@@ -28,6 +28,8 @@ const PARAMETERS = new Set([
   'versions', 'x-id', 'versionid', 'max-buckets', 'bucket-region',
   'response-content-type', 'response-content-language', 'response-expires', 'response-cache-control',
   'response-content-disposition', 'response-content-encoding',
+  // SigV2 query auth (a presigned URL without signature_version='s3v4'), checked by the verifier.
+  'awsaccesskeyid', 'signature', 'expires',
 ]);
 
 function decodeComponent(s: string, what: string): string {
@@ -68,7 +70,7 @@ export function parseTarget(rawUrl: string, host: string | undefined, domains: r
   };
 }
 
-function bucketFromHost(host: string | undefined, domains: readonly string[]): string | undefined {
+export function bucketFromHost(host: string | undefined, domains: readonly string[]): string | undefined {
   if (!host) return undefined;
   const name = host.replace(/:\d+$/, '').toLowerCase();
   for (const d of domains) {
@@ -110,10 +112,6 @@ function subresourceOperation(method: string, t: Target, sub: string): Operation
 
 export function resolveOperation(method: string, t: Target, headers: Record<string, string | string[] | undefined>): Operation {
   const sub = unknownSubresource(t);
-  // SigV2 query auth (boto3's default presign without signature_version='s3v4') is not a sub-resource.
-  if (sub !== undefined && t.query.has('AWSAccessKeyId') && t.query.has('Signature')) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
-  }
   if (sub !== undefined) {
     const op = subresourceOperation(method, t, sub);
     if (op) return op;
