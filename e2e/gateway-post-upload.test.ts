@@ -1,10 +1,11 @@
 // Browser POST uploads (PostObject) against the gateway on the embedded store: a form built as a
-// browser sends it, its policy signed with SigV4 the way the AWS SDKs' createPresignedPost does;
+// browser sends it, its policy signed with SigV4 the way the AWS SDKs' createPresignedPost does
+// (or with SigV2: AWSAccessKeyId + base64 HMAC-SHA1 signature, as ceph/s3-tests and old SDKs);
 // the object lands with its metadata; a bad signature, an expired policy, a failed condition, an
 // unlisted field and a file over the size range are refused and store nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hmac } from '../proxy/auth/canonical.ts';
 import { deriveSigningKey } from '../proxy/auth/signing-key.ts';
@@ -30,6 +31,8 @@ interface FormOptions {
   expiration?: Date;
   extra?: Record<string, string>;
   secret?: string;
+  /** Sign with SigV2 instead: AWSAccessKeyId, policy, signature. */
+  sigv2?: boolean;
 }
 
 function form(o: FormOptions): { body: Buffer; type: string } {
@@ -39,14 +42,17 @@ function form(o: FormOptions): { body: Buffer; type: string } {
   const amzDate = `${date}T000000Z`;
   const policy = Buffer.from(JSON.stringify({
     expiration: (o.expiration ?? new Date(Date.now() + 600_000)).toISOString(),
-    conditions: o.conditions ?? [{ bucket: B }, ['starts-with', '$key', 'uploads/'], { 'x-amz-algorithm': 'AWS4-HMAC-SHA256' },
-      { 'x-amz-credential': credential }, { 'x-amz-date': amzDate }, ['starts-with', '$Content-Type', ''], ['starts-with', '$x-amz-meta-who', ''],
-      ['content-length-range', 1, 1024 * 1024]],
+    conditions: o.conditions ?? [{ bucket: B }, ['starts-with', '$key', 'uploads/'],
+      ...(o.sigv2 ? [] : [{ 'x-amz-algorithm': 'AWS4-HMAC-SHA256' }, { 'x-amz-credential': credential }, { 'x-amz-date': amzDate }]),
+      ['starts-with', '$Content-Type', ''], ['starts-with', '$x-amz-meta-who', ''], ['content-length-range', 1, 1024 * 1024]],
   })).toString('base64');
-  const signature = hmac(deriveSigningKey(o.secret ?? gw.creds.secretAccessKey, date, 'us-east-1'), policy).toString('hex');
+  const secret = o.secret ?? gw.creds.secretAccessKey;
+  const auth: Record<string, string> = o.sigv2
+    ? { AWSAccessKeyId: gw.creds.accessKeyId, Policy: policy, Signature: createHmac('sha1', secret).update(policy).digest('base64') }
+    : { 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256', 'X-Amz-Credential': credential, 'X-Amz-Date': amzDate, Policy: policy,
+        'X-Amz-Signature': hmac(deriveSigningKey(secret, date, 'us-east-1'), policy).toString('hex') };
   const fields: Record<string, string> = {
-    key: o.key ?? 'uploads/${filename}', 'Content-Type': 'text/plain', 'x-amz-meta-who': 'browser', 'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
-    'X-Amz-Credential': credential, 'X-Amz-Date': amzDate, Policy: policy, 'X-Amz-Signature': signature, ...o.extra,
+    key: o.key ?? 'uploads/${filename}', 'Content-Type': 'text/plain', 'x-amz-meta-who': 'browser', ...auth, ...o.extra,
   };
   const boundary = `----floodgate${randomBytes(8).toString('hex')}`;
   const parts = Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
@@ -99,4 +105,25 @@ test('a form whose file is not the last field is MalformedPOSTRequest and stores
   assert.equal(r.status, 400, r.body.toString());
   assert.equal(errorCode(r.body), 'MalformedPOSTRequest');
   assert.equal((await s3Error(c.send(new HeadObjectCommand({ Bucket: B, Key: 'uploads/trailing' })))).$metadata.httpStatusCode, 404);
+});
+
+test('SigV2 forms: AWSAccessKeyId + signature store the file; a bad, missing or unknown-key signature stores nothing', async () => {
+  const file = randomBytes(5000);
+  const r = await post(form({ file, sigv2: true, key: 'uploads/v2' }));
+  assert.equal(r.status, 204, r.body.toString());
+  const g = await c.send(new GetObjectCommand({ Bucket: B, Key: 'uploads/v2' }));
+  assert.deepEqual(await bytes(g.Body), file);
+  assert.deepEqual(g.Metadata, { who: 'browser' });
+  const cases: [string, FormOptions, number, string][] = [
+    ['v2-bad-signature', { file, sigv2: true, secret: 'not-the-secret-at-all' }, 403, 'SignatureDoesNotMatch'],
+    ['v2-no-signature', { file, sigv2: true, extra: { Signature: '' } }, 400, 'InvalidArgument'],
+    ['v2-unknown-key', { file, sigv2: true, extra: { AWSAccessKeyId: 'AKIANOSUCHKEY' } }, 403, 'InvalidAccessKeyId'],
+    ['v2-expired', { file, sigv2: true, expiration: new Date(Date.now() - 1000) }, 403, 'AccessDenied'],
+  ];
+  for (const [key, o, status, code] of cases) {
+    const res = await post(form({ ...o, key: `uploads/${key}` }));
+    assert.equal(res.status, status, `${key}: ${res.body}`);
+    assert.equal(errorCode(res.body), code, key);
+    assert.equal((await s3Error(c.send(new HeadObjectCommand({ Bucket: B, Key: `uploads/${key}` })))).$metadata.httpStatusCode, 404, key);
+  }
 });

@@ -135,9 +135,13 @@ function stringsToSign(input: SigV2Input, dateLine: readonly string[]): string[]
   return out;
 }
 
-/** Compared as base64 text: decoding would let padding bits differ (…U= and …V= are one digest). */
-function sameSignature(given: string, expected: Buffer): boolean {
-  const g = Buffer.from(given, 'latin1'), x = Buffer.from(expected.toString('base64'), 'latin1');
+/**
+ * Whether `given` is the base64 HMAC-SHA1 of `stringToSign` under `secret`, in constant time.
+ * Compared as base64 text: decoding would let padding bits differ (…U= and …V= are one digest).
+ */
+export function sigV2Matches(secret: string, stringToSign: string, given: string): boolean {
+  const expected = createHmac('sha1', secret).update(stringToSign, 'latin1').digest('base64');
+  const g = Buffer.from(given, 'latin1'), x = Buffer.from(expected, 'latin1');
   return g.length === x.length && timingSafeEqual(g, x);
 }
 
@@ -155,7 +159,7 @@ export function verifySigV2(input: SigV2Input, params: SigV2Params & { expires?:
   }
   const candidates = stringsToSign(input, dates);
   for (const sts of candidates) {
-    if (sameSignature(params.signature, createHmac('sha1', secret).update(sts, 'latin1').digest())) return;
+    if (sigV2Matches(secret, sts, params.signature)) return;
   }
   throw new S3Error('SignatureDoesNotMatch', undefined, {
     details: {

@@ -1,6 +1,7 @@
 // Browser POST uploads (PostObject): a multipart/form-data body whose fields carry a policy
 // document signed with SigV4 (the signature is the HMAC of the base64 policy under the day's
-// signing key) and whose `file` field is the object. The fields before the file are read into
+// signing key) or SigV2 (AWSAccessKeyId + signature: base64 HMAC-SHA1 of the base64 policy under
+// the secret) and whose `file` field is the object. The fields before the file are read into
 // memory (20 KiB at most, as S3), the file streams to the store. The file must be the last field:
 // its size is the body's length less what came before it and the closing boundary.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { hmac } from '../auth/canonical.ts';
 import { deriveSigningKey } from '../auth/signing-key.ts';
 import type { KeyLookup } from '../auth/sigv4.ts';
+import { sigV2Matches } from '../auth/sigv2.ts';
 import { createBodyVerifier } from '../auth/verify-body.ts';
 import { validateKey } from '../store/keys.ts';
 import type { ObjectStore } from '../store/types.ts';
@@ -133,13 +135,44 @@ function parsePolicy(b64: string, now: Date): Condition[] {
   });
 }
 
-const UNCHECKED = new Set(['policy', 'x-amz-signature', 'file']);
+const UNCHECKED = new Set(['policy', 'x-amz-signature', 'file', 'awsaccesskeyid', 'signature']);
 
 export interface PostUploadContext {
   store: ObjectStore;
   keys: KeyLookup;
   idleTimeoutMs: number;
   bucket: string;
+}
+
+const unknownKey = (akid: string) => new S3Error('InvalidAccessKeyId', undefined, { details: { AWSAccessKeyId: akid } });
+
+/** SigV4 form: the signature is the HMAC of the base64 policy under the day's signing key. Returns the policy. */
+function checkSigV4Form(f: Map<string, string>, keys: KeyLookup): string {
+  const policy = f.get('policy'), sig = f.get('x-amz-signature'), cred = f.get('x-amz-credential');
+  if (!policy || !sig || !cred || f.get('x-amz-algorithm') !== 'AWS4-HMAC-SHA256' || !f.get('x-amz-date')) {
+    throw new S3Error('AccessDenied', 'Access Denied: a POST upload needs policy, x-amz-algorithm (AWS4-HMAC-SHA256), x-amz-credential, x-amz-date and x-amz-signature fields (or AWSAccessKeyId, policy and signature for SigV2).');
+  }
+  const [akid, date, region, service, term] = cred.split('/');
+  if (!akid || !date || !region || service !== 's3' || term !== 'aws4_request') throw new S3Error('AccessDenied', 'Access Denied: malformed x-amz-credential.');
+  const secret = keys(akid);
+  if (secret === undefined) throw unknownKey(akid);
+  const expected = hmac(deriveSigningKey(secret, date, region), policy);
+  const given = Buffer.from(/^[0-9a-f]{64}$/.test(sig) ? sig : '', 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new S3Error('SignatureDoesNotMatch', undefined, { details: { AWSAccessKeyId: akid } });
+  return policy;
+}
+
+/** SigV2 form: `signature` is the base64 HMAC-SHA1 of the base64 policy under the secret. Returns the policy. */
+function checkSigV2Form(f: Map<string, string>, keys: KeyLookup): string {
+  const akid = f.get('awsaccesskeyid')!;
+  for (const field of ['policy', 'signature']) {
+    if (!f.get(field)) throw new S3Error('InvalidArgument', `Bucket POST must contain a field named '${field}'.  If it is specified, please check the order of the fields.`, { details: { ArgumentName: field, ArgumentValue: '' } });
+  }
+  const policy = f.get('policy')!, sig = f.get('signature')!;
+  const secret = keys(akid);
+  if (secret === undefined) throw unknownKey(akid);
+  if (!sigV2Matches(secret, policy, sig)) throw new S3Error('SignatureDoesNotMatch', undefined, { details: { AWSAccessKeyId: akid, StringToSign: policy, SignatureProvided: sig } });
+  return policy;
 }
 
 export async function postUpload(req: IncomingMessage, res: ServerResponse, o: PostUploadContext): Promise<void> {
@@ -153,18 +186,7 @@ export async function postUpload(req: IncomingMessage, res: ServerResponse, o: P
   const chunks = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const form = await readFields(chunks, b);
   const f = form.fields;
-  // Authentication: the signature is over the base64 policy itself.
-  const policy = f.get('policy'), sig = f.get('x-amz-signature'), cred = f.get('x-amz-credential');
-  if (!policy || !sig || !cred || f.get('x-amz-algorithm') !== 'AWS4-HMAC-SHA256' || !f.get('x-amz-date')) {
-    throw new S3Error('AccessDenied', 'Access Denied: a POST upload needs policy, x-amz-algorithm (AWS4-HMAC-SHA256), x-amz-credential, x-amz-date and x-amz-signature fields.');
-  }
-  const [akid, date, region, service, term] = cred.split('/');
-  if (!akid || !date || !region || service !== 's3' || term !== 'aws4_request') throw new S3Error('AccessDenied', 'Access Denied: malformed x-amz-credential.');
-  const secret = o.keys(akid);
-  if (secret === undefined) throw new S3Error('InvalidAccessKeyId', undefined, { details: { AWSAccessKeyId: akid } });
-  const expected = hmac(deriveSigningKey(secret, date, region), policy);
-  const given = Buffer.from(/^[0-9a-f]{64}$/.test(sig) ? sig : '', 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new S3Error('SignatureDoesNotMatch', undefined, { details: { AWSAccessKeyId: akid } });
+  const policy = f.has('awsaccesskeyid') ? checkSigV2Form(f, o.keys) : checkSigV4Form(f, o.keys);
   const conditions = parsePolicy(policy, new Date());
 
   const key = (f.get('key') ?? '').replace('${filename}', form.filename);
