@@ -4,7 +4,6 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import sys
 import urllib.error
 import urllib.request
@@ -15,29 +14,17 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from s3kit import loopback_localhost
+
 endpoint, port, ak, sk, bucket, tmp = sys.argv[1:7]
 MiB = 1024 * 1024
 out = {}
 
-# glibc here does not resolve *.localhost (systemd-resolved would); point it at loopback so the
-# request still goes out with Host: <bucket>.localhost, which is what virtual addressing is about.
-try:
-    socket.getaddrinfo(bucket + '.localhost', int(port))
-    out['vhostResolvesNatively'] = True
-except socket.gaierror:
-    out['vhostResolvesNatively'] = False
-    _getaddrinfo = socket.getaddrinfo
-
-    def _loopback_localhost(host, *args, **kwargs):
-        if isinstance(host, str) and host.endswith('.localhost'):
-            host = '127.0.0.1'
-        return _getaddrinfo(host, *args, **kwargs)
-
-    socket.getaddrinfo = _loopback_localhost
+out['vhostResolvesNatively'] = loopback_localhost(bucket + '.localhost')
 
 
 def client(style='path', secret=sk, url=endpoint, sigv4=True):
-    # botocore presigns S3 URLs with SigV2 unless told s3v4; the gateway speaks SigV4 only.
+    # botocore presigns S3 URLs with SigV2 unless told s3v4.
     extra = {'signature_version': 's3v4'} if sigv4 else {}
     return boto3.client('s3', endpoint_url=url, aws_access_key_id=ak, aws_secret_access_key=secret, region_name='us-east-1',
                         config=Config(s3={'addressing_style': style}, retries={'mode': 'standard', 'max_attempts': 2}, **extra))
@@ -150,8 +137,8 @@ pg = s3.get_object(Bucket=bucket, Key='presigned/put.txt')
 out['presignedPut'] = {'status': status, 'same': pg['Body'].read() == put_body, 'etag': pg['ETag'], 'md5': md5(put_body)}
 v2_url = client(sigv4=False).generate_presigned_url('get_object', Params={'Bucket': bucket, 'Key': 'docs/a.txt'}, ExpiresIn=300)
 try:
-    urllib.request.urlopen(v2_url)
-    out['presignedV2'] = {'status': 200}
+    with urllib.request.urlopen(v2_url) as resp:
+        out['presignedV2'] = {'status': resp.status, 'same': resp.read() == body}
 except urllib.error.HTTPError as e:
     out['presignedV2'] = {'status': e.code, 'body': e.read().decode()}
 bad_url = get_url.replace('Signature=', 'Signature=0')[:len(get_url)]

@@ -120,6 +120,8 @@ function stringsToSign(input: SigV2Input, dateLine: readonly string[]): string[]
   const paths = [input.rawPath || '/'];
   const strict = strictPath(input.rawPath);
   if (strict !== paths[0]) paths.push(strict);
+  // A bucket is the resource /bucket/ (botocore signs that for path-style /bucket requests).
+  if (prefix === '' && /^\/[^/]+$/.test(paths[0]!)) paths.push(paths[0] + '/');
   const subs = [canonicalSubresources(input.rawQuery, SUBRESOURCES)];
   const more = canonicalSubresources(input.rawQuery, BOTOCORE_SUBRESOURCES);
   if (more !== subs[0]) subs.push(more);
