@@ -1,9 +1,11 @@
 // One of three real MinIO backends paused with SIGSTOP (its sockets accept and buffer, nothing is
 // answered) behind a balancing gateway, driven by the AWS SDK through the gateway:
-//  - requests that touch only the two healthy backends all succeed, however many;
-//  - overwrites and deletes of objects whose copy is on the paused backend are acknowledged
-//    within a client timeout far below the backend timeout, and the old copies are gone from it
-//    after SIGCONT;
+//  - requests that touch only the two healthy backends all succeed, however many: GETs while the
+//    paused one is still believed up, and once it is down a mixed load of GETs, new PUTs and
+//    overwrites from 4 workers, counted (every one answered within the client timeout);
+//  - overwrites and deletes of objects whose copy is on the paused backend, in that same load,
+//    are acknowledged within a client timeout far below the backend timeout, and the old copies
+//    are gone from it after SIGCONT;
 //  - PUTs caught by the pause and answered with an error never appear afterwards: not in a
 //    listing, not to a GET, not after a reindex, and their late copies are removed from the backend.
 // Everything is counted; background effects are awaited by polling, never by a fixed sleep.
@@ -75,13 +77,13 @@ after(async () => {
 
 test('a paused backend: GETs of the healthy ones all succeed; overwrites and deletes of its objects are acknowledged and its old copies go after SIGCONT', { timeout: 240_000 }, async () => {
   const c = gw.client();
-  const keys = Array.from({ length: 30 }, (_, i) => `g/${i}`);
+  const keys = Array.from({ length: 45 }, (_, i) => `g/${i}`);
   for (const k of keys) await c.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v1 ${k}` }));
   const where = new Map<string, string>();
   for (const k of keys) where.set(k, (await store.locate(VB, k))!);
   const onPaused = keys.filter((k) => where.get(k) === 'm2');
   const onHealthy = keys.filter((k) => where.get(k) !== 'm2');
-  assert.ok(onPaused.length >= 6 && onHealthy.length >= 12, 'round-robin spread the keys over the three backends');
+  assert.ok(onPaused.length >= 10 && onHealthy.length >= 20, 'round-robin spread the keys over the three backends');
 
   minios[2]!.pause();
   try {
@@ -118,21 +120,44 @@ test('a paused backend: GETs of the healthy ones all succeed; overwrites and del
     assert.equal(ok, N, 'every GET of an object on a healthy backend succeeded');
 
     await until('the paused backend marked down', () => stateOf('m2') === 'down');
-    // Overwrites (half) and deletes (half) of the objects whose copy is on the paused backend.
+    // With it down, one bounded mixed load from 4 workers: overwrites (half) and deletes (half) of
+    // the objects whose copy is on the paused backend, among GETs of objects on the healthy ones,
+    // PUTs of new keys and overwrites of keys on the healthy ones. Every one must be answered,
+    // within the client timeout: none of them needs the paused backend (old copies there are
+    // removed in the background).
     const overwritten = onPaused.filter((_, i) => i % 2 === 0);
     const deleted = onPaused.filter((_, i) => i % 2 === 1);
-    let acked = 0;
+    const fresh = Array.from({ length: 40 }, (_, i) => `n/${i}`);
+    const kinds = { paused: 0, healthy: 0 };
     const refused: string[] = [];
-    await Promise.all([
-      ...overwritten.map(async (k) => {
-        try { await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v2 ${k}` })); acked++; } catch (e) { refused.push(`put ${k}: ${(e as Error).name}`); }
-      }),
-      ...deleted.map(async (k) => {
-        try { await q.send(new DeleteObjectCommand({ Bucket: VB, Key: k })); acked++; } catch (e) { refused.push(`delete ${k}: ${(e as Error).name}`); }
-      }),
-    ]);
+    const op = (what: string, onPausedCopy: boolean, run: () => Promise<void>) => async () => {
+      try { await run(); kinds[onPausedCopy ? 'paused' : 'healthy']++; } catch (e) { refused.push(`${what}: ${(e as Error).name} ${(e as Error).message}`); }
+    };
+    const getBody = async (k: string) => (await bytes((await q.send(new GetObjectCommand({ Bucket: VB, Key: k }))).Body)).toString();
+    const queue = [
+      ...overwritten.map((k) => op(`put ${k}`, true, async () => { await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v2 ${k}` })); })),
+      ...deleted.map((k) => op(`delete ${k}`, true, async () => { await q.send(new DeleteObjectCommand({ Bucket: VB, Key: k })); })),
+      ...fresh.map((k) => op(`put ${k}`, false, async () => { await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `new ${k}` })); })),
+      ...hot.map((k) => op(`overwrite ${k}`, false, async () => { await q.send(new PutObjectCommand({ Bucket: VB, Key: k, Body: `v3 ${k}` })); })),
+      ...Array.from({ length: 80 }, (_, i) => onHealthy.filter((k) => !hot.includes(k))[i % (onHealthy.length - hot.length)]!).map((k) => op(`get ${k}`, false, async () => {
+        assert.match(await getBody(k), new RegExp(`^v\\d+ ${k}$`));
+      })),
+    ];
+    // Interleaved (a fixed stride, prime to the length, through the list): each kind among the others.
+    const stride = [7, 11, 13].find((n) => queue.length % n !== 0)!;
+    const order = queue.map((_, i) => queue[(i * stride) % queue.length]!);
+    assert.equal(new Set(order).size, queue.length);
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 4 }, async () => { for (let f = order.shift(); f; f = order.shift()) await f(); }));
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`with m2 down: ${queue.length} requests from 4 workers in ${seconds.toFixed(1)} s (${(queue.length / seconds).toFixed(0)}/s), ${onPaused.length} of them on objects with a copy on m2`);
     assert.deepEqual(refused, []);
-    assert.equal(acked, onPaused.length, 'every overwrite and delete was acknowledged within the client timeout');
+    assert.deepEqual(kinds, { paused: onPaused.length, healthy: queue.length - onPaused.length }, 'every request was answered within the client timeout');
+    for (const k of fresh) {
+      assert.notEqual(await store.locate(VB, k), 'm2', `${k} placed on a healthy backend`);
+      assert.equal(await getBody(k), `new ${k}`);
+    }
+    for (const k of hot) assert.equal(await getBody(k), `v3 ${k}`);
     for (const k of overwritten) assert.equal((await bytes((await q.send(new GetObjectCommand({ Bucket: VB, Key: k }))).Body)).toString(), `v2 ${k}`);
     for (const k of deleted) await assert.rejects(q.send(new GetObjectCommand({ Bucket: VB, Key: k })), (e: Error) => e.name === 'NoSuchKey');
     const listed = ((await q.send(new ListObjectsV2Command({ Bucket: VB, Prefix: 'g/' }))).Contents ?? []).map((o) => o.Key);
