@@ -4,66 +4,35 @@
 // virtual-host addressing, presigned v2 URLs fetched here, and the refusals with S3's error codes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
-import { openS3Store } from '../proxy/backends/s3/store.ts';
-import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
-import { startFront } from '../proxy/front.ts';
-import { createLogger } from '../proxy/observability/log.ts';
-import type { Gateway } from '../proxy/server.ts';
-import { startTestGateway, tempDir, type TestCredentials, type TestGateway } from './lib/gateway.ts';
+import { embeddedTarget, virtualTarget } from './s3tests/targets.ts';
+import type { S3TestsTarget } from './s3tests/run.ts';
+import { tempDir } from './lib/gateway.ts';
 import { isolatedAwsEnv, noPython, runPython } from './lib/python.ts';
 import { errorCode, xmlField } from './lib/raw-s3.ts';
 
 const SCRIPT = join(import.meta.dirname, 'py', 'boto3_sigv2.py');
 type Err = { code: string; status: number } | null;
 
-interface Target { url: string; port: number; creds: TestCredentials; bucket: string; create: boolean; close(): Promise<void> }
+interface Target { url: string; port: number; creds: { accessKeyId: string; secretAccessKey: string }; bucket: string; create: boolean; close(): Promise<void> }
 
-async function embedded(): Promise<Target> {
-  const gw: TestGateway = await startTestGateway();
-  return { url: gw.url, port: gw.port, creds: gw.creds, bucket: 'sigv2-bucket', create: true, close: () => gw.close() };
+/** The s3-tests battery's targets: the embedded store (a bucket created here), and one configured virtual bucket over MinIO. */
+async function target(start: () => Promise<S3TestsTarget>): Promise<Target> {
+  const t = await start();
+  const bucket = t.bucketPool?.[0];
+  return { url: t.endpoint, port: Number(new URL(t.endpoint).port), creds: t.main, bucket: bucket ?? 'sigv2-bucket', create: bucket === undefined, close: () => t.close() };
 }
 
-/** One virtual bucket spread over two buckets of a real MinIO, behind the balancing front. */
-async function virtual(): Promise<Target> {
-  const minio: Minio = await startMinio();
-  const dir = mkdtempSync(join(tmpdir(), 'floodgate-sigv2-vb-'));
-  const direct = openS3Store({ name: 'direct', endpoint: minio.endpoint, region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
-  for (const b of ['back-a', 'back-b']) await direct.createBucket(b);
-  await direct.close();
-  const store: VirtualStore = await openVirtualStore(parseBalancingConfig({
-    backends: ['back-a', 'back-b'].map((bucket) => ({ name: bucket, endpoint: minio.endpoint, bucket, credentials: minio.credentials })),
-    virtualBuckets: [{ name: 'sigv2-virtual', backends: ['back-a', 'back-b'], strategy: 'round-robin' }],
-    index: { kind: 'sqlite', path: join(dir, 'index.db') },
-  }));
-  const creds = { accessKeyId: 'AKV2' + randomBytes(6).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
-  const gw: Gateway = await startFront({
-    store, virtual: store, keys: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined),
-    host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('warn', () => {}),
-  });
-  return {
-    url: gw.url, port: gw.port, creds, bucket: 'sigv2-virtual', create: false,
-    async close() {
-      await gw.close();
-      await store.close();
-      await minio.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-for (const [name, start] of [['embedded store', embedded], ['virtual buckets', virtual]] as const) {
+for (const [name, start] of [['embedded store', () => embeddedTarget()], ['virtual buckets', () => virtualTarget(1)]] as const) {
   describe(`boto3 SigV2 against the gateway (${name})`, { skip: noPython }, () => {
     let t: Target;
     let dir: string;
     let out: any; // the script's JSON, checked field by field below
 
     before(async () => {
-      t = await start();
+      t = await target(start);
       dir = tempDir('floodgate-sigv2-');
       const { stdout } = await runPython(SCRIPT, [t.url, String(t.port), t.creds.accessKeyId, t.creds.secretAccessKey, t.bucket, t.create ? '1' : '0'], {
         env: isolatedAwsEnv(dir, { accessKeyId: 'AKNOTUSED', secretAccessKey: 'not-used' }), timeoutMs: 300_000,

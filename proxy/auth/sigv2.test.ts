@@ -3,20 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { verifyRequest, type AuthInput } from './sigv4.ts';
-import { S3Error } from '../s3/errors.ts';
-import { lookupExample } from './aws-examples.fixture.ts';
+import { lookupExample, rejects } from './aws-examples.fixture.ts';
 
 const at = (iso: string) => new Date(iso);
 const GET_NOW = at('2007-03-27T19:36:42Z');
-
-function rejects(input: AuthInput, code: string, check?: (e: S3Error) => void): void {
-  assert.throws(() => verifyRequest(input, lookupExample), (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    check?.(e);
-    return true;
-  });
-}
 
 const v2 = (sig: string) => `AWS AKIAIOSFODNN7EXAMPLE:${sig}`;
 

@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { presignUrl, signRequest, verifyRequest, type AuthInput, type SigV4Auth } from './sigv4.ts';
-import { S3Error } from '../s3/errors.ts';
-import { EMPTY_SHA256, EXAMPLE, EXAMPLE_NOW, lookupExample } from './aws-examples.fixture.ts';
+import { EMPTY_SHA256, EXAMPLE, EXAMPLE_NOW, lookupExample, rejects } from './aws-examples.fixture.ts';
 import { canonicalHeaderValue, canonicalQuery, canonicalRequest, hmac, stringToSign } from './canonical.ts';
 import { deriveSigningKey } from './signing-key.ts';
 
@@ -11,15 +10,6 @@ const CRED = 'AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request';
 
 function authz(signed: string, sig: string): string {
   return `AWS4-HMAC-SHA256 Credential=${CRED},SignedHeaders=${signed},Signature=${sig}`;
-}
-
-function rejects(input: AuthInput, code: string, check?: (e: S3Error) => void): void {
-  assert.throws(() => verifyRequest(input, lookupExample), (e: unknown) => {
-    assert.ok(e instanceof S3Error, String(e));
-    assert.equal(e.code, code, e.message);
-    check?.(e);
-    return true;
-  });
 }
 
 /** A request as a Node server receives it, signed by our own client-side signer. */
