@@ -28,7 +28,7 @@ interface FormOptions {
   key?: string;
   file: Buffer;
   conditions?: unknown[];
-  expiration?: Date;
+  expiration?: Date | string;
   extra?: Record<string, string>;
   secret?: string;
   /** Sign with SigV2 instead: AWSAccessKeyId, policy, signature. */
@@ -41,7 +41,7 @@ function form(o: FormOptions): { body: Buffer; type: string } {
   const credential = `${gw.creds.accessKeyId}/${date}/us-east-1/s3/aws4_request`;
   const amzDate = `${date}T000000Z`;
   const policy = Buffer.from(JSON.stringify({
-    expiration: (o.expiration ?? new Date(Date.now() + 600_000)).toISOString(),
+    expiration: typeof o.expiration === 'string' ? o.expiration : (o.expiration ?? new Date(Date.now() + 600_000)).toISOString(),
     conditions: o.conditions ?? [{ bucket: B }, ['starts-with', '$key', 'uploads/'],
       ...(o.sigv2 ? [] : [{ 'x-amz-algorithm': 'AWS4-HMAC-SHA256' }, { 'x-amz-credential': credential }, { 'x-amz-date': amzDate }]),
       ['starts-with', '$Content-Type', ''], ['starts-with', '$x-amz-meta-who', ''], ['content-length-range', 1, 1024 * 1024]],
@@ -124,6 +124,22 @@ test('SigV2 forms: AWSAccessKeyId + signature store the file; a bad, missing or 
     const res = await post(form({ ...o, key: `uploads/${key}` }));
     assert.equal(res.status, status, `${key}: ${res.body}`);
     assert.equal(errorCode(res.body), code, key);
+    assert.equal((await s3Error(c.send(new HeadObjectCommand({ Bucket: B, Key: `uploads/${key}` })))).$metadata.httpStatusCode, 404, key);
+  }
+});
+
+test('policy documents: match types are case-insensitive; a non-ISO expiration or a one-sided size range is InvalidPolicyDocument', async () => {
+  const conditions = (range: unknown[]) => [{ BuCkEt: B }, ['StArTs-WiTh', '$KeY', 'uploads/'], ['Starts-With', '$Content-Type', ''], ['starts-with', '$x-amz-meta-who', ''], range];
+  const ok = await post(form({ file: Buffer.from('case'), sigv2: true, key: 'uploads/case', conditions: conditions(['content-length-range', 0, 100]) }));
+  assert.equal(ok.status, 204, ok.body.toString());
+  const cases: [string, FormOptions][] = [
+    ['python-str-expiration', { file: Buffer.from('a'), sigv2: true, expiration: new Date(Date.now() + 600_000).toISOString().replace('T', ' ').replace('Z', '+00:00') }],
+    ['one-sided-range', { file: Buffer.from('a'), sigv2: true, conditions: conditions(['content-length-range', 0]) }],
+  ];
+  for (const [key, o] of cases) {
+    const r = await post(form({ ...o, key: `uploads/${key}` }));
+    assert.equal(r.status, 400, `${key}: ${r.body}`);
+    assert.equal(errorCode(r.body), 'InvalidPolicyDocument', key);
     assert.equal((await s3Error(c.send(new HeadObjectCommand({ Bucket: B, Key: `uploads/${key}` })))).$metadata.httpStatusCode, 404, key);
   }
 });

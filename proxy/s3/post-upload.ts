@@ -118,14 +118,21 @@ function parsePolicy(b64: string, now: Date): Condition[] {
   } catch {
     throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: Invalid JSON.');
   }
-  const exp = new Date(String(doc.expiration ?? ''));
-  if (Number.isNaN(exp.getTime())) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: Invalid \'expiration\' value.');
+  // ISO 8601 as AWS wants it ("2007-12-01T12:00:00.000Z"), not whatever Date.parse takes.
+  const expiration = String(doc.expiration ?? '');
+  const exp = new Date(expiration);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(expiration) || Number.isNaN(exp.getTime())) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: Invalid \'expiration\' value.');
   if (exp <= now) throw denied('Policy expired.');
   if (!Array.isArray(doc.conditions)) throw new S3Error('InvalidPolicyDocument', 'Invalid Policy: Invalid \'conditions\' value.');
   return doc.conditions.map((c: unknown): Condition => {
-    if (Array.isArray(c) && c[0] === 'content-length-range') return { range: [Number(c[1]), Number(c[2])] };
-    if (Array.isArray(c) && (c[0] === 'eq' || c[0] === 'starts-with') && typeof c[1] === 'string' && c[1].startsWith('$')) {
-      return { field: c[1].slice(1).toLowerCase(), op: c[0], value: String(c[2]) };
+    // Match types and field names are case-insensitive; values are not.
+    const a = Array.isArray(c) ? (c as unknown[]) : undefined;
+    const op = typeof a?.[0] === 'string' ? a[0].toLowerCase() : undefined;
+    if (a && op === 'content-length-range' && a.length === 3 && Number.isSafeInteger(a[1]) && Number.isSafeInteger(a[2]) && (a[1] as number) >= 0) {
+      return { range: [a[1] as number, a[2] as number] };
+    }
+    if (a && (op === 'eq' || op === 'starts-with') && typeof a[1] === 'string' && a[1].startsWith('$')) {
+      return { field: a[1].slice(1).toLowerCase(), op, value: String(a[2]) };
     }
     if (c && typeof c === 'object' && !Array.isArray(c) && Object.keys(c).length === 1) {
       const [k, v] = Object.entries(c)[0]!;
