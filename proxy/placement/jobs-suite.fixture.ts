@@ -68,6 +68,19 @@ export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): vo
     assert.equal(await ix.jobs.get(id!), undefined);
   });
 
+  withIndex('jobs: the queued jobs of one key, by kind, leased or not', async (ix) => {
+    const remove = (key: string, backend: string, location?: string): JobSpec => ({ kind: 'remove', bucket: 'vb', key, backend, ...(location ? { location } : {}) });
+    const [r1, , r3] = await ix.jobs.enqueue([remove('k', 'a'), copyJob('k'), remove('k', 'b', '.floodgate/w/vb/01/k'), remove('other', 'a')]);
+    await ix.jobs.enqueue([remove('k/', 'c')], { owner: 'w', leaseMs: 60_000 });
+    const of = async (kind: 'remove' | 'copy', key: string) => (await ix.jobs.ofKey(kind, 'vb', key)).map((j) => [j.backend, j.location ?? null]);
+    assert.deepEqual(await of('remove', 'k'), [['a', null], ['b', '.floodgate/w/vb/01/k']]);
+    assert.deepEqual(await of('copy', 'k'), [['b', '.floodgate/w/vb/00/k']]);
+    assert.deepEqual(await of('remove', 'k/'), [['c', null]]);
+    assert.deepEqual(await of('remove', 'none'), []);
+    assert.equal((await ix.jobs.ofKey('remove', 'vb', 'k'))[0]?.id, r1);
+    assert.equal((await ix.jobs.ofKey('remove', 'vb', 'k'))[1]?.id, r3);
+  });
+
   withIndex('jobs: a failure is recorded per job and retried no earlier than asked', async (ix) => {
     const [id] = await ix.jobs.enqueue([copyJob('k')]);
     await ix.jobs.claim('w', 10, 60_000);

@@ -66,6 +66,8 @@ export interface JobStore {
   /** Makes the waiting jobs on `backend` due now (it just came back); how many. */
   wake(backend: string): Promise<number>;
   get(id: number): Promise<Job | undefined>;
+  /** The queued jobs of one key, of `kind`, oldest first (read repair: a copy a `remove` job will delete is no copy to adopt). */
+  ofKey(kind: JobKind, bucket: string, key: string): Promise<Job[]>;
   summary(): Promise<JobSummary>;
   /** The backend-side names queued jobs of `bucket` on `backend` write or remove (gc leaves them alone). */
   locations(bucket: string, backend: string): Promise<string[]>;

@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
   lease_owner TEXT, lease_until BIGINT NOT NULL, not_before BIGINT NOT NULL, created BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (not_before, id);
-CREATE INDEX IF NOT EXISTS jobs_at ON ${s}.jobs (bucket, backend);`;
+CREATE INDEX IF NOT EXISTS jobs_at ON ${s}.jobs (bucket, backend);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON ${s}.jobs (bucket, key, kind);`;
 }
 
 export function postgresJobs(pool: pg.Pool, s: string): JobStore {
@@ -48,6 +49,9 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
     async get(id) {
       const r = await all(`SELECT * FROM ${t} WHERE id = $1`, [id]);
       return r[0] ? jobFromRow(r[0]) : undefined;
+    },
+    async ofKey(kind, bucket, key) {
+      return (await all(`SELECT * FROM ${t} WHERE bucket = $1 AND key = $2 AND kind = $3 ORDER BY id`, [bucket, key, kind])).map(jobFromRow);
     },
     async summary() {
       const [a, b, c, d, e] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));

@@ -12,6 +12,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (not_before, id);
 CREATE INDEX IF NOT EXISTS jobs_at ON jobs (bucket, backend);
+CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (bucket, key, kind);
 `;
 
 export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): JobStore {
@@ -50,6 +51,9 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
     async get(id) {
       const r = q('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
       return r ? jobFromRow(r) : undefined;
+    },
+    async ofKey(kind, bucket, key) {
+      return (q('SELECT * FROM jobs WHERE bucket = ? AND key = ? AND kind = ? ORDER BY id').all(bucket, key, kind) as Row[]).map(jobFromRow);
     },
     async summary() {
       const [a, b, c, d, e] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);

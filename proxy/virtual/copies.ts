@@ -13,6 +13,7 @@ import type { BackendHandle } from './backends.ts';
 import { S3Error } from '../s3/errors.ts';
 import { candidatesOf, onBackend, type VirtualContext } from './context.ts';
 import { nameOf, ownName } from './location.ts';
+import { HOLD_MS } from './removals.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 
 /** One copy as a read or a job sees it. */
@@ -126,8 +127,6 @@ export interface PlannedCopies {
   pending: number[];
 }
 
-/** How long a job this process holds while it commits stays its own (then anyone may run it). */
-const HOLD_MS = 120_000;
 
 /**
  * Writes the copies besides the first (`rec` as about to be committed) until W exist; records

@@ -2,7 +2,8 @@
 // twice (its worker died after the work, before the job was deleted):
 //   copy:   write a pending copy and mark it written; when the record no longer names it as
 //           pending (overwritten, deleted), delete whatever may have landed at its name.
-//   remove: delete a copy unless the record holds it (the copy of a deleted or replaced object).
+//   remove: delete a copy unless the record holds it (the copy of a deleted or replaced object,
+//           the first copy included: any replica runs it, not only the one that orphaned it).
 //   repair: walk a bucket's records a page at a time (resumable from `progress`); every copy on
 //           the backend that came back is checked, a missing one is pending again, and a record
 //           with fewer copies than the bucket wants gets new pending ones — each with a copy job;
@@ -13,7 +14,7 @@ import { S3Error } from '../s3/errors.ts';
 import type { JobHandler, JobResult } from '../jobs/runner.ts';
 import { lockKey, onBackend, type VirtualContext } from './context.ts';
 import { copiesOf, copyTargets, readOrder, recordHolds, writeCopy, type CopyAt } from './copies.ts';
-import { nameOf, ownName } from './location.ts';
+import { nameOf, ownName, usualNameBusy } from './location.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 
 const done: JobResult = { outcome: 'done' };
@@ -66,6 +67,8 @@ async function removeJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
     const name = nameOf({ bucket: job.bucket, key: job.key, location: job.location });
     return ctx.locks.run(lockKey(job.bucket, job.key), async () => {
       if (recordHolds(await ctx.index.get(job.bucket, job.key), job.backend, name)) return done;
+      // A first copy's usual name that a new write of this process streams to is not the old copy's any more.
+      if (!job.location && usualNameBusy(ctx, job.bucket, job.key, job.backend, 'write')) return { outcome: 'later', error: 'a write streams to that name' };
       return deleteAt(ctx, gen, job.backend, name);
     });
   });

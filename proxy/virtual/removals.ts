@@ -3,6 +3,8 @@
 // `remove` intent in the index, never on the client's time. The intent is recorded before the
 // commit that orphans the copy, so a crash cannot forget it; it is tried at once in the
 // background when the backend is up, and by the sweeper (repair.ts recoverIntents) until it succeeds.
+// A delete's or an overwrite's orphaned copy also gets a `remove` job, settled with the attempt
+// at once: the queue (any replica) retries what that attempt could not remove.
 import type { Intent } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { lockKey, onBackend, type VirtualContext } from './context.ts';
@@ -15,8 +17,37 @@ import type { Generation } from './runtime.ts';
  */
 export const REFUSED_GRACE_MS = 15_000;
 
-/** A removal to run: the copy, its intent, and for a refused write when it was refused. */
-export type Removal = Pick<Intent, 'id'> & CopyRef & { refusedAt?: Date };
+/**
+ * A removal to run: the copy, its intent, and for a refused write when it was refused. `job`:
+ * the copy's `remove` job (queueRemovalJob), held by this process while it removes the copy at
+ * once; it is completed when that is done, else handed to the job queue (any replica runs it).
+ */
+export type Removal = Pick<Intent, 'id'> & CopyRef & { refusedAt?: Date; job?: number };
+
+/** How long a job this process holds while it commits and removes at once stays its own. */
+export const HOLD_MS = 120_000;
+
+/**
+ * Queues a `remove` job for the copy a delete or an overwrite orphans, held by this process (call
+ * before the commit). The intent only its own replica settles; the job any replica runs, so a
+ * copy is removed even when the replica that orphaned it never comes back.
+ */
+export async function queueRemovalJob(ctx: VirtualContext, copy: CopyRef): Promise<number> {
+  const [id] = await ctx.index.jobs.enqueue([{ kind: 'remove', bucket: copy.bucket, key: copy.key, backend: copy.backend, location: copy.location }], { owner: ctx.jobs.owner, leaseMs: HOLD_MS });
+  return id!;
+}
+
+/** After the attempt at once: its job is finished ('done'), or the queue's to retry. */
+export async function settleRemovalJob(ctx: VirtualContext, r: Removal, outcome: 'done' | 'postponed'): Promise<void> {
+  if (r.job === undefined) return;
+  const job = r.job;
+  r.job = undefined;
+  if (outcome === 'done') await ctx.index.jobs.complete(job, ctx.jobs.owner).catch(() => false);
+  else {
+    await ctx.index.jobs.release(job, ctx.jobs.owner, { notBefore: new Date() }).catch(() => {});
+    ctx.jobs.kick();
+  }
+}
 
 /** Records the removal of `copy` ('refused': of a write the client was told failed); returns its intent id. */
 export function queueRemoval(ctx: VirtualContext, copy: CopyRef, op: 'remove' | 'refused' = 'remove'): Promise<number> {
@@ -82,9 +113,11 @@ export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Remova
       await ctx.index.endIntent(i.id);
       releaseRemoval(ctx, i.id);
     }
+    await settleRemovalJob(ctx, i, outcome);
     return outcome;
   } catch (e) {
     ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: i.bucket, key: i.key, backend: i.backend, error: (e as Error).message });
+    await settleRemovalJob(ctx, i, 'postponed');
     return 'postponed';
   } finally {
     ctx.running.delete(i.id);

@@ -69,8 +69,12 @@ async function deleteCopy(ctx: VirtualContext, gen: Generation, c: Copy, bucket:
 export async function reconcileKey(ctx: VirtualContext, gen: Generation, bucket: string, key: string, op: 'put' | 'delete' | 'read' | 'refused'): Promise<'done' | 'postponed'> {
   if (!gen.buckets.has(bucket)) return 'done';
   const rec = await ctx.index.get(bucket, key);
-  const { copies, unreachable } = await findCopies(ctx, gen, bucket, key, rec);
-  if (unreachable.length) return 'postponed';
+  const found = await findCopies(ctx, gen, bucket, key, rec);
+  if (found.unreachable.length) return 'postponed';
+  // A copy a queued `remove` job will delete (of a delete or an overwrite, by any replica) is
+  // never adopted, nor deleted here: the job does that.
+  const doomed = await ctx.index.jobs.ofKey('remove', bucket, key);
+  const copies = found.copies.filter((c) => (rec && c.backend === rec.backend && c.location === rec.location) || !doomed.some((j) => j.backend === c.backend && j.location === c.location));
   let keep = rec ? copies.find((c) => c.backend === rec.backend && c.location === rec.location) : undefined;
   // The first copy is missing but others hold the object: the record stays (reads use the
   // others; a repair writes the missing one again), and nothing found is adopted over it.

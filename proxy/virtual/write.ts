@@ -12,7 +12,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, releaseRemoval, runRemoval, settleRemoval, type Removal } from './removals.ts';
+import { holdForRemoval, queueRemoval, queueRemovalJob, releaseRemoval, runRemoval, settleRemoval, settleRemovalJob, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { dropCopyJobs, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
@@ -33,21 +33,22 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
  * when the removal fails, the sweeper retries.
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
-  const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), ...current } : undefined;
+  const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), job: await queueRemovalJob(ctx, current), ...current } : undefined;
   const others = current?.copies?.length ? await queueCopyRemovals(ctx, current) : [];
   const prev = await ctx.index.put(rec, intent);
   ctx.usage.apply(prev, rec);
   const removals = replaces ? [replaces] : [];
   // Another replica committed in between: the copy actually replaced goes too.
   if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) {
-    removals.push({ id: await queueRemoval(ctx, prev), ...prev });
+    removals.push({ id: await queueRemoval(ctx, prev), job: await queueRemovalJob(ctx, prev), ...prev });
     if (prev.copies?.length) others.push(...await queueCopyRemovals(ctx, prev));
   }
   if (others.length) await releaseJobs(ctx, others);
   for (const r of removals) {
     holdForRemoval(ctx, r);
     if (!ctx.health.healthy(r.backend)) {
-      ctx.log('info', 'replaced copy is on a backend marked down; the sweeper removes it', { bucket: rec.bucket, key: rec.key, backend: r.backend });
+      ctx.log('info', 'replaced copy is on a backend marked down; its remove job (and the sweeper) removes it', { bucket: rec.bucket, key: rec.key, backend: r.backend });
+      await settleRemovalJob(ctx, r, 'postponed');
       continue;
     }
     // After the lock is released: the removal takes it itself.
@@ -206,16 +207,18 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
       }
       // The copy's removal is queued with the record's; the client's answer never waits on its
       // backend when that one is marked down or fails (the sweeper retries).
-      const removal = { id: await queueRemoval(ctx, rec), ...rec };
+      const removal: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
       holdForRemoval(ctx, removal);
       const others = await queueCopyRemovals(ctx, rec);
       const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
       if (gone) ctx.usage.apply(gone, undefined);
       await releaseJobs(ctx, others);
+      let outcome: 'done' | 'postponed' = 'postponed';
       if (ctx.health.healthy(rec.backend)) {
         ctx.running.add(removal.id);
         try {
-          if ((await settleRemoval(ctx, gen, removal)) === 'done') {
+          outcome = await settleRemoval(ctx, gen, removal).catch(() => 'postponed' as const);
+          if (outcome === 'done') {
             await ctx.index.endIntent(removal.id);
             releaseRemoval(ctx, removal.id);
           }
@@ -223,6 +226,7 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
           ctx.running.delete(removal.id);
         }
       }
+      await settleRemovalJob(ctx, removal, outcome);
     });
   } finally {
     release();
