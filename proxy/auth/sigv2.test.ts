@@ -2,6 +2,7 @@
 // requests", bucket johnsmith, March 2007) and the error each bad request gets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { verifyRequest, type AuthInput } from './sigv4.ts';
 import { lookupExample, rejects } from './aws-examples.fixture.ts';
 
@@ -100,4 +101,17 @@ test('sub-resources are signed (and only they): uploadId and partNumber yes, max
   verifyRequest(req('/b/k?uploadId=a%20b&partNumber=2', sig), lookupExample);
   verifyRequest(req('/b/k?uploadId=a%20b&partNumber=2&x-id=UploadPart', sig), lookupExample);
   rejects(req('/b/k?uploadId=a%20b&partNumber=3', sig), 'SignatureDoesNotMatch');
+});
+
+test('a signed x-amz-content-sha256 becomes the payload hash to check; aws-chunked modes need SigV4', () => {
+  const date = 'Tue, 27 Mar 2007 19:36:42 +0000';
+  const req = (sha: string): AuthInput => {
+    const sts = `PUT\n\n\n${date}\nx-amz-content-sha256:${sha}\n/b/k`;
+    const sig = createHmac('sha1', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY').update(sts).digest('base64');
+    return { method: 'PUT', rawUrl: '/b/k', now: GET_NOW, headers: { host: 's3.amazonaws.com', date, 'x-amz-content-sha256': sha, 'content-length': '3', authorization: v2(sig) } };
+  };
+  const hex = 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad';
+  assert.equal(verifyRequest(req(hex), lookupExample).payloadHash, hex);
+  assert.equal(verifyRequest(req('UNSIGNED-PAYLOAD'), lookupExample).payloadHash, 'UNSIGNED-PAYLOAD');
+  rejects(req('STREAMING-AWS4-HMAC-SHA256-PAYLOAD'), 'InvalidRequest');
 });

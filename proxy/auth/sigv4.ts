@@ -206,5 +206,15 @@ function verifyV2(input: AuthInput, rawPath: string, rawQuery: string, query: Ma
     method: input.method, rawPath, rawQuery, query, headers: input.headers, headersDistinct: input.headersDistinct,
     hostBucket: input.hostBucket, now,
   }, params, secret);
-  return { version: 2, accessKeyId: params.accessKeyId, payloadHash: 'UNSIGNED-PAYLOAD', presigned: params.presigned };
+  return { version: 2, accessKeyId: params.accessKeyId, payloadHash: sigV2PayloadHash(input.headers), presigned: params.presigned };
+}
+
+/**
+ * SigV2 has no payload signature, but an x-amz-content-sha256 it signed is honoured (the body is
+ * checked against it). aws-chunked modes chain chunk signatures from a SigV4 seed: refused.
+ */
+function sigV2PayloadHash(headers: HeaderBag): string {
+  const v = first(headers['x-amz-content-sha256']);
+  if (v === undefined || v === 'UNSIGNED-PAYLOAD' || /^[0-9a-fA-F]{64}$/.test(v)) return v ?? 'UNSIGNED-PAYLOAD';
+  throw new S3Error('InvalidRequest', `x-amz-content-sha256 ${v} needs Signature Version 4 (AWS4-HMAC-SHA256).`);
 }
