@@ -20,6 +20,8 @@ import {
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { startPostgres, type PostgresServer } from '../proxy/placement/postgres.fixture.ts';
+import { openPostgresIndex } from '../proxy/placement/postgres.ts';
+import { loadState } from '../proxy/virtual/origin/migrate.ts';
 import { startFront } from '../proxy/front.ts';
 import type { Gateway } from '../proxy/server.ts';
 import { createLogger } from '../proxy/observability/log.ts';
@@ -259,23 +261,24 @@ describe('read-through from the origin (sqlite index)', () => {
     assert.equal((await s3Error(o.s3.send(new GetObjectCommand({ Bucket: vb, Key: gone })))).name, 'NoSuchKey');
   });
 
-  test('a copy that fails (backends down) never breaks the GET; it is recorded and retried until it lands', async () => {
+  test('a copy that fails (backends down) never breaks the GET; its job keeps the error and is retried until it lands', async () => {
     const key = allKeys[301]!;
+    const failing = async () => (await o.store.jobs.refreshSummary()).errors.find((e) => e.kind === 'origin-copy' && e.key === key);
     await backMinio.stop();
     try {
       const r = await o.s3.send(new GetObjectCommand({ Bucket: vb, Key: key }));
       assert.deepEqual(await bytes(r.Body), seeded.get(key)!);
       await o.store.origins.idle();
-      const mark = await until('the failed copy recorded', async () => (await o.store.index.getOriginMark(vb, key))?.kind === 'failed' || undefined);
-      assert.ok(mark);
+      const job = await until('the failed copy recorded on its job', failing);
+      assert.ok(job.attempts >= 1 && job.lastError.length > 0, JSON.stringify(job));
       assert.ok(originStatus(o.store, vb).copyFailures >= 1);
+      assert.equal(originStatus(o.store, vb).copiesQueued, 1, 'the job waits in the queue');
       assert.equal(await o.store.index.get(vb, key), undefined);
     } finally {
       await backMinio.start();
     }
-    // The record commits first, the mark is cleared right after.
-    await until('the retried copy lands and its mark is cleared', async () =>
-      (await o.store.index.get(vb, key)) !== undefined && (await o.store.index.getOriginMark(vb, key)) === undefined, 60_000);
+    await until('the retried copy lands and its job is gone', async () =>
+      (await o.store.index.get(vb, key)) !== undefined && (await failing()) === undefined, 60_000);
     assert.equal((await copiesOf('lazy', vb, key)).length, 1);
   });
 
@@ -356,6 +359,30 @@ describe('the migration job (admin API)', () => {
     const second = (await (await admin(o.gw, vb)).json()) as typeof done;
     assert.deepEqual([second.run, second.state, second.copied, second.copiedBytes, second.skipped, second.failed], [2, 'done', 0, 0, N, 0]);
   });
+
+  test('a run whose origin is down keeps retrying with its error shown; DELETE cancels it wherever it runs, and its job ends', async () => {
+    const migrateJobs = async () => (await o.store.jobs.refreshSummary()).perBucket.filter((r) => r.kind === 'migrate' && r.bucket === vb).length;
+    await originMinio.stop();
+    try {
+      assert.equal((await admin(o.gw, vb, 'POST')).status, 200);
+      const failing = await until('the failed page recorded', async () => {
+        const m = (await (await admin(o.gw, vb)).json()) as { run: number; state: string; lastError?: string };
+        return m.lastError ? m : undefined;
+      });
+      assert.deepEqual([failing.run, failing.state], [3, 'counting']);
+      assert.match(failing.lastError!, /read-through origin of bucket bulk is unavailable/);
+      assert.equal(await migrateJobs(), 1, 'its job waits to try again');
+      const cancelled = await admin(o.gw, vb, 'DELETE');
+      assert.equal(cancelled.status, 200);
+      assert.equal(((await cancelled.json()) as { state: string }).state, 'cancelled');
+      assert.equal((await admin(o.gw, vb, 'DELETE')).status, 404, 'nothing left to cancel');
+    } finally {
+      await originMinio.start();
+    }
+    await until('the cancelled run\'s job is gone', async () => (await migrateJobs()) === 0 || undefined);
+    const after = (await (await admin(o.gw, vb)).json()) as { run: number; state: string; copied: number };
+    assert.deepEqual([after.run, after.state, after.copied], [3, 'cancelled', 0], 'it stays cancelled');
+  });
 });
 
 describe('the migration resumes where it stopped (PostgreSQL index)', () => {
@@ -370,11 +397,13 @@ describe('the migration resumes where it stopped (PostgreSQL index)', () => {
     first.store.origins.autoStart();
     await until('a page migrated', async () => ((originStatus(first.store, vb).migration?.copied ?? 0) >= 100) || undefined, 120_000);
     await first.close();
+    // As the stopped gateway left it (the next one resumes it as soon as it opens).
+    const ix = await openPostgresIndex(pg.url, { schema: 'origin_resume' });
+    const saved = await loadState({ index: ix }, vb).finally(() => ix.close());
+    assert.equal(saved?.state, 'running', 'the run was left running');
+    assert.ok(saved!.cursor > '', 'with a cursor');
     const second = await open(vb, 'pg', extra);
     try {
-      const saved = await second.store.origins.migration(vb);
-      assert.equal(saved?.state, 'running', 'the run was left running');
-      assert.ok(saved!.cursor > '', 'with a cursor');
       second.store.origins.autoStart();
       await until('the migration done', async () => (originStatus(second.store, vb).migration?.state === 'done') || undefined, 120_000)
         .catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(originStatus(second.store, vb))}`); });

@@ -4,7 +4,7 @@
 // claims it again. Delivery is at least once, so every job is idempotent (virtual/copy-jobs.ts).
 // A finished job's row is deleted; a job that failed keeps its attempts and last error.
 
-export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc'] as const;
+export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc', 'origin-copy', 'migrate'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
@@ -12,7 +12,9 @@ export type JobKind = (typeof JOB_KINDS)[number];
  * `etag` of (bucket, key). remove: delete (`backend`, `location`) unless the record holds it.
  * repair: restore the copy count of `bucket`, resuming after the key in `progress`; `backend`
  * names the backend that came back (or '' for every record). gc: collect the orphans of `bucket`
- * on `backend`, resuming from `progress` (virtual/gc/).
+ * on `backend`, resuming from `progress` (virtual/gc/). origin-copy: copy `key` in from the
+ * bucket's read-through origin; migrate: a migration run of the bucket, its state in `progress`
+ * (virtual/origin/).
  */
 export interface JobSpec {
   kind: JobKind;

@@ -10,6 +10,7 @@
 //                     ├─ read.ts   getObject · scan · redirectUrl · lookup
 //                     ├─ multipart.ts · repair.ts (reconcileKey, recoverIntents)
 //                     ├─ cors.ts (bucket CORS rules in the index's meta table)
+//                     ├─ jobs/runner.ts: copy-jobs.ts · gc/ (orphans) · origin/ (copier.ts, migrations.ts)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
 //                        index-check.ts (index-marker.ts): rebuild a stale index before serving
 import { traceIndex } from '../observability/traced-index.ts';
@@ -159,7 +160,11 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   const j = config.jobs;
   const gc = createGcService(ctx);
   ctx.gc = gc;
-  ctx.jobs = createJobRunner(index.jobs, { ...copyJobHandlers(ctx), gc: gc.handler }, {
+  // Declared here: the origin's jobs wait while the index is rebuilt.
+  let indexReady = true;
+  const origins = createOriginService(ctx, () => indexReady);
+  ctx.origins = origins;
+  ctx.jobs = createJobRunner(index.jobs, { ...copyJobHandlers(ctx), gc: gc.handler, ...origins.handlers }, {
     replica: config.replica, leaseMs: j.lease, concurrency: j.concurrency, jobsPerSecond: j.objectsPerSecond, bytesPerSecond: j.bytesPerSecond, pollMs: j.pollInterval, log,
   });
   // A backend back from an outage: check its copies and write what it missed.
@@ -172,8 +177,6 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     settling = true;
     void recoverIntents(ctx, rt.current()).catch(() => {}).finally(() => { settling = false; });
   });
-  const origins = createOriginService(ctx);
-  ctx.origins = origins;
   try {
     await origins.sync(rt.current());
   } catch (e) {
@@ -210,7 +213,6 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   }
 
   const bucketInfo = (gen: Generation, name: string): BucketInfo => ({ name, creationDate: vbucketOf(gen, name).created });
-  let indexReady = true;
   // While the index is rebuilt, a listing would miss objects and a write could race the rebuild.
   const gated = <A extends unknown[], R>(fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
     if (!indexReady) throw new S3Error('ServiceUnavailable', 'The gateway is rebuilding its placement index from the backends; retry shortly.');
@@ -283,8 +285,8 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       closed = true;
       sweeper.stop();
       gc.stop();
-      await origins.close();
       await ctx.jobs.stop();
+      await origins.close();
       health.stop();
       await rt.close();
       await index.close();

@@ -1,7 +1,7 @@
 // The migration's routes on the gateway's admin API (proxy/admin/api.ts: bearer token, JSON):
 //   GET    /_floodgate/admin/migrations?bucket=<b>   the last run's state (404: it never ran)
 //   POST   /_floodgate/admin/migrations?bucket=<b>   start a new run (409 while one runs)
-//   DELETE /_floodgate/admin/migrations?bucket=<b>   cancel the run going on here (404: none)
+//   DELETE /_floodgate/admin/migrations?bucket=<b>   cancel the run going on (404: none)
 import { HttpError, type AdminRoute } from '../../admin/api.ts';
 import type { VirtualStore } from '../index.ts';
 import type { OriginService } from './index.ts';
@@ -38,7 +38,7 @@ export function migrationRoutes(v: VirtualStore | undefined): AdminRoute[] {
       method: 'DELETE', path: 'migrations',
       async handle(_req, query) {
         const { origins, bucket } = originsOf(v, query);
-        if (!origins.cancelMigration(bucket)) throw new HttpError(404, `no migration of ${bucket} runs on this gateway`);
+        if (!(await origins.cancelMigration(bucket))) throw new HttpError(404, `no migration of ${bucket} is running`);
         await origins.migrationDone(bucket);
         return origins.status(bucket)!.migration;
       },

@@ -1,14 +1,18 @@
-// Background copies of objects read through from the origin: per virtual bucket a queue
-// (deduplicated by key, bounded — a key dropped when it is full is copied by a later read or by
-// the migration) worked by `copyConcurrency` workers. Keys whose copy failed carry a 'failed'
-// mark in the index and are queued again every `retryInterval`, across restarts too.
+// Background copies of objects read through from the origin, as `origin-copy` jobs on the
+// durable queue (placement/jobs.ts, jobs/runner.ts): a read queues its key and returns, a
+// gateway killed meanwhile loses nothing (the job is claimed again after a restart), and a copy
+// that failed keeps its error and attempts in the queue and is tried again every
+// `retryInterval`. At most `copyConcurrency` copies of one bucket run at once. A key queued by
+// this process is not queued again until its job is done (a hot key read a thousand times is
+// one job); after a restart a duplicate is harmless, the copy skips a key already indexed.
+import type { Job } from '../../placement/jobs.ts';
+import type { JobHandler, JobResult } from '../../jobs/runner.ts';
 import type { VirtualContext } from '../context.ts';
 import { copyFromOrigin } from './copy.ts';
 import type { Origin } from './origin.ts';
 
-/** Keys waiting per virtual bucket; each is a key string, so this bounds memory to a few MB. */
+/** Keys this process has queued and not seen copied, per bucket: bounds the queue a read burst adds. */
 export const MAX_QUEUED = 10_000;
-const RETRY_BATCH = 200;
 
 export interface CopyCounters {
   /** GET/HEAD answered from the origin. */
@@ -16,116 +20,96 @@ export interface CopyCounters {
   copied: number;
   copiedBytes: number;
   failures: number;
-  /** Keys waiting, and being copied now. */
+  /** Copy jobs of the bucket in the queue (waiting, failing or running), every replica's. */
   queued: number;
-  running: number;
 }
 
 export interface Copier {
   enqueue(o: Origin, key: string): void;
+  handler: JobHandler;
   counters(bucket: string): CopyCounters;
   countRead(bucket: string): void;
-  /** Resolves once nothing is queued or running. */
-  idle(): Promise<void>;
+  /** Resolves once no copy job is due or running (failing ones wait for their retry); rejects after `ms`. */
+  idle(ms?: number): Promise<void>;
   stop(): void;
 }
 
 interface Lane {
-  queue: string[];
-  waiting: Set<string>;
-  running: Set<string>;
-  counters: CopyCounters;
-  lastRetry: number;
-  retryAfter: string;
+  queued: Set<string>;
+  running: number;
+  waiters: (() => void)[];
+  counters: Omit<CopyCounters, 'queued'>;
 }
 
 export function createCopier(ctx: VirtualContext, originOf: (bucket: string) => Origin | undefined): Copier {
   const lanes = new Map<string, Lane>();
-  const idlers: (() => void)[] = [];
   let stopped = false;
-
+  let running = 0;
   const lane = (bucket: string): Lane => {
     let l = lanes.get(bucket);
-    if (!l) lanes.set(bucket, (l = { queue: [], waiting: new Set(), running: new Set(), counters: { reads: 0, copied: 0, copiedBytes: 0, failures: 0, queued: 0, running: 0 }, lastRetry: Date.now(), retryAfter: '' }));
+    if (!l) lanes.set(bucket, (l = { queued: new Set(), running: 0, waiters: [], counters: { reads: 0, copied: 0, copiedBytes: 0, failures: 0 } }));
     return l;
   };
 
-  const busy = () => [...lanes.values()].some((l) => l.queue.length || l.running.size);
-  const settle = () => {
-    if (busy()) return;
-    for (const f of idlers.splice(0)) f();
-  };
-
-  function pump(bucket: string): void {
-    const l = lane(bucket);
-    const o = originOf(bucket);
-    if (!o) {
-      // The origin was removed from the configuration: nothing left to copy from.
-      l.queue = [];
-      l.waiting.clear();
-      return settle();
-    }
-    while (!stopped && l.queue.length && l.running.size < o.config.copyConcurrency) {
-      const key = l.queue.shift()!;
-      l.waiting.delete(key);
-      l.running.add(key);
-      void copyFromOrigin(ctx, o, key).then((r) => {
-        if (r.kind === 'copied') {
-          l.counters.copied++;
-          l.counters.copiedBytes += r.bytes;
-        } else if (r.kind === 'failed') l.counters.failures++;
-      }).finally(() => {
-        l.running.delete(key);
-        pump(bucket);
-        settle();
-      });
-    }
-  }
-
   function enqueue(o: Origin, key: string): void {
     const l = lane(o.bucket);
-    if (stopped || l.waiting.has(key) || l.running.has(key) || l.queue.length >= MAX_QUEUED) return;
-    l.queue.push(key);
-    l.waiting.add(key);
-    pump(o.bucket);
+    if (stopped || l.queued.has(key) || l.queued.size >= MAX_QUEUED) return;
+    l.queued.add(key);
+    ctx.index.jobs.enqueue([{ kind: 'origin-copy', bucket: o.bucket, key, backend: '' }]).then(() => ctx.jobs.kick(), (e: unknown) => {
+      l.queued.delete(key);
+      ctx.log('warn', 'origin: copy not queued (a later read or the migration copies it)', { bucket: o.bucket, key, error: (e as Error).message });
+    });
   }
 
-  /** Queues the next batch of failed keys of each bucket whose retry interval has passed. */
-  async function retryFailed(): Promise<void> {
-    for (const vb of ctx.rt.current().buckets.values()) {
-      const o = originOf(vb.name);
-      if (!o) continue;
-      const l = lane(vb.name);
-      if (Date.now() - l.lastRetry < o.config.retryInterval) continue;
-      l.lastRetry = Date.now();
-      const marks = await ctx.index.originMarks(vb.name, 'failed', { prefix: '', after: l.retryAfter, limit: RETRY_BATCH });
-      l.retryAfter = marks.length === RETRY_BATCH ? marks.at(-1)!.key : '';
-      for (const m of marks) enqueue(o, m.key);
+  /** Waits for one of the bucket's `n` copy slots. */
+  async function slot(l: Lane, n: number): Promise<() => void> {
+    while (l.running >= n) await new Promise<void>((r) => l.waiters.push(r));
+    l.running++;
+    return () => { l.running--; l.waiters.shift()?.(); };
+  }
+
+  async function handler(job: Job): Promise<JobResult> {
+    const o = originOf(job.bucket);
+    const l = lane(job.bucket);
+    // The origin was removed from the configuration: nothing left to copy from.
+    if (!o) { l.queued.delete(job.key); return { outcome: 'done' }; }
+    const free = await slot(l, o.config.copyConcurrency);
+    running++;
+    try {
+      const r = await copyFromOrigin(ctx, o, job.key);
+      if (r.kind === 'failed') {
+        l.counters.failures++;
+        return { outcome: 'later', ms: o.config.retryInterval, error: r.error };
+      }
+      l.queued.delete(job.key);
+      if (r.kind !== 'copied') return { outcome: 'done' };
+      l.counters.copied++;
+      l.counters.copiedBytes += r.bytes;
+      return { outcome: 'done', bytes: r.bytes };
+    } finally {
+      running--;
+      free();
     }
   }
-
-  const timer = setInterval(() => void retryFailed().catch((e: unknown) => ctx.log('warn', 'origin: retrying failed copies', { error: (e as Error).message })), 1_000);
-  timer.unref();
 
   return {
     enqueue,
+    handler,
     countRead: (bucket) => { lane(bucket).counters.reads++; },
     counters(bucket) {
-      const l = lane(bucket);
-      return { ...l.counters, queued: l.queue.length, running: l.running.size };
+      const queued = ctx.jobs.summary()?.perBucket.find((r) => r.kind === 'origin-copy' && r.bucket === bucket)?.queued ?? 0;
+      return { ...lane(bucket).counters, queued };
     },
-    idle: () => new Promise<void>((r) => {
-      idlers.push(r);
-      settle();
-    }),
-    stop() {
-      stopped = true;
-      clearInterval(timer);
-      for (const l of lanes.values()) {
-        l.queue = [];
-        l.waiting.clear();
+    async idle(ms = 120_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const k = (await ctx.jobs.refreshSummary()).kinds['origin-copy'];
+        if (k.queued === k.failing && running === 0) return;
+        if (Date.now() > deadline) throw new Error(`origin copies still queued after ${ms} ms: ${JSON.stringify(k)}`);
+        ctx.jobs.kick();
+        await new Promise((r) => setTimeout(r, 50));
       }
-      settle();
     },
+    stop() { stopped = true; },
   };
 }

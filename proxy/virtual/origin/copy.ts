@@ -117,27 +117,20 @@ async function attempt(ctx: VirtualContext, o: Origin, key: string, verifyMd5: b
 }
 
 /**
- * Copies `key` unless it is indexed or tombstoned already. A failure is recorded in the index as
- * the key's 'failed' mark (retried later, see copier.ts); a success clears it.
+ * Copies `key` unless it is indexed or tombstoned already. 'failed' tells why it could not be
+ * copied now; its job (copier.ts) keeps the error and tries again later.
  */
 export async function copyFromOrigin(ctx: VirtualContext, o: Origin, key: string): Promise<CopyOutcome> {
   const bucket = o.bucket;
-  let out: CopyOutcome;
   try {
-    const mark = await ctx.index.getOriginMark(bucket, key);
-    if (mark?.kind === 'deleted') return { kind: 'skipped', why: 'deleted' };
-    if (await ctx.index.get(bucket, key)) out = { kind: 'skipped', why: 'present' };
-    else {
-      const first = await attempt(ctx, o, key, true);
-      // An ETag of 32 hex digits that is no MD5 (SSE-KMS, some gateways): copied without the check.
-      out = first === 'plain' ? (await attempt(ctx, o, key, false)) as CopyOutcome : first;
-    }
-    if (mark?.kind === 'failed') await ctx.index.clearOriginMark(bucket, key, 'failed');
+    if ((await ctx.index.getOriginMark(bucket, key))?.kind === 'deleted') return { kind: 'skipped', why: 'deleted' };
+    if (await ctx.index.get(bucket, key)) return { kind: 'skipped', why: 'present' };
+    const first = await attempt(ctx, o, key, true);
+    // An ETag of 32 hex digits that is no MD5 (SSE-KMS, some gateways): copied without the check.
+    return first === 'plain' ? (await attempt(ctx, o, key, false)) as CopyOutcome : first;
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
-    out = { kind: 'failed', error };
-    await ctx.index.setOriginMark(bucket, key, 'failed', error).catch(() => {});
     ctx.log('warn', 'copy from the origin failed; retried later', { bucket, key, error });
+    return { kind: 'failed', error };
   }
-  return out;
 }

@@ -1,22 +1,23 @@
-// The migration job of one virtual bucket: every origin object copied in, in key order, paced by
-// the rate limits. Its state — run number, cursor, counts — lives in the index (a meta value), so
-// a gateway killed mid-run resumes from the last settled page when it starts again (or when
-// another replica takes over a run whose owner stopped beating), and copies are idempotent
-// (copy.ts skips keys already indexed or tombstoned): a second run copies nothing new.
-//
-//   run: count the origin (total objects and bytes: "remaining") → pages of PAGE keys after the
-//   cursor → the keys neither indexed nor tombstoned copied, `concurrency` at a time → the cursor
-//   and counts saved → … → done.
+// The migration of one virtual bucket: every origin object copied in, in key order, paced by
+// the rate limits — a `migrate` job on the durable queue (placement/jobs.ts), one step per run
+// of its handler: a page of the origin counted (for "remaining"), or a page of PAGE keys after
+// the cursor copied, `concurrency` at a time. The state — run number, cursor, counts — is the
+// job's progress and is saved in the index (a meta value) after every page, where /status and
+// the admin API read it once the job is gone. A gateway killed mid-run loses at most the page it
+// was on: the job's lease is taken over (by this replica at once when it restarts) and the run
+// goes on from the last settled page; copies are idempotent (copy.ts skips keys already indexed
+// or tombstoned), so a second run copies nothing new. A page that fails (the origin down) is
+// tried again after `retryInterval`, its error shown as the run's lastError.
+import type { JobResult } from '../../jobs/runner.ts';
 import type { VirtualContext } from '../context.ts';
 import { copyFromOrigin } from './copy.ts';
 import { originError, type Origin } from './origin.ts';
-import { createRateLimiter } from './rate.ts';
+import type { RateLimiter } from './rate.ts';
 
 const PAGE = 100;
 const COUNT_PAGE = 1000;
-/** A run whose owner saved nothing for this long is taken over. */
-export const LEASE_MS = 60_000;
-const HEARTBEAT_MS = 10_000;
+/** Origin listing pages counted per step. */
+const COUNT_PAGES = 10;
 
 export interface MigrationState {
   run: number;
@@ -35,19 +36,22 @@ export interface MigrationState {
   lastError?: string;
   /** Times this run was picked up again after its gateway stopped. */
   resumes: number;
+  /** The replica that ran the last step. */
   owner: string;
-  heartbeat: string;
+  /** The job runner (process) that ran the last step: another one taking over is a resume. */
+  runner?: string;
+  /** While counting: the last origin key counted, and the counts so far. */
+  counted?: { after: string; objects: number; bytes: number };
 }
 
 export const stateName = (bucket: string) => `origin-migration/${bucket}`;
 
-export async function loadState(ctx: VirtualContext, bucket: string): Promise<MigrationState | undefined> {
+export async function loadState(ctx: Pick<VirtualContext, 'index'>, bucket: string): Promise<MigrationState | undefined> {
   const v = await ctx.index.getMeta(stateName(bucket));
   return v ? (JSON.parse(v) as MigrationState) : undefined;
 }
 
 export const active = (s: MigrationState | undefined) => s?.state === 'counting' || s?.state === 'running';
-const leased = (s: MigrationState, me: string) => active(s) && s.owner !== me && Date.now() - Date.parse(s.heartbeat) < LEASE_MS;
 
 export function remaining(s: MigrationState): { objects: number; bytes: number } | undefined {
   if (!s.total) return undefined;
@@ -57,24 +61,34 @@ export function remaining(s: MigrationState): { objects: number; bytes: number }
   };
 }
 
-export type StartResult = { started: MigrationState } | { refused: string };
-
-async function save(ctx: VirtualContext, bucket: string, s: MigrationState): Promise<void> {
-  s.heartbeat = new Date().toISOString();
+export async function saveState(ctx: VirtualContext, bucket: string, s: MigrationState): Promise<void> {
   await ctx.index.setMeta(stateName(bucket), JSON.stringify(s));
 }
 
-async function count(o: Origin, signal: AbortSignal): Promise<{ objects: number; bytes: number }> {
-  let objects = 0;
-  let bytes = 0;
-  let after = '';
-  for (;;) {
+/** The first state of the run after `prev`. */
+export function freshRun(prev: MigrationState | undefined, replica: string): MigrationState {
+  return { run: (prev?.run ?? 0) + 1, state: 'counting', startedAt: new Date().toISOString(), cursor: '', copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, failed: 0, resumes: 0, owner: replica };
+}
+
+const originScan = (o: Origin, after: string, limit: number) =>
+  o.store.scan(o.config.bucket, { prefix: '', after, limit }).catch((e: unknown) => { throw originError(o.bucket, e); });
+
+/** Counts up to COUNT_PAGES pages of the origin; sets `total` once the listing ends. */
+async function countStep(o: Origin, s: MigrationState, signal: AbortSignal): Promise<void> {
+  const c = { ...(s.counted ?? { after: '', objects: 0, bytes: 0 }) };
+  for (let i = 0; i < COUNT_PAGES; i++) {
     signal.throwIfAborted();
-    const page = await o.store.scan(o.config.bucket, { prefix: '', after, limit: COUNT_PAGE }).catch((e: unknown) => { throw originError(o.bucket, e); });
-    for (const m of page) { objects++; bytes += m.size; }
-    if (page.length < COUNT_PAGE) return { objects, bytes };
-    after = page.at(-1)!.key;
+    const page = await originScan(o, c.after, COUNT_PAGE);
+    for (const m of page) { c.objects++; c.bytes += m.size; }
+    if (page.length) c.after = page.at(-1)!.key;
+    if (page.length < COUNT_PAGE) {
+      s.total = { objects: c.objects, bytes: c.bytes };
+      s.state = 'running';
+      delete s.counted;
+      return;
+    }
   }
+  s.counted = c;
 }
 
 /** Runs `fn` over `items`, at most `n` at once; on an error or abort, lets the running ones finish, then throws. */
@@ -94,87 +108,86 @@ async function pool<T>(items: T[], n: number, signal: AbortSignal, fn: (t: T) =>
   signal.throwIfAborted();
 }
 
-/**
- * Runs (or resumes) the bucket's migration until it is done, cancelled (`signal`) or fails;
- * `onState` sees every saved state. A fresh run starts when `fresh` or when the last one ended.
- */
-export async function migrate(ctx: VirtualContext, o: Origin, signal: AbortSignal, onState: (s: MigrationState) => void, fresh: boolean): Promise<MigrationState> {
+/** Copies the page of keys after the cursor; the counts and the cursor move only once it is settled. */
+async function copyStep(ctx: VirtualContext, o: Origin, s: MigrationState, signal: AbortSignal, limiter: RateLimiter): Promise<{ objects: number; bytes: number }> {
   const bucket = o.bucket;
-  const prev = await loadState(ctx, bucket);
-  if (prev && leased(prev, ctx.replica)) throw new Error(`the migration of ${bucket} is running on ${prev.owner}`);
-  const now = new Date().toISOString();
-  const s: MigrationState = prev && active(prev) && !fresh
-    ? { ...prev, owner: ctx.replica, resumes: prev.resumes + 1 }
-    : { run: (prev?.run ?? 0) + 1, state: 'counting', startedAt: now, cursor: '', copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, failed: 0, resumes: 0, owner: ctx.replica, heartbeat: now };
-  if (prev && active(prev) && !fresh) ctx.log('info', 'origin migration resumed', { bucket, run: s.run, cursor: s.cursor });
-  await save(ctx, bucket, s);
-  onState(s);
-  const beat = setInterval(() => void save(ctx, bucket, s).catch(() => {}), HEARTBEAT_MS);
-  beat.unref();
-  const m = o.config.migrate;
-  const limiter = createRateLimiter(m?.objectsPerSecond, m?.bandwidth);
-  try {
-    if (!s.total) {
-      s.total = await count(o, signal);
-      s.state = 'running';
-      await save(ctx, bucket, s);
-      onState(s);
+  const page = await originScan(o, s.cursor, PAGE);
+  const marks = await ctx.index.originMarksOf(bucket, page.map((p) => p.key));
+  const deleted = new Set(marks.filter((x) => x.kind === 'deleted').map((x) => x.key));
+  // Counted with the cursor, never before it: a page redone after a crash is counted once.
+  const t = { copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, failed: 0, lastError: s.lastError };
+  await pool(page, o.config.migrate?.concurrency ?? 4, signal, async (item) => {
+    if (deleted.has(item.key) || (await ctx.index.get(bucket, item.key))) {
+      t.skipped++;
+      t.skippedBytes += item.size;
+      return;
     }
-    for (;;) {
-      signal.throwIfAborted();
-      const page = await o.store.scan(o.config.bucket, { prefix: '', after: s.cursor, limit: PAGE }).catch((e: unknown) => { throw originError(bucket, e); });
-      if (!page.length) break;
-      const marks = await ctx.index.originMarksOf(bucket, page.map((p) => p.key));
-      const deleted = new Set(marks.filter((x) => x.kind === 'deleted').map((x) => x.key));
-      // Counted with the cursor, never before it: a page redone after a crash is counted once.
-      const t = { copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, failed: 0, lastError: s.lastError };
-      await pool(page, m?.concurrency ?? 4, signal, async (item) => {
-        if (deleted.has(item.key) || (await ctx.index.get(bucket, item.key))) {
-          t.skipped++;
-          t.skippedBytes += item.size;
-          return;
-        }
-        await limiter.take(item.size, signal);
-        const r = await copyFromOrigin(ctx, o, item.key);
-        if (r.kind === 'copied') {
-          t.copied++;
-          t.copiedBytes += r.bytes;
-        } else if (r.kind === 'failed') {
-          t.failed++;
-          t.lastError = r.error;
-        } else {
-          t.skipped++;
-          t.skippedBytes += item.size;
-        }
-      });
-      s.copied += t.copied;
-      s.copiedBytes += t.copiedBytes;
-      s.skipped += t.skipped;
-      s.skippedBytes += t.skippedBytes;
-      s.failed += t.failed;
-      s.lastError = t.lastError;
-      s.cursor = page.at(-1)!.key;
-      await save(ctx, bucket, s);
-      onState(s);
-      if (page.length < PAGE) break;
-    }
-    s.state = 'done';
-  } catch (e) {
-    if (signal.aborted) {
-      // Cancelled by the admin API, or the gateway closing: a closing gateway leaves the run to resume.
-      if (signal.reason === 'cancel') s.state = 'cancelled';
-      else return s;
+    await limiter.take(item.size, signal);
+    const r = await copyFromOrigin(ctx, o, item.key);
+    if (r.kind === 'copied') {
+      t.copied++;
+      t.copiedBytes += r.bytes;
+    } else if (r.kind === 'failed') {
+      t.failed++;
+      t.lastError = r.error;
+      // Its own job tries it again (copier.ts), the run goes on.
+      await ctx.index.jobs.enqueue([{ kind: 'origin-copy', bucket, key: item.key, backend: '' }]);
     } else {
-      s.state = 'failed';
-      s.lastError = (e as Error).message;
-      ctx.log('warn', 'origin migration failed', { bucket, run: s.run, error: s.lastError });
+      t.skipped++;
+      t.skippedBytes += item.size;
     }
-  } finally {
-    clearInterval(beat);
+  });
+  s.copied += t.copied;
+  s.copiedBytes += t.copiedBytes;
+  s.skipped += t.skipped;
+  s.skippedBytes += t.skippedBytes;
+  s.failed += t.failed;
+  s.lastError = t.lastError;
+  if (page.length) s.cursor = page.at(-1)!.key;
+  if (page.length < PAGE) {
+    s.state = 'done';
+    s.finishedAt = new Date().toISOString();
   }
-  s.finishedAt = new Date().toISOString();
-  await save(ctx, bucket, s);
+  return { objects: page.length, bytes: t.copiedBytes };
+}
+
+/** Whether the saved state still is this run's, and not cancelled (from any replica). */
+async function stillMine(ctx: VirtualContext, bucket: string, s: MigrationState): Promise<boolean> {
+  const saved = await loadState(ctx, bucket);
+  return !saved || (saved.run === s.run && saved.state !== 'cancelled');
+}
+
+/**
+ * One step of the `migrate` job's run `s` (its progress); `onState` sees every saved state. An
+ * abort for 'cancel' ends the job; any other (the gateway closing) leaves it to resume.
+ */
+export async function migrateStep(ctx: VirtualContext, o: Origin, s: MigrationState, signal: AbortSignal, limiter: RateLimiter, onState: (s: MigrationState) => void): Promise<JobResult> {
+  const bucket = o.bucket;
+  if (!(await stillMine(ctx, bucket, s))) return { outcome: 'done' };
+  if (s.runner !== ctx.jobs.owner) {
+    if (s.runner) {
+      s.resumes++;
+      ctx.log('info', 'origin migration resumed', { bucket, run: s.run, cursor: s.cursor });
+    }
+    s.runner = ctx.jobs.owner;
+    s.owner = ctx.replica;
+  }
+  const before = JSON.stringify(s);
+  let moved = { objects: 1, bytes: 0 };
+  try {
+    if (!s.total) await countStep(o, s, signal);
+    else moved = await copyStep(ctx, o, s, signal, limiter);
+  } catch (e) {
+    if (signal.aborted) return signal.reason === 'cancel' ? { outcome: 'done' } : { outcome: 'more', progress: before };
+    s.lastError = (e as Error).message;
+    ctx.log('warn', 'origin migration: a page failed; tried again later', { bucket, run: s.run, error: s.lastError });
+    if (await stillMine(ctx, bucket, s)) { await saveState(ctx, bucket, s); onState(s); }
+    return { outcome: 'later', ms: o.config.retryInterval, error: s.lastError };
+  }
+  if (!(await stillMine(ctx, bucket, s))) return { outcome: 'done' };
+  await saveState(ctx, bucket, s);
   onState(s);
-  if (s.state === 'done') ctx.log('info', 'origin migration done', { bucket, run: s.run, copied: s.copied, skipped: s.skipped, failed: s.failed });
-  return s;
+  if (s.state !== 'done') return { outcome: 'more', progress: JSON.stringify(s), ...moved };
+  ctx.log('info', 'origin migration done', { bucket, run: s.run, copied: s.copied, skipped: s.skipped, failed: s.failed });
+  return { outcome: 'done', ...moved };
 }
