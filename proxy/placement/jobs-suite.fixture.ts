@@ -112,4 +112,16 @@ export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): vo
     assert.equal(await ix.jobs.complete(id!, 'me'), true);
     assert.deepEqual((await ix.jobs.summary()).kinds.copy, { queued: 0, failing: 0 });
   });
+
+  withIndex('locations: the copies copy and remove jobs name on a backend; reclaim: the leases of other processes of one replica', async (ix) => {
+    await ix.jobs.enqueue([copyJob('x'), copyJob('y', 'c'), { kind: 'remove', bucket: 'vb', key: 'usual', backend: 'b' }, { kind: 'repair', bucket: 'vb', key: '', backend: 'b' }, { ...copyJob('z'), bucket: 'other' }]);
+    const at = (await ix.jobs.locations('vb', 'b')).sort((a, b) => (a.key < b.key ? -1 : 1));
+    assert.deepEqual(at, [{ key: 'usual' }, { key: 'x', location: '.floodgate/w/vb/00/x' }]);
+    const [mine, theirs, dead] = await Promise.all(['gw/1/aa', 'other/1/bb', 'gw/2/cc'].map((owner) => ix.jobs.enqueue([copyJob(`held-${owner}`)], { owner, leaseMs: 3_600_000 })));
+    // A replica named like a prefix of another ("gw" and "gw-2") is not the same replica.
+    const cousin = await ix.jobs.enqueue([copyJob('held-cousin')], { owner: 'gw-2/3/dd', leaseMs: 3_600_000 });
+    assert.equal(await ix.jobs.reclaim('gw', 'gw/1/aa'), 1);
+    const lease = async (id: number) => (await ix.jobs.get(id))?.leaseOwner;
+    assert.deepEqual(await Promise.all([mine![0]!, theirs![0]!, dead![0]!, cousin[0]!].map(lease)), ['gw/1/aa', 'other/1/bb', undefined, 'gw-2/3/dd']);
+  });
 }

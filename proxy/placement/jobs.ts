@@ -71,8 +71,8 @@ export interface JobStore {
   /** The queued jobs of one key, of `kind`, oldest first (read repair: a copy a `remove` job will delete is no copy to adopt). */
   ofKey(kind: JobKind, bucket: string, key: string): Promise<Job[]>;
   summary(): Promise<JobSummary>;
-  /** The backend-side names queued jobs of `bucket` on `backend` write or remove (gc leaves them alone). */
-  locations(bucket: string, backend: string): Promise<string[]>;
+  /** The copies queued jobs of `bucket` on `backend` write or remove (gc leaves their names alone). */
+  locations(bucket: string, backend: string): Promise<{ key: string; location?: string }[]>;
   /**
    * Gives back the leases other processes of this replica (`<replica>/…`, not `owner`) hold: a
    * replica's name is unique, so they are from a process that died; its jobs need not wait out the lease.
@@ -90,6 +90,9 @@ export function jobParams(s: JobSpec, now: number, o: EnqueueOptions): unknown[]
 }
 
 const opt = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
+
+/** A row's key and location (locations()). */
+export const copyAt = (r: Row): { key: string; location?: string } => ({ key: String(r.key), ...(opt(r.location) !== undefined ? { location: String(r.location) } : {}) });
 
 export function jobFromRow(r: Row): Job {
   const j: Job = {

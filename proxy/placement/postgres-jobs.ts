@@ -1,7 +1,7 @@
 // The job queue in the shared PostgreSQL index (jobs.ts). Claims use FOR UPDATE SKIP LOCKED, so
 // replicas claiming at once never get the same job and never wait on each other.
 import type pg from 'pg';
-import { JOB_COLUMNS, SUMMARY_SQL, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export function jobsSchemaSql(s: string): string {
   return `
@@ -58,7 +58,7 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
       return summaryOf(a!, b!, c!, d!, e!);
     },
     async locations(bucket, backend) {
-      return (await all(`SELECT location FROM ${t} WHERE bucket = $1 AND backend = $2 AND location IS NOT NULL`, [bucket, backend])).map((r) => String(r.location));
+      return (await all(`SELECT key, location FROM ${t} WHERE bucket = $1 AND backend = $2 AND kind IN ('copy', 'remove')`, [bucket, backend])).map(copyAt);
     },
     async reclaim(replica, owner) {
       const prefix = `${replica}/`;

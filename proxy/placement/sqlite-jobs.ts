@@ -2,7 +2,7 @@
 // the lease rules are the same as PostgreSQL's, so a restarted process finds its jobs again.
 import type { StatementSync } from 'node:sqlite';
 import type { Batcher } from './batch.ts';
-import { JOB_COLUMNS, SUMMARY_SQL, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export const JOBS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -60,7 +60,7 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
       return summaryOf(a!, b!, c!, d!, e!);
     },
     async locations(bucket, backend) {
-      return (q('SELECT location FROM jobs WHERE bucket = ? AND backend = ? AND location IS NOT NULL').all(bucket, backend) as Row[]).map((r) => String(r.location));
+      return (q("SELECT key, location FROM jobs WHERE bucket = ? AND backend = ? AND kind IN ('copy', 'remove')").all(bucket, backend) as Row[]).map(copyAt);
     },
     reclaim(replica, owner) {
       const prefix = `${replica}/`;

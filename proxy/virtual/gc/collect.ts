@@ -147,7 +147,7 @@ export async function gcJob(ctx: VirtualContext, job: Job, save: (s: GcState) =>
       gen, b, minAge: gen.config.gc.minAge,
       named: new Set([
         ...(await ctx.index.intentsOn(job.bucket, job.backend)).map((i) => nameOf(i)),
-        ...await ctx.index.jobs.locations(job.bucket, job.backend),
+        ...(await ctx.index.jobs.locations(job.bucket, job.backend)).map((c) => nameOf({ bucket: job.bucket, ...c })),
       ]),
     };
     const seen = s.phase === 'records' ? await recordsPage(ctx, p, s) : await objectsPage(ctx, p, s);
