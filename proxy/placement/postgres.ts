@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { ScanOptions } from '../store/types.ts';
 import { findSql } from './find.ts';
 import { postgresFindSql } from './find-schema.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, markError, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { jobsSchemaSql, postgresJobs } from './postgres-jobs.ts';
 
@@ -222,29 +222,16 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       return (await all(`SELECT * FROM ${s}.parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`, [id, after, limit])).map(partFromRow);
     },
     async getOriginMark(bucket, key) {
-      const r = await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND key = ?`, [bucket, key]);
+      const r = await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND key = ? AND kind = 'deleted'`, [bucket, key]);
       return r[0] ? originMarkFromRow(r[0]) : undefined;
     },
-    async setOriginMark(bucket, key, kind, error) {
-      if (kind === 'deleted') {
-        await all(`INSERT INTO ${s}.origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
-          ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = EXCLUDED.at`, [bucket, key, Date.now()]);
-      } else {
-        await all(`INSERT INTO ${s}.origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'failed', 1, ?, ?)
-          ON CONFLICT (bucket, key) DO UPDATE SET attempts = ${s}.origin_marks.attempts + 1, error = EXCLUDED.error, at = EXCLUDED.at
-          WHERE ${s}.origin_marks.kind = 'failed'`, [bucket, key, markError(error), Date.now()]);
-      }
-    },
-    async clearOriginMark(bucket, key, kind) {
-      await all(`DELETE FROM ${s}.origin_marks WHERE bucket = ? AND key = ? AND kind = ?`, [bucket, key, kind]);
-    },
-    async originMarks(bucket, kind, o) {
-      const { where, params } = keyRange(o.prefix, o.after);
-      return (await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND kind = ? AND ${where} ORDER BY key LIMIT ?`, [bucket, kind, ...params, o.limit])).map(originMarkFromRow);
+    async setOriginMark(bucket, key) {
+      await all(`INSERT INTO ${s}.origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
+        ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = EXCLUDED.at`, [bucket, key, Date.now()]);
     },
     async originMarksOf(bucket, keys) {
       if (!keys.length) return [];
-      return (await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND key = ANY(?::text[])`, [bucket, [...keys]])).map(originMarkFromRow);
+      return (await all(`SELECT * FROM ${s}.origin_marks WHERE bucket = ? AND kind = 'deleted' AND key = ANY(?::text[])`, [bucket, [...keys]])).map(originMarkFromRow);
     },
     async getMeta(name) {
       return (await all(`SELECT value FROM ${s}.meta WHERE name = ?`, [name]))[0]?.value as string | undefined;

@@ -93,15 +93,5 @@ export function partFromRow(r: Row): PartRecord {
 }
 
 export function originMarkFromRow(r: Row): OriginMark {
-  const m: OriginMark = {
-    bucket: String(r.bucket), key: String(r.key), kind: r.kind === 'failed' ? 'failed' : 'deleted',
-    attempts: Number(r.attempts), at: new Date(Number(r.at)),
-  };
-  if (r.error !== null && r.error !== undefined) m.error = String(r.error);
-  return m;
-}
-
-/** Errors kept with a mark are for people: one line, bounded. */
-export function markError(e: string | undefined): string | null {
-  return e === undefined ? null : e.replace(/\s+/g, ' ').slice(0, 500);
+  return { bucket: String(r.bucket), key: String(r.key), kind: 'deleted', at: new Date(Number(r.at)) };
 }

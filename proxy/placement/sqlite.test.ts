@@ -32,6 +32,25 @@ test('sqlite: committed writes survive reopening; WAL and synchronous=FULL are o
   db.close();
 });
 
+test('sqlite: an origin mark of the \'failed\' kind an older gateway wrote hides nothing (failed copies are jobs now)', async () => {
+  const path = join(dir, 'old-marks.db');
+  const ix = openSqliteIndex(path);
+  await ix.setOriginMark('vb', 'gone', 'deleted');
+  await ix.close();
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(path);
+  db.prepare("INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES ('vb', 'old', 'failed', 3, 'origin said 500', 0)").run();
+  db.close();
+  const again = openSqliteIndex(path);
+  try {
+    assert.equal(await again.getOriginMark('vb', 'old'), undefined);
+    assert.deepEqual((await again.originMarksOf('vb', ['old', 'gone'])).map((m) => m.key), ['gone']);
+    assert.equal((await again.getOriginMark('vb', 'gone'))?.kind, 'deleted');
+  } finally {
+    await again.close();
+  }
+});
+
 test('sqlite: a failing write in a group commit fails alone', async () => {
   const ix = openSqliteIndex(join(dir, 'group.db'));
   const good = ix.put({ bucket: 'vb', key: 'ok', backend: 'b1', size: 1, etag: 'e', lastModified: new Date(), checksums: {}, userMeta: {} });

@@ -8,7 +8,7 @@ import type { ScanOptions } from '../store/types.ts';
 import { createBatcher } from './batch.ts';
 import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
-import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, markError, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
+import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { JOBS_SCHEMA, sqliteJobs } from './sqlite-jobs.ts';
 
@@ -191,32 +191,20 @@ export function openSqliteIndex(path: string): PlacementIndex {
       return (q('SELECT * FROM parts WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?').all(id, after, limit) as Row[]).map(partFromRow);
     },
     async getOriginMark(bucket, key) {
-      const r = q('SELECT * FROM origin_marks WHERE bucket = ? AND key = ?').get(bucket, key) as Row | undefined;
+      const r = q("SELECT * FROM origin_marks WHERE bucket = ? AND key = ? AND kind = 'deleted'").get(bucket, key) as Row | undefined;
       return r ? originMarkFromRow(r) : undefined;
     },
-    setOriginMark(bucket, key, kind, error) {
+    setOriginMark(bucket, key) {
       return batch(() => {
-        if (kind === 'deleted') {
-          q(`INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
-             ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = excluded.at`).run(bucket, key, Date.now());
-        } else {
-          q(`INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'failed', 1, ?, ?)
-             ON CONFLICT (bucket, key) DO UPDATE SET attempts = attempts + 1, error = excluded.error, at = excluded.at WHERE kind = 'failed'`).run(bucket, key, markError(error), Date.now());
-        }
+        q(`INSERT INTO origin_marks (bucket, key, kind, attempts, error, at) VALUES (?, ?, 'deleted', 0, NULL, ?)
+           ON CONFLICT (bucket, key) DO UPDATE SET kind = 'deleted', attempts = 0, error = NULL, at = excluded.at`).run(bucket, key, Date.now());
       });
-    },
-    clearOriginMark(bucket, key, kind) {
-      return batch(() => { q('DELETE FROM origin_marks WHERE bucket = ? AND key = ? AND kind = ?').run(bucket, key, kind); });
-    },
-    async originMarks(bucket, kind, o) {
-      const { where, params } = keyRange(o.prefix, o.after);
-      return (q(`SELECT * FROM origin_marks WHERE bucket = ? AND kind = ? AND ${where} ORDER BY key LIMIT ?`).all(bucket, kind, ...params, o.limit) as Row[]).map(originMarkFromRow);
     },
     async originMarksOf(bucket, keys) {
       const out = [];
       for (let i = 0; i < keys.length; i += 500) {
         const chunk = keys.slice(i, i + 500);
-        out.push(...(q(`SELECT * FROM origin_marks WHERE bucket = ? AND key IN (${marks(chunk.length)})`).all(bucket, ...chunk) as Row[]).map(originMarkFromRow));
+        out.push(...(q(`SELECT * FROM origin_marks WHERE bucket = ? AND kind = 'deleted' AND key IN (${marks(chunk.length)})`).all(bucket, ...chunk) as Row[]).map(originMarkFromRow));
       }
       return out;
     },

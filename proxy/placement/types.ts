@@ -92,16 +92,14 @@ export interface UploadListOptions {
 
 /**
  * What the index remembers about a key of a virtual bucket with a read-through origin
- * (virtual/origin/): 'deleted' — deleted here, so the origin's copy stays hidden (a tombstone);
- * 'failed' — copying it in from the origin failed, retried later.
+ * (virtual/origin/): 'deleted' — deleted here, so the origin's copy stays hidden (a tombstone).
+ * (A copy that failed is a job in the queue with its error, placement/jobs.ts; rows of the
+ * 'failed' kind older gateways wrote are ignored.)
  */
 export interface OriginMark {
   bucket: string;
   key: string;
-  kind: 'deleted' | 'failed';
-  /** 'failed': how many copies failed so far. */
-  attempts: number;
-  error?: string;
+  kind: 'deleted';
   at: Date;
 }
 
@@ -150,12 +148,7 @@ export interface PlacementIndex {
 
   /** The key's origin mark, if any. */
   getOriginMark(bucket: string, key: string): Promise<OriginMark | undefined>;
-  /** 'deleted' replaces any mark; 'failed' counts an attempt and never replaces 'deleted'. */
-  setOriginMark(bucket: string, key: string, kind: OriginMark['kind'], error?: string): Promise<void>;
-  /** Removes the key's mark when it is of `kind`. */
-  clearOriginMark(bucket: string, key: string, kind: OriginMark['kind']): Promise<void>;
-  /** Marks of `kind` with `prefix` and key > `after`, in key order, at most `limit`. */
-  originMarks(bucket: string, kind: OriginMark['kind'], opts: ScanOptions): Promise<OriginMark[]>;
+  setOriginMark(bucket: string, key: string, kind: OriginMark['kind']): Promise<void>;
   /** The marks among `keys` (any number; asked in chunks). */
   originMarksOf(bucket: string, keys: readonly string[]): Promise<OriginMark[]>;
 
