@@ -15,8 +15,9 @@ export interface Relayable {
   relayTo(res: ServerResponse): Promise<void>;
 }
 
+/** A relay body, or any body that writes itself into a response (the embedded store's BlobBody). */
 export function isRelayable(body: unknown): body is Relayable {
-  return body instanceof RelayBody;
+  return typeof (body as Partial<Relayable> | undefined)?.relayTo === 'function';
 }
 
 function ignore(): void {}

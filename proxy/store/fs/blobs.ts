@@ -3,22 +3,17 @@
 // and fsynced before any metadata points at it; a blob that lost its metadata (crash before the
 // commit, or after it but before the old copy was removed) is an orphan that sweep() removes.
 // Readers pin the blobs they stream, and a replaced blob is unlinked only once unpinned.
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { S3Error } from '../../s3/errors.ts';
+import { BlobBody, type Piece } from './blob-body.ts';
 
 /** A stored object is one or more blobs (a completed multipart upload keeps its parts). */
 export type Segment = [id: string, size: number];
-
-/**
- * 256 KiB reads: the default 64 KiB costs ~25 % of large-GET throughput in per-chunk overhead;
- * 1 MiB gains a little more but its garbage grows RSS past 64 MiB while streaming.
- */
-const READ_CHUNK = 256 * 1024;
 
 class Md5Counter extends Transform {
   readonly md5 = createHash('md5');
@@ -33,8 +28,8 @@ class Md5Counter extends Transform {
 export interface BlobDir {
   /** Streams `body` into a new durable blob; rejects (leaving nothing behind) unless exactly `size` bytes arrive. */
   write(body: Readable, size: number): Promise<{ id: string; md5: Buffer }>;
-  /** Streams the inclusive byte range [start, end] of the concatenated segments. Pin first. */
-  read(segments: readonly Segment[], start: number, end: number): Readable;
+  /** The inclusive byte range [start, end] of the concatenated segments (blob-body.ts). Pin first. */
+  read(segments: readonly Segment[], start: number, end: number): BlobBody;
   pin(ids: readonly string[]): void;
   unpin(ids: readonly string[]): void;
   /** Unlinks the blobs now, or when their last reader unpins them. */
@@ -82,23 +77,17 @@ export async function openBlobDir(root: string, fsync: boolean): Promise<BlobDir
     },
 
     read(segments, start, end) {
-      if (segments.length === 1) return createReadStream(path(segments[0]![0]), { start, end, highWaterMark: READ_CHUNK });
-      // One generator over the segments, not a pipeline per segment into one PassThrough: each
-      // of those added listeners to the shared stream (MaxListenersExceededWarning from 11 parts).
-      async function* segmentBytes(): AsyncGenerator<Buffer> {
-        let offset = 0;
-        for (const [id, size] of segments) {
-          const segEnd = offset + size - 1;
-          if (size > 0 && segEnd >= start && offset <= end) {
-            const from = Math.max(start, offset) - offset;
-            const to = Math.min(end, segEnd) - offset;
-            yield* createReadStream(path(id), { start: from, end: to, highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>;
-          }
-          offset += size;
-          if (offset > end) break;
+      const pieces: Piece[] = [];
+      let offset = 0;
+      for (const [id, size] of segments) {
+        const segEnd = offset + size - 1;
+        if (size > 0 && segEnd >= start && offset <= end) {
+          pieces.push({ path: path(id), from: Math.max(start, offset) - offset, to: Math.min(end, segEnd) - offset });
         }
+        offset += size;
+        if (offset > end) break;
       }
-      return Readable.from(segmentBytes(), { objectMode: false, highWaterMark: READ_CHUNK });
+      return new BlobBody(pieces);
     },
 
     pin(ids) {

@@ -1,0 +1,115 @@
+// BlobBody.relayTo on real sockets: the embedded store's GET body written from reused buffers into
+// an HTTP response — whole objects, ranges across multipart parts, a client that stops reading
+// while the object is deleted and overwritten, and a client that leaves midway.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, get, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { ObjectStore, PutInput, RangeSpec } from '../types.ts';
+import { openFsStore } from './index.ts';
+import { MIN_PART_SIZE } from './multipart.ts';
+import type { BlobBody } from './blob-body.ts';
+
+const MiB = 1024 * 1024;
+const input = (b: Buffer): PutInput => ({ body: Readable.from([b]), size: b.length, headers: { userMeta: {} }, checksums: {} });
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+function blobFiles(dir: string): string[] {
+  const root = join(dir, 'blobs');
+  return readdirSync(root).flatMap((s) => readdirSync(join(root, s)));
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ok(), what);
+}
+
+/** An HTTP server answering GET /<key> with the store's body through relayTo; records how each relay ended. */
+async function withServer(fn: (ctx: { store: ObjectStore; dir: string; url: string; relays: Promise<string>[] }) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-blob-body-'));
+  const store = await openFsStore(dir, { fsync: false });
+  await store.createBucket('b');
+  const relays: Promise<string>[] = [];
+  const server = createServer((req, res) => {
+    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+    const spec: RangeSpec | undefined = range ? { start: Number(range[1]), end: Number(range[2]) } : undefined;
+    relays.push(store.getObject('b', req.url!.slice(1), { range: spec }).then(async (r) => {
+      res.writeHead(200, { 'content-length': r.range ? r.range.end - r.range.start + 1 : r.meta.size });
+      await (r.body as BlobBody).relayTo(res);
+      return 'done';
+    }).catch((e: NodeJS.ErrnoException) => e.code ?? e.message));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    await fn({ store, dir: join(dir, '.floodgate', 'store'), url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, relays });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function request(url: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => get(url, { headers, agent: false }, resolve).once('error', reject));
+}
+
+async function drain(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test('whole objects of every size around the relay buffer, and ranges across multipart parts, arrive byte for byte', () => withServer(async ({ store, url, relays }) => {
+  for (const size of [1, 1000, MiB - 1, MiB, MiB + 1, 3 * MiB + 12345]) {
+    const data = randomBytes(size);
+    await store.putObject('b', `k${size}`, input(data));
+    const got = await drain(await request(`${url}/k${size}`));
+    assert.equal(got.length, size, `size ${size}`);
+    assert.equal(md5(got), md5(data), `bytes of ${size}`);
+  }
+  const parts = [randomBytes(MIN_PART_SIZE), randomBytes(MIN_PART_SIZE), randomBytes(777)];
+  const id = await store.createMultipartUpload('b', 'multi', { userMeta: {} });
+  const done = [];
+  for (const [i, p] of parts.entries()) done.push({ partNumber: i + 1, etag: (await store.uploadPart('b', 'multi', id, i + 1, input(p))).etag, checksums: {} });
+  await store.completeMultipartUpload('b', 'multi', id, done);
+  const all = Buffer.concat(parts);
+  for (const [start, end] of [[MIN_PART_SIZE - 10, MIN_PART_SIZE + 10], [123, all.length - 1], [MIN_PART_SIZE * 2, MIN_PART_SIZE * 2 + 776]] as const) {
+    const got = await drain(await request(`${url}/multi`, { range: `bytes=${start}-${end}` }));
+    assert.equal(md5(got), md5(all.subarray(start, end + 1)), `range ${start}-${end}`);
+  }
+  assert.deepEqual(await Promise.all(relays), relays.map(() => 'done'));
+}));
+
+test('a client that stops reading gets every byte later, though the object was deleted meanwhile; the blob goes once it is read', () => withServer(async ({ store, dir, url, relays }) => {
+  const data = randomBytes(16 * MiB);
+  await store.putObject('b', 'k', input(data));
+  const res = await request(`${url}/k`);
+  res.pause();
+  await store.deleteObject('b', 'k');
+  await store.putObject('b', 'k', input(Buffer.from('new')));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(blobFiles(dir).length, 2, 'the paused reader pins its blob');
+  const got = await drain(res);
+  assert.equal(got.length, data.length);
+  assert.equal(md5(got), md5(data));
+  assert.equal(await relays[0], 'done');
+  await until('the old blob is unlinked after its reader finished', () => blobFiles(dir).length === 1);
+  assert.equal((await drain(await request(`${url}/k`))).toString(), 'new');
+}));
+
+test('a client that leaves midway ends the relay as a premature close and unpins the blob', () => withServer(async ({ store, dir, url, relays }) => {
+  await store.putObject('b', 'k', input(randomBytes(32 * MiB)));
+  const res = await request(`${url}/k`);
+  await new Promise((r) => res.once('data', r));
+  res.destroy();
+  assert.equal(await relays[0], 'ERR_STREAM_PREMATURE_CLOSE');
+  await store.deleteObject('b', 'k');
+  await until('the blob is unlinked once its reader is gone', () => blobFiles(dir).length === 0);
+}));
