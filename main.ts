@@ -1,4 +1,11 @@
 // The one `floodgate` command: floodgate <gateway|operator|injector|crds> [flags]
+import { enableCompileCache } from 'node:module';
+
+// Node strips the types of every .ts file it loads with a WebAssembly compiler whose memory only
+// grows (~30 MiB of the gateway's RSS at start); the compile cache keeps the stripped and compiled
+// modules of the command on disk, so a later start strips only this file (docs/performance.md).
+// Where the cache directory is not writable this does nothing. NODE_COMPILE_CACHE picks the place.
+enableCompileCache();
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
   // `gateway find` is a client of a running gateway: it loads none of the gateway's modules.
   gateway: { help: 'run the S3 gateway', run: async (a) => (a[0] === 'find' ? (await import('./proxy/admin/find-cli.ts')).runFind(a.slice(1)) : (await import('./proxy/cli.ts')).runGateway(a)) },
