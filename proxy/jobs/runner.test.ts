@@ -10,8 +10,8 @@ import { createInterface } from 'node:readline';
 import { openSqliteIndex } from '../placement/sqlite.ts';
 import { openPostgresIndex } from '../placement/postgres.ts';
 import { startPostgres, type PostgresServer } from '../placement/postgres.fixture.ts';
-import { JOB_KINDS, type JobKind, type JobSpec } from '../placement/jobs.ts';
-import { createJobRunner, type JobHandler, type JobRunnerOptions } from './runner.ts';
+import type { JobSpec } from '../placement/jobs.ts';
+import { createJobRunner, everyKind, type JobHandler, type JobRunnerOptions } from './runner.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-jobs-'));
 let pgServer: PostgresServer;
@@ -23,7 +23,7 @@ after(async () => {
 
 const specs = (n: number): JobSpec[] => Array.from({ length: n }, (_, i) => ({ kind: 'copy', bucket: 'vb', key: `k${i}`, backend: 'b', location: `l${i}`, etag: 'e' }));
 const opts = (o: Partial<JobRunnerOptions> = {}): JobRunnerOptions => ({ replica: 't', leaseMs: 60_000, concurrency: 2, jobsPerSecond: 0, bytesPerSecond: 0, pollMs: 50, ...o });
-const all = (h: JobHandler) => Object.fromEntries(JOB_KINDS.map((k) => [k, h])) as Record<JobKind, JobHandler>;
+const all = everyKind;
 
 /** Runs the jobs in a child until it holds the 4th, then kills it (-9); the ids and those it ran. */
 async function killedMidJob(path: string, leaseMs: number): Promise<{ ids: number[]; ran: number[] }> {

@@ -11,13 +11,14 @@ import { JOB_KINDS } from '../placement/jobs.ts';
 
 /**
  * What a handler reports. done: the job is finished (or had nothing left to do). later: not
- * possible now (a backend is down); tried again after `ms`, with `error` recorded. more: a
+ * possible now (a backend is down); tried again after `ms`, with `error` recorded (and from
+ * `progress` when given). more: a
  * long job made progress and continues from `progress` (after `ms`, default at once). `bytes`
  * moved and `objects` handled (default 1; a long job's page counts its objects), for the limits.
  */
 export type JobResult =
   | { outcome: 'done'; bytes?: number; objects?: number }
-  | { outcome: 'later'; ms?: number; error: string }
+  | { outcome: 'later'; ms?: number; error: string; progress?: string }
   | { outcome: 'more'; progress: string; bytes?: number; objects?: number; ms?: number };
 
 export type JobHandler = (job: Job, signal: AbortSignal) => Promise<JobResult>;
@@ -49,12 +50,20 @@ export interface JobRunner {
   /** Stops claiming and waits for running jobs to settle. */
   stop(): Promise<void>;
   stats(): JobStats;
+  /**
+   * Waits for this replica's rate limit (objects/s, bytes/s) to allow one more object of `bytes`:
+   * a job moving many objects (drain, rebalance) calls it per object, so the limits hold within it.
+   */
+  throttle(bytes: number, signal?: AbortSignal): Promise<void>;
   /** The queue as of the last refresh (at most a second old while running). */
   summary(): JobSummary | undefined;
   refreshSummary(): Promise<JobSummary>;
   /** Resolves once no job is due or running (tests, `reindex`); rejects after `timeoutMs`. */
   idle(timeoutMs: number): Promise<void>;
 }
+
+/** One handler for every kind (tests). */
+export const everyKind = (h: JobHandler): Record<JobKind, JobHandler> => Object.fromEntries(JOB_KINDS.map((k) => [k, h])) as Record<JobKind, JobHandler>;
 
 const zero = (): Record<JobKind, number> => Object.fromEntries(JOB_KINDS.map((k) => [k, 0])) as Record<JobKind, number>;
 
@@ -106,7 +115,7 @@ export function createJobRunner(store: JobStore, handlers: Record<JobKind, JobHa
         if (!r.ms) kicked = true;
       } else {
         stats.failed[job.kind]++;
-        await store.release(job.id, owner, { notBefore: new Date(Date.now() + (r.ms ?? backoff(job.attempts))), error: r.error.slice(0, 500) });
+        await store.release(job.id, owner, { notBefore: new Date(Date.now() + (r.ms ?? backoff(job.attempts))), error: r.error.slice(0, 500), ...(r.progress ? { progress: r.progress } : {}) });
         if (job.attempts % 10 === 0) o.log?.('warn', 'background job not done yet', { id: job.id, kind: job.kind, bucket: job.bucket, key: job.key, backend: job.backend, attempts: job.attempts + 1, error: r.error });
       }
     } catch (e) {
@@ -164,6 +173,16 @@ export function createJobRunner(store: JobStore, handlers: Record<JobKind, JobHa
       if (summaryTimer) clearInterval(summaryTimer);
       await loop;
       await Promise.allSettled([...active]);
+    },
+    async throttle(bytes, signal) {
+      const wait = nextStart - Date.now();
+      if (wait > 0) {
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, wait);
+          signal?.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+        });
+      }
+      pace(bytes, 1);
     },
     stats: () => ({ done: { ...stats.done }, failed: { ...stats.failed }, running: stats.running }),
     summary: () => summary,

@@ -106,6 +106,50 @@ export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): vo
     assert.deepEqual([k?.attempts, k?.progress], [2, '{"after":"x"}']);
   });
 
+  withIndex('relocate moves the first copy only while the record is that version, and moves the usage counters', async (ix) => {
+    const copies = [{ backend: 'b', location: '.floodgate/w/vb/01/k' }];
+    await ix.put(rec({ copies }));
+    const to = { backend: 'c', location: '.floodgate/w/vb/02/k' };
+    // Another version, another first copy, another name: nothing changes.
+    assert.equal(await ix.relocate('vb', 'k', { backend: 'a', etag: 'other' }, to), undefined);
+    assert.equal(await ix.relocate('vb', 'k', { backend: 'b', etag: 'e1' }, to), undefined);
+    assert.equal(await ix.relocate('vb', 'k', { backend: 'a', etag: 'e1', location: 'elsewhere' }, to), undefined);
+    assert.equal(await ix.relocate('vb', 'gone', { backend: 'a', etag: 'e1' }, to), undefined);
+    assert.deepEqual(await ix.get('vb', 'k'), rec({ copies }));
+    const moved = await ix.relocate('vb', 'k', { backend: 'a', etag: 'e1' }, to);
+    assert.deepEqual(moved, rec({ ...to, copies }));
+    assert.deepEqual(await ix.get('vb', 'k'), moved);
+    const u = await ix.usage();
+    assert.deepEqual([u.get('a'), u.get('b'), u.get('c')], [{ bytes: 0, objects: 0 }, { bytes: 10, objects: 1 }, { bytes: 10, objects: 1 }]);
+    // Search sees the new first copy.
+    assert.deepEqual((await ix.find({ bucket: 'vb', prefix: '', after: '', meta: [], backend: 'c', limit: 10 })).map((f) => f.key), ['k']);
+    assert.deepEqual(await ix.find({ bucket: 'vb', prefix: '', after: '', meta: [], backend: 'a', limit: 10 }), []);
+    // Moving on from an own name.
+    assert.equal((await ix.relocate('vb', 'k', { backend: 'c', etag: 'e1', location: to.location }, { backend: 'a', location: 'x' }))?.backend, 'a');
+  });
+
+  withIndex('jobs: listed in id order by page and kind; cancelled whether leased or not', async (ix) => {
+    const ids = await ix.jobs.enqueue([copyJob('k1'), { kind: 'drain', bucket: 'vb', key: '', backend: 'b' }, copyJob('k2'), { kind: 'rebalance', bucket: 'vb', key: '', backend: '' }]);
+    assert.deepEqual((await ix.jobs.list({ after: 0, limit: 10 })).map((j) => j.id), ids);
+    assert.deepEqual((await ix.jobs.list({ after: 0, limit: 2 })).map((j) => j.id), ids.slice(0, 2));
+    assert.deepEqual((await ix.jobs.list({ after: ids[1]!, limit: 10 })).map((j) => j.id), ids.slice(2));
+    assert.deepEqual((await ix.jobs.list({ after: 0, limit: 10, kind: 'copy' })).map((j) => j.key), ['k1', 'k2']);
+    const s = await ix.jobs.summary();
+    assert.deepEqual([s.kinds.drain, s.kinds.rebalance], [{ queued: 1, failing: 0 }, { queued: 1, failing: 0 }]);
+    assert.deepEqual(s.moves.map((m) => [m.id, m.kind, m.backend]), [[ids[1], 'drain', 'b'], [ids[3], 'rebalance', '']]);
+    // A leased job cancelled: its worker's completion and release find nothing.
+    const claimed = await ix.jobs.claim('w', 1, 60_000);
+    assert.equal(claimed[0]?.id, ids[0]);
+    assert.equal(await ix.jobs.cancel(ids[0]!), true);
+    assert.equal(await ix.jobs.cancel(ids[0]!), false);
+    assert.equal(await ix.jobs.complete(ids[0]!, 'w'), false);
+    await ix.jobs.release(ids[0]!, 'w', { notBefore: new Date(), progress: '{}' });
+    assert.equal(await ix.jobs.get(ids[0]!), undefined);
+    assert.equal(await ix.jobs.cancel(ids[1]!), true);
+    assert.deepEqual((await ix.jobs.list({ after: 0, limit: 10 })).map((j) => j.id), [ids[2], ids[3]]);
+    assert.deepEqual((await ix.jobs.summary()).moves.map((m) => m.kind), ['rebalance']);
+  });
+
   withIndex('jobs: enqueued already leased, a job is not handed to another worker', async (ix) => {
     const [id] = await ix.jobs.enqueue([copyJob('k')], { owner: 'me', leaseMs: 60_000 });
     assert.deepEqual(await ix.jobs.claim('other', 10, 60_000), []);

@@ -1,10 +1,10 @@
 // The durable job queue kept with the placement index: background work that must survive a
-// crash (a copy still to write, a copy still to remove, a repair scan). Jobs are leased, not
+// crash (a copy still to write, a copy still to remove, a repair, drain or rebalance scan). Jobs are leased, not
 // owned: a worker claims a job for a while; when it dies the lease runs out and any replica
 // claims it again. Delivery is at least once, so every job is idempotent (virtual/copy-jobs.ts).
 // A finished job's row is deleted; a job that failed keeps its attempts and last error.
 
-export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc', 'origin-copy', 'migrate'] as const;
+export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc', 'origin-copy', 'migrate', 'drain', 'rebalance'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
@@ -15,6 +15,8 @@ export type JobKind = (typeof JOB_KINDS)[number];
  * on `backend`, resuming from `progress` (virtual/gc/). origin-copy: copy `key` in from the
  * bucket's read-through origin; migrate: a migration run of the bucket, its state in `progress`
  * (virtual/origin/).
+ * drain: move every copy on `backend` of `bucket` elsewhere (virtual/moves.ts); rebalance: move
+ * the copies whose placement by the bucket's strategy changed (`backend` ''). Both resume from `progress`.
  */
 export interface JobSpec {
   kind: JobKind;
@@ -46,6 +48,8 @@ export interface JobSummary {
   repairs: { bucket: string; backend: string; progress?: string }[];
   /** Queued jobs per kind and virtual bucket. */
   perBucket: { kind: JobKind; bucket: string; queued: number }[];
+  /** Drain and rebalance scans still running. */
+  moves: { id: number; kind: 'drain' | 'rebalance'; bucket: string; backend: string; attempts: number; progress?: string }[];
   /** The most recent errors, newest first. */
   errors: { id: number; kind: JobKind; bucket: string; key: string; backend: string; attempts: number; lastError: string }[];
 }
@@ -70,6 +74,10 @@ export interface JobStore {
   get(id: number): Promise<Job | undefined>;
   /** The queued jobs of one key, of `kind`, oldest first (read repair: a copy a `remove` job will delete is no copy to adopt). */
   ofKey(kind: JobKind, bucket: string, key: string): Promise<Job[]>;
+  /** Jobs with id > `after`, oldest first, at most `limit`; of `kind` when given. */
+  list(o: { after: number; limit: number; kind?: JobKind }): Promise<Job[]>;
+  /** Removes a job, leased or not (a worker running it settles nothing: complete/release find no row); false when there was none. */
+  cancel(id: number): Promise<boolean>;
   summary(): Promise<JobSummary>;
   /** The copies queued jobs of `bucket` on `backend` write or remove (gc leaves their names alone). */
   locations(bucket: string, backend: string): Promise<{ key: string; location?: string }[]>;
@@ -108,11 +116,11 @@ export function jobFromRow(r: Row): Job {
   return j;
 }
 
-/** Builds the summary from the rows of the queries shared by both databases. */
-export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: Row[], perBucket: Row[]): JobSummary {
+/** Builds the summary from the rows of the queries shared by both databases (SUMMARY_SQL). */
+export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: Row[], perBucket: Row[], moves: Row[]): JobSummary {
   const out: JobSummary = {
     kinds: Object.fromEntries(JOB_KINDS.map((k) => [k, { queued: 0, failing: 0 }])) as JobSummary['kinds'],
-    pendingCopies: {}, repairs: [], errors: [],
+    pendingCopies: {}, repairs: [], moves: [], errors: [],
     perBucket: perBucket.map((r) => ({ kind: String(r.kind) as JobKind, bucket: String(r.bucket), queued: Number(r.queued) })),
   };
   for (const r of kinds) {
@@ -121,6 +129,9 @@ export function summaryOf(kinds: Row[], pending: Row[], repairs: Row[], errors: 
   }
   for (const r of pending) out.pendingCopies[String(r.bucket)] = Number(r.objects);
   for (const r of repairs) out.repairs.push({ bucket: String(r.bucket), backend: String(r.backend), ...(r.progress ? { progress: String(r.progress) } : {}) });
+  for (const r of moves) {
+    out.moves.push({ id: Number(r.id), kind: String(r.kind) as 'drain' | 'rebalance', bucket: String(r.bucket), backend: String(r.backend), attempts: Number(r.attempts), ...(r.progress ? { progress: String(r.progress) } : {}) });
+  }
   for (const r of errors) {
     out.errors.push({ id: Number(r.id), kind: String(r.kind) as JobKind, bucket: String(r.bucket), key: String(r.key), backend: String(r.backend), attempts: Number(r.attempts), lastError: String(r.last_error) });
   }
@@ -133,4 +144,12 @@ export const SUMMARY_SQL = (t: string) => [
   `SELECT bucket, backend, progress FROM ${t} WHERE kind = 'repair' ORDER BY id`,
   `SELECT id, kind, bucket, key, backend, attempts, last_error FROM ${t} WHERE last_error IS NOT NULL ORDER BY id DESC LIMIT 10`,
   `SELECT kind, bucket, COUNT(*) AS queued FROM ${t} GROUP BY kind, bucket ORDER BY kind, bucket`,
+  `SELECT id, kind, bucket, backend, attempts, progress FROM ${t} WHERE kind IN ('drain', 'rebalance') ORDER BY id`,
 ] as const;
+
+/** list(): the query and its parameters, `?` placeholders (PostgreSQL's are numbered by the caller). */
+export function listSql(t: string, o: { after: number; limit: number; kind?: JobKind }): { sql: string; params: unknown[] } {
+  return o.kind
+    ? { sql: `SELECT * FROM ${t} WHERE id > ? AND kind = ? ORDER BY id LIMIT ?`, params: [o.after, o.kind, o.limit] }
+    : { sql: `SELECT * FROM ${t} WHERE id > ? ORDER BY id LIMIT ?`, params: [o.after, o.limit] };
+}

@@ -1,7 +1,7 @@
 // The job queue in the shared PostgreSQL index (jobs.ts). Claims use FOR UPDATE SKIP LOCKED, so
 // replicas claiming at once never get the same job and never wait on each other.
 import type pg from 'pg';
-import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export function jobsSchemaSql(s: string): string {
   return `
@@ -53,9 +53,17 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
     async ofKey(kind, bucket, key) {
       return (await all(`SELECT * FROM ${t} WHERE bucket = $1 AND key = $2 AND kind = $3 ORDER BY id`, [bucket, key, kind])).map(jobFromRow);
     },
+    async list(o) {
+      const { sql, params } = listSql(t, o);
+      let n = 0;
+      return (await all(sql.replace(/\?/g, () => `$${++n}`), params)).map(jobFromRow);
+    },
+    async cancel(id) {
+      return ((await pool.query(`DELETE FROM ${t} WHERE id = $1`, [id])).rowCount ?? 0) > 0;
+    },
     async summary() {
-      const [a, b, c, d, e] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));
-      return summaryOf(a!, b!, c!, d!, e!);
+      const [a, b, c, d, e, f] = await Promise.all(SUMMARY_SQL(t).map((sql) => all(sql, [])));
+      return summaryOf(a!, b!, c!, d!, e!, f!);
     },
     async locations(bucket, backend) {
       return (await all(`SELECT key, location FROM ${t} WHERE bucket = $1 AND backend = $2 AND kind IN ('copy', 'remove')`, [bucket, backend])).map(copyAt);

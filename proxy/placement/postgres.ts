@@ -8,7 +8,7 @@ import type { ScanOptions } from '../store/types.ts';
 import { findSql } from './find.ts';
 import { postgresFindSql } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
+import { keyRange, relocated, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { jobsSchemaSql, postgresJobs } from './postgres-jobs.ts';
 
 export interface PostgresIndexOptions {
@@ -156,6 +156,17 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
         const next: PlacedObject = { ...prev, copies };
         if (!copies.length) delete next.copies;
         await run(`UPDATE ${s}.objects SET copies = ? WHERE bucket = ? AND key = ?`, [copies.length ? JSON.stringify(copies) : null, bucket, key]);
+        await bump(run, usageDeltas(prev, next));
+        return next;
+      });
+    },
+    relocate(bucket, key, expect, to) {
+      return tx(lockOf(bucket, key), async (run) => {
+        const r = await run(`SELECT * FROM ${s}.objects WHERE bucket = ? AND key = ? FOR UPDATE`, [bucket, key]);
+        const prev = r[0] ? objectFromRow(r[0]) : undefined;
+        const next = relocated(prev, expect, to);
+        if (!next) return undefined;
+        await run(`UPDATE ${s}.objects SET backend = ?, location = ? WHERE bucket = ? AND key = ?`, [next.backend, next.location, bucket, key]);
         await bump(run, usageDeltas(prev, next));
         return next;
       });

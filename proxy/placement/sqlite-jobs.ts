@@ -2,7 +2,7 @@
 // the lease rules are the same as PostgreSQL's, so a restarted process finds its jobs again.
 import type { StatementSync } from 'node:sqlite';
 import type { Batcher } from './batch.ts';
-import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export const JOBS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -55,9 +55,16 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
     async ofKey(kind, bucket, key) {
       return (q('SELECT * FROM jobs WHERE bucket = ? AND key = ? AND kind = ? ORDER BY id').all(bucket, key, kind) as Row[]).map(jobFromRow);
     },
+    async list(o) {
+      const { sql, params } = listSql('jobs', o);
+      return (q(sql).all(...(params as never[])) as Row[]).map(jobFromRow);
+    },
+    cancel(id) {
+      return batch(() => Number(q('DELETE FROM jobs WHERE id = ?').run(id).changes) > 0);
+    },
     async summary() {
-      const [a, b, c, d, e] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);
-      return summaryOf(a!, b!, c!, d!, e!);
+      const [a, b, c, d, e, f] = SUMMARY_SQL('jobs').map((sql) => q(sql).all() as Row[]);
+      return summaryOf(a!, b!, c!, d!, e!, f!);
     },
     async locations(bucket, backend) {
       return (q("SELECT key, location FROM jobs WHERE bucket = ? AND backend = ? AND kind IN ('copy', 'remove')").all(bucket, backend) as Row[]).map(copyAt);

@@ -9,7 +9,7 @@ import { createBatcher } from './batch.ts';
 import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
-import { keyRange, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
+import { keyRange, relocated, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { JOBS_SCHEMA, sqliteJobs } from './sqlite-jobs.ts';
 
 const SCHEMA = `
@@ -117,6 +117,17 @@ export function openSqliteIndex(path: string): PlacementIndex {
         const next: PlacedObject = { ...prev, copies };
         if (!copies.length) delete next.copies;
         q('UPDATE objects SET copies = ? WHERE bucket = ? AND key = ?').run(copies.length ? JSON.stringify(copies) : null, bucket, key);
+        for (const d of usageDeltas(prev, next)) q(bump).run(...d);
+        return next;
+      });
+    },
+    relocate(bucket, key, expect, to) {
+      return batch(() => {
+        const r = getRow(bucket, key);
+        const prev = r ? objectFromRow(r) : undefined;
+        const next = relocated(prev, expect, to);
+        if (!next) return undefined;
+        q('UPDATE objects SET backend = ?, location = ? WHERE bucket = ? AND key = ?').run(next.backend, next.location!, bucket, key);
         for (const d of usageDeltas(prev, next)) q(bump).run(...d);
         return next;
       });

@@ -122,6 +122,13 @@ export interface PlacementIndex {
    * `backend`; moves the usage counters. The updated record, or undefined when it is gone or changed.
    */
   updateCopies(bucket: string, key: string, expect: { backend: string; etag: string }, change: (copies: Replica[]) => Replica[]): Promise<PlacedObject | undefined>;
+  /**
+   * Moves the first copy of (bucket, key) to (`to.backend`, `to.location`), its other copies
+   * kept, while the record still is the version with `etag` whose first copy is at (`backend`,
+   * `location`); moves the usage counters. The updated record, or undefined when
+   * it is gone or changed (a write or delete that raced the move wins).
+   */
+  relocate(bucket: string, key: string, expect: { backend: string; etag: string; location?: string }, to: { backend: string; location: string }): Promise<PlacedObject | undefined>;
   /** Records with `prefix` and key > `after`, in UTF-8 byte order, at most `limit`. */
   scan(bucket: string, opts: ScanOptions): Promise<PlacedObject[]>;
   /** Metadata search (find.ts): records matching every filter of `q`, in UTF-8 key order, at most `q.limit`. */
@@ -163,6 +170,12 @@ export interface PlacementIndex {
   readonly jobs: JobStore;
 
   close(): Promise<void>;
+}
+
+/** The record `prev` with its first copy at `to`, or undefined when `prev` is not the `expect`ed version (relocate()). */
+export function relocated(prev: PlacedObject | undefined, expect: { backend: string; etag: string; location?: string }, to: { backend: string; location: string }): PlacedObject | undefined {
+  if (!prev || prev.backend !== expect.backend || prev.etag !== expect.etag || prev.location !== expect.location) return undefined;
+  return { ...prev, backend: to.backend, location: to.location };
 }
 
 /** The copies a record's bytes are on now (pending ones excluded), first copy first. */
