@@ -39,6 +39,8 @@ export const VirtualBucketSpec = z.object({
     .describe('copies of each object, on distinct backends (not gateway pods: that is replicas)'),
   writeQuorum: z.number().int().min(1).max(16).optional()
     .describe('copies written before a PUT is acknowledged (default: copies); the rest are written in the background'),
+  drain: z.array(dnsName).max(256).optional()
+    .describe('backends to drain: they take no new writes and a background job moves their objects to the others'),
 });
 export type VirtualBucketSpec = z.infer<typeof VirtualBucketSpec>;
 
@@ -136,6 +138,14 @@ export const VirtualBucketStatus = z.object({
     scanned: z.number().int().min(0).describe('records walked so far'),
     queued: z.number().int().min(0).describe('copies found missing or short and queued'),
   })).max(32).optional().describe('repair scans running or queued'),
+  drains: z.array(z.object({
+    backend: z.string().max(253).describe('the backend drained: it takes no new writes'),
+    state: z.enum(['Draining', 'Drained']).describe('Drained: its objects have all moved to the other backends'),
+    moved: z.number().int().min(0).optional().describe('copies moved off it so far'),
+    movedBytes: z.number().int().min(0).optional().describe('their bytes'),
+    failed: z.number().int().min(0).optional().describe('objects not moved in the current pass (retried)'),
+    lastError: z.string().max(1024).optional().describe('the drain\'s last error'),
+  })).max(256).optional().describe('backends drained or being drained (spec.drain, or the admin API)'),
   origin: OriginProgress.optional().describe('read-through origin: reads, copies and the migration\'s progress, from the gateway\'s /status'),
 });
 export type VirtualBucketStatus = z.infer<typeof VirtualBucketStatus>;

@@ -12,6 +12,7 @@ import { decodeUploadId } from './virtual/upload-id.ts';
 import type { GatewayFaults } from '../injector/gateway.ts';
 import { createAdminApi } from './admin/api.ts';
 import { findRoute } from './admin/find-route.ts';
+import { jobsRoutes } from './admin/jobs-route.ts';
 import { migrationRoutes } from './virtual/origin/admin.ts';
 import { gcRoutes } from './virtual/gc/admin.ts';
 
@@ -39,7 +40,7 @@ export async function startFront(o: FrontOptions): Promise<Gateway> {
   const { virtual: v, faults, adminToken, ...rest } = o;
   const admin = adminToken === undefined ? undefined : createAdminApi({
     token: adminToken,
-    routes: [findRoute(v), ...migrationRoutes(v), ...gcRoutes(v)],
+    routes: [findRoute(v), ...migrationRoutes(v), ...gcRoutes(v), ...jobsRoutes(v)],
     onError: (route, e) => rest.logger.log('error', 'admin API failure', { route, error: (e as Error).message }),
   });
   // The admin API's prefix lies inside the fault API's /_floodgate/: it is asked first.

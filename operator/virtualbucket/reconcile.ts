@@ -172,11 +172,23 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
 }
 
 /** Copies kept and repair progress, as the gateway reports them (absent from gateways that predate copies). */
-function copiesStatus(v: StatusSnapshot['virtualBuckets'][number] | undefined): Pick<VirtualBucketStatus, 'copies' | 'underReplicated' | 'repairs'> {
+function copiesStatus(v: StatusSnapshot['virtualBuckets'][number] | undefined): Pick<VirtualBucketStatus, 'copies' | 'underReplicated' | 'repairs' | 'drains'> {
   if (!v || v.copies === undefined) return {};
   return {
     copies: v.copies,
     underReplicated: v.underReplicated ?? 0,
     repairs: (v.repairs ?? []).slice(0, 32).map((r) => ({ ...(r.backend ? { backend: r.backend } : {}), scanned: r.scanned, queued: r.queued })),
+    // Gateways that predate drains report none.
+    ...(v.drains?.length ? {
+      drains: v.drains.slice(0, 256).map((d) => {
+        const moved = d.progress?.moved ?? d.moved;
+        const bytes = d.progress?.movedBytes ?? d.movedBytes;
+        return {
+          backend: d.backend, state: d.state === 'drained' ? 'Drained' as const : 'Draining' as const,
+          ...(moved !== undefined ? { moved } : {}), ...(bytes !== undefined ? { movedBytes: bytes } : {}),
+          ...(d.progress ? { failed: d.progress.failed } : {}), ...(d.progress?.lastError ? { lastError: d.progress.lastError.slice(0, 1024) } : {}),
+        };
+      }),
+    } : {}),
   };
 }

@@ -126,6 +126,8 @@ export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'b
       strategy: i.spec.strategy,
       mode: i.spec.mode,
       redirectExpiry: raw.redirectExpiry ?? i.spec.redirectExpiry,
+      // A drained BackendBucket that is gone (or no longer selected) has nothing left to drain.
+      ...(i.spec.drain?.some((n) => i.backends.some((b) => b.name === n)) ? { drain: i.spec.drain.filter((n) => i.backends.some((b) => b.name === n)) } : {}),
       ...(origin ? { origin } : {}),
     }],
     index: pg ? { kind: 'postgres', urlFile: `${INDEX_URL_DIR}/url` } : { kind: 'sqlite', path: `${DATA_DIR}/index.db` },

@@ -3,6 +3,7 @@
 // whose JSON helpers it shares. Routes are plain values, so each feature brings its own:
 //
 //   GET /_floodgate/admin/find     metadata search over the placement index (find-route.ts)
+//   /_floodgate/admin/jobs, drains the job queue: list, cancel, start drain/rebalance (jobs-route.ts)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerOk, HttpError, sendJson } from '../../injector/control/http.ts';
 

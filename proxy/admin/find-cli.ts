@@ -41,9 +41,9 @@ export function findUsage(): string {
     ...Object.entries(FLAGS).map(([n, f]) => `  --${n.padEnd(19)} ${f.help}`)].join('\n');
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface Out {
+export interface Out {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
@@ -57,7 +57,7 @@ function positive(name: string, v: string | undefined, max = Number.MAX_SAFE_INT
   return n;
 }
 
-function tokenOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
+export function tokenOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): string {
   const direct = (values['admin-token'] as string | undefined) ?? env.FLOODGATE_ADMIN_TOKEN;
   if (direct) return direct;
   const file = (values['admin-token-file'] as string | undefined) ?? env.FLOODGATE_ADMIN_TOKEN_FILE;
@@ -70,6 +70,37 @@ function tokenOf(values: Record<string, unknown>, env: NodeJS.ProcessEnv): strin
   }
   if (!t) throw new UsageError(`--admin-token-file: ${file} is empty`);
   return t;
+}
+
+/** The admin API route `path` of the gateway named by --endpoint (or FLOODGATE_ENDPOINT). */
+export function adminUrl(values: Record<string, unknown>, env: NodeJS.ProcessEnv, path: string): URL {
+  const endpoint = (values.endpoint as string | undefined) ?? env.FLOODGATE_ENDPOINT ?? 'http://127.0.0.1:9000';
+  let base: URL;
+  try {
+    base = new URL(`/_floodgate/admin/${path}`, endpoint);
+  } catch {
+    throw new UsageError(`--endpoint: not a URL: "${endpoint}"`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`--endpoint: expected http:// or https://, got "${endpoint}"`);
+  return base;
+}
+
+/** Asks the admin API; a gateway that cannot be reached is an Error naming it. */
+export async function adminFetch(url: URL, token: string, method = 'GET'): Promise<{ res: Response; body: Record<string, unknown> | undefined }> {
+  let res: Response;
+  try {
+    res = await fetch(url, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000) });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new Error(`cannot reach ${url.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  }
+  return { res, body: await res.json().catch(() => undefined) as Record<string, unknown> | undefined };
+}
+
+/** Why an answer that is not a 200 is one: the API's error, or a hint that this is no admin API. */
+export function adminRefusal(url: URL, res: Response, body: Record<string, unknown> | undefined): string {
+  if (typeof body?.error !== 'string') return `${url.origin} answered ${res.status} without the admin API's JSON: is the gateway started with --admin-token?`;
+  return `${res.status}: ${body.error}`;
 }
 
 function line(o: FoundView): string {
@@ -97,13 +128,7 @@ export async function runFind(argv: string[], env: NodeJS.ProcessEnv = process.e
   const params = new URLSearchParams();
   try {
     if (!values.bucket) throw new UsageError('--bucket is required');
-    const endpoint = (values.endpoint as string | undefined) ?? env.FLOODGATE_ENDPOINT ?? 'http://127.0.0.1:9000';
-    try {
-      base = new URL('/_floodgate/admin/find', endpoint);
-    } catch {
-      throw new UsageError(`--endpoint: not a URL: "${endpoint}"`);
-    }
-    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new UsageError(`--endpoint: expected http:// or https://, got "${endpoint}"`);
+    base = adminUrl(values, env, 'find');
     token = tokenOf(values, env);
     limit = positive('limit', values.limit as string | undefined);
     pageSize = positive('page-size', values['page-size'] as string | undefined, MAX_LIMIT) ?? MAX_LIMIT;
@@ -123,23 +148,23 @@ export async function runFind(argv: string[], env: NodeJS.ProcessEnv = process.e
     const want = limit === undefined ? pageSize : Math.min(pageSize, limit - printed);
     url.searchParams.set('limit', String(want));
     if (next !== undefined) url.searchParams.set('continuationToken', next);
-    let res: Response;
+    let got: Awaited<ReturnType<typeof adminFetch>>;
     try {
-      res = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000) });
+      got = await adminFetch(url, token);
     } catch (e) {
-      const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-      return fail(1, `cannot reach ${base.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      return fail(1, (e as Error).message);
     }
-    const body = await res.json().catch(() => undefined) as { error?: string; objects?: FoundView[]; isTruncated?: boolean; nextContinuationToken?: string } | undefined;
+    const { res } = got;
+    const body = got.body as { error?: string; objects?: FoundView[]; isTruncated?: boolean; nextContinuationToken?: string } | undefined;
     if (!res.ok) {
-      if (!body?.error) return fail(1, `${base.origin} answered ${res.status} without the admin API's JSON: is the gateway started with --admin-token?`);
+      if (!body?.error) return fail(1, adminRefusal(base, res, body));
       const msg = body.error;
       if (res.status === 400) {
         // The API names its parameter; the user typed a flag.
         const m = /^(\w+): (.*)$/s.exec(msg);
         return fail(2, m && PARAM_TO_FLAG.has(m[1]!) ? `${PARAM_TO_FLAG.get(m[1]!)}: ${m[2]}` : m?.[1] === 'continuationToken' ? `--continuation-token: ${m[2]}` : msg);
       }
-      return fail(1, `${res.status}: ${msg}`);
+      return fail(1, adminRefusal(base, res, body));
     }
     if (!body?.objects) return fail(1, `${base.origin} did not answer like a Floodgate admin API (${res.status}, ${res.headers.get('content-type')})`);
     out.stdout(body.objects.map((o) => (values.json ? JSON.stringify(o) : line(o)) + '\n').join(''));

@@ -16,6 +16,8 @@ export interface Candidate {
   maxSize?: number;
   /** Bytes stored plus bytes of writes in flight. */
   used: number;
+  /** Drained or being drained (virtual/drains.ts): never picked, as if down. */
+  drained?: boolean;
 }
 
 export interface PickRequest {

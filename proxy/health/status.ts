@@ -37,6 +37,10 @@ export interface VirtualBucketStatus {
   underReplicated: number;
   /** Repair scans running or queued: where each got to. */
   repairs: { backend?: string; scanned: number; queued: number }[];
+  /** Backends drained or being drained (no new writes), with the drain's progress (virtual/moves.ts). */
+  drains: DrainStatus[];
+  /** A rebalance running or queued: where it got to. */
+  rebalance?: MoveStatus;
   /** Its read-through origin, when it has one (virtual/origin/). */
   origin?: OriginStatus;
   /** Garbage collection: the last (or running) run on each backend that had one (virtual/gc/). */
@@ -62,6 +66,30 @@ export interface GcStatus {
   /** Objects that could not be judged or deleted, with the last few errors. */
   errors: number;
   lastErrors: { key: string; error: string }[];
+}
+
+/** Progress of a drain or rebalance job. */
+export interface MoveStatus {
+  job: number;
+  pass: number;
+  scanned: number;
+  moved: number;
+  movedBytes: number;
+  /** Objects not moved in this pass (retried in the next), and the last error. */
+  failed: number;
+  attempts: number;
+  lastError?: string;
+}
+
+export interface DrainStatus {
+  backend: string;
+  state: 'draining' | 'drained';
+  since: string;
+  /** Drained: what the drain moved. */
+  moved?: number;
+  movedBytes?: number;
+  /** Draining: its job's progress (absent while none is queued, e.g. just after it was asked for). */
+  progress?: MoveStatus;
 }
 
 export interface OriginStatus {

@@ -140,6 +140,10 @@ function checkReferences(c: { backends: BackendConfig[]; virtualBuckets: Virtual
       if (!names.has(n)) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backends', j], message: `no backend named "${n}"` });
     });
     const selected = selectBackends(c.backends, v).length;
+    const members = new Set(selectBackends(c.backends, v).map((b) => b.name));
+    v.drain?.forEach((n, j) => {
+      if (!members.has(n)) ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'drain', j], message: `"${n}" is not a backend of this bucket` });
+    });
     if (!v.backends?.length && v.backendSelector && selected === 0) {
       ctx.addIssue({ code: 'custom', path: ['virtualBuckets', i, 'backendSelector'], message: 'selects no backend' });
     } else if (v.copies > selected) {

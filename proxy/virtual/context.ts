@@ -14,6 +14,7 @@ import type { UsageTracker } from './usage.ts';
 import type { JobRunner } from '../jobs/runner.ts';
 import type { OriginService } from './origin/index.ts';
 import type { GcService } from './gc/service.ts';
+import type { DrainBook } from './drains.ts';
 
 export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -30,6 +31,8 @@ export interface VirtualContext {
   /** Runs the index's durable jobs (copies to write or remove, repairs). */
   jobs: JobRunner;
   log: LogFn;
+  /** Backends drained or being drained, per virtual bucket: they take no new writes (drains.ts). */
+  drains: DrainBook;
   /** Read-through origins (origin/): consulted on an index miss, a listing and a delete. */
   origins?: OriginService;
   /** Garbage collection of orphans (gc/): its runs' states for /status. */
@@ -85,13 +88,15 @@ export async function onBackend<T>(ctx: VirtualContext, b: BackendHandle, fn: ()
 export function candidatesOf(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime): Candidate[] {
   return vb.backends.map((name): Candidate => {
     const cfg = gen.backends.get(name)!.config;
-    return { name, healthy: ctx.health.healthy(name), weight: cfg.weight, maxSize: cfg.maxSize, used: ctx.usage.used(name) };
+    // A drained (or draining) backend takes no new writes: no strategy picks a backend that is not healthy.
+    const drained = ctx.drains.blocks(vb.name, name);
+    return { name, healthy: !drained && ctx.health.healthy(name), weight: drained ? 0 : cfg.weight, maxSize: cfg.maxSize, used: ctx.usage.used(name), ...(drained ? { drained } : {}) };
   });
 }
 
 /** Why no backend could take a write, for the 503's message. */
 export function noBackendMessage(cands: Candidate[], size: number): string {
-  const why = cands.map((c) => `${c.name}: ${!c.healthy ? 'down' : c.weight <= 0 ? 'weight 0' : c.maxSize !== undefined && c.used + size > c.maxSize ? 'full' : 'not chosen'}`);
+  const why = cands.map((c) => `${c.name}: ${c.drained ? 'drained' : !c.healthy ? 'down' : c.weight <= 0 ? 'weight 0' : c.maxSize !== undefined && c.used + size > c.maxSize ? 'full' : 'not chosen'}`);
   return `No backend can take an object of ${size} bytes (${why.join(', ') || 'no backends'}).`;
 }
 

@@ -70,7 +70,7 @@ export function copyTargets(ctx: VirtualContext, gen: Generation, vb: VirtualBuc
     out.push(name);
     taken.add(name);
   }
-  for (const name of vb.backends) if (!taken.has(name) && (gen.backends.get(name)?.config.weight ?? 0) > 0) out.push(name);
+  for (const name of vb.backends) if (!taken.has(name) && (gen.backends.get(name)?.config.weight ?? 0) > 0 && !ctx.drains.blocks(vb.name, name)) out.push(name);
   return out;
 }
 

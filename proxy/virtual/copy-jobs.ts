@@ -16,6 +16,7 @@ import { lockKey, onBackend, type VirtualContext } from './context.ts';
 import { copiesOf, copyTargets, readOrder, recordHolds, writeCopy, type CopyAt } from './copies.ts';
 import { nameOf, ownName, usualNameBusy } from './location.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
+import { moveJobHandlers } from './moves.ts';
 
 const done: JobResult = { outcome: 'done' };
 
@@ -200,8 +201,8 @@ async function repairJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
   });
 }
 
-export function copyJobHandlers(ctx: VirtualContext): Pick<Record<JobKind, JobHandler>, 'copy' | 'remove' | 'repair'> {
-  return { copy: (j) => copyJob(ctx, j), remove: (j) => removeJob(ctx, j), repair: (j) => repairJob(ctx, j) };
+export function copyJobHandlers(ctx: VirtualContext): Pick<Record<JobKind, JobHandler>, 'copy' | 'remove' | 'repair' | 'drain' | 'rebalance'> {
+  return { copy: (j) => copyJob(ctx, j), remove: (j) => removeJob(ctx, j), repair: (j) => repairJob(ctx, j), ...moveJobHandlers(ctx) };
 }
 
 /** Queues a repair of every multi-copy bucket on `backend` ('' : every record's count), unless one is queued already. */

@@ -44,6 +44,7 @@ import type { BucketCorsStore } from '../s3/cors.ts';
 import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
 import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
 import { checkCopySettings } from './copy-settings.ts';
+import { createDrainBook, startConfiguredDrains, startDrain, startRebalance, undrain, type StartResult } from './drains.ts';
 import { createOriginService, type OriginService } from './origin/index.ts';
 import { checkOrigins } from './origin/origin.ts';
 import { registerOriginMetrics } from './origin/metrics.ts';
@@ -85,6 +86,12 @@ export interface VirtualStore extends ObjectStore, BucketCorsStore {
   readonly origins: OriginService;
   /** Garbage collection of orphans (gc/): started by the admin API or on gc.interval. */
   readonly gc: GcService;
+  /** Drains and rebalances (drains.ts, moves.ts), for the admin API. */
+  readonly moves: {
+    drain(bucket: string, backend: string): Promise<StartResult>;
+    undrain(bucket: string, backend: string): Promise<StartResult | { ok: true; job?: undefined }>;
+    rebalance(bucket: string): Promise<StartResult>;
+  };
 }
 
 export interface VirtualStoreOptions {
@@ -156,7 +163,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     await index.close();
     throw e;
   }
-  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), jobs: undefined as unknown as JobRunner, log };
+  const ctx: VirtualContext = { rt, index, health, usage: createUsageTracker(index), locks: createKeyLock(), replica: config.replica, running: new Set(), jobs: undefined as unknown as JobRunner, drains: createDrainBook({ index, rt, log }), log };
   const j = config.jobs;
   const gc = createGcService(ctx);
   ctx.gc = gc;
@@ -197,6 +204,8 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   if (left) log('warn', 'write intents left to settle once their backends answer', { count: left });
   let sweeper: Sweeper = startSweeper(ctx);
   await checkCopySettings(ctx);
+  await startConfiguredDrains(ctx, rt.current());
+  ctx.drains.start();
   ctx.jobs.start();
 
   async function reload(next?: BalancingConfig): Promise<void> {
@@ -209,6 +218,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     sweeper.stop();
     sweeper = startSweeper(ctx);
     await checkCopySettings(ctx);
+    await startConfiguredDrains(ctx, gen);
     log('info', 'configuration reloaded', { generation: gen.id, backends: [...gen.backends.keys()], virtualBuckets: [...gen.buckets.keys()] });
   }
 
@@ -225,6 +235,11 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     jobs: ctx.jobs,
     origins,
     gc,
+    moves: {
+      drain: (b, backend) => startDrain(ctx, b, backend),
+      undrain: (b, backend) => undrain(ctx, b, backend),
+      rebalance: (b) => startRebalance(ctx, b),
+    },
     get generation() { return rt.current().id; },
     async listBuckets() {
       const gen = rt.current();
@@ -285,6 +300,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       closed = true;
       sweeper.stop();
       gc.stop();
+      ctx.drains.stop();
       await ctx.jobs.stop();
       await origins.close();
       health.stop();

@@ -1,8 +1,9 @@
 // The `/status` snapshot of the live configuration: health, latency and capacity per backend,
 // and which backends each virtual bucket can write to right now.
 import { fits } from '../balancer/strategies.ts';
-import type { JobsStatus, StatusSnapshot } from '../health/status.ts';
-import { JOB_KINDS } from '../placement/jobs.ts';
+import type { DrainStatus, JobsStatus, MoveStatus, StatusSnapshot } from '../health/status.ts';
+import { JOB_KINDS, type JobSummary } from '../placement/jobs.ts';
+import { progressOf } from './moves.ts';
 import type { RepairProgress } from './copy-jobs.ts';
 import { candidatesOf, type VirtualContext } from './context.ts';
 
@@ -44,6 +45,7 @@ export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
       const p = r.progress ? JSON.parse(r.progress) as RepairProgress : { scanned: 0, queued: 0 };
       return { ...(r.backend ? { backend: r.backend } : {}), scanned: p.scanned, queued: p.queued };
     }),
+    ...moveStatus(ctx, vb.name, vb.config.drain ?? [], q),
     origin: ctx.origins?.status(vb.name),
     gc: ctx.gc?.status(vb.name),
   }));
@@ -54,4 +56,28 @@ export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
     done: stats.done, failed: stats.failed, running: stats.running, errors: q?.errors ?? [],
   };
   return { generatedAt: new Date().toISOString(), configGeneration: gen.id, backends, virtualBuckets, jobs };
+}
+
+function progressView(m: JobSummary['moves'][number]): MoveStatus {
+  const p = progressOf(m);
+  const last = p.errors.at(-1);
+  return { job: m.id, pass: p.pass, scanned: p.scanned, moved: p.moved, movedBytes: p.movedBytes, failed: p.failed, attempts: m.attempts, ...(last ? { lastError: `${last.key}: ${last.error}` } : {}) };
+}
+
+/** The bucket's drains (marked in the index, or asked for by its configuration) and its rebalance. */
+function moveStatus(ctx: VirtualContext, bucket: string, configured: string[], q: JobSummary | undefined): { drains: DrainStatus[]; rebalance?: MoveStatus } {
+  const marks = ctx.drains.marks(bucket);
+  const moves = (q?.moves ?? []).filter((m) => m.bucket === bucket);
+  const names = [...new Set([...Object.keys(marks), ...configured])].sort();
+  const drains = names.map((backend): DrainStatus => {
+    const mark = marks[backend] ?? { state: 'draining' as const, since: new Date().toISOString() };
+    const job = moves.find((m) => m.kind === 'drain' && m.backend === backend);
+    return {
+      backend, state: mark.state, since: mark.since,
+      ...(mark.moved !== undefined ? { moved: mark.moved, movedBytes: mark.movedBytes ?? 0 } : {}),
+      ...(job && mark.state === 'draining' ? { progress: progressView(job) } : {}),
+    };
+  });
+  const rebalance = moves.find((m) => m.kind === 'rebalance');
+  return { drains, ...(rebalance ? { rebalance: progressView(rebalance) } : {}) };
 }

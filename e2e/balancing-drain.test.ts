@@ -1,0 +1,416 @@
+// Drain and rebalance jobs (proxy/virtual/moves.ts) against three real MinIO servers, the AWS
+// SDK through the gateway, the admin API and `floodgate gateway jobs`:
+//  - a gateway process drains one backend while four clients PUT, GET and DELETE (each key
+//    owned by one client, so every answer is checked against exactly what was acknowledged), is
+//    killed with SIGKILL mid-drain, restarted: the drain resumes from its recorded progress and
+//    finishes; every acknowledged object reads back with its bytes (multipart ones with their
+//    ETag), deleted ones stay deleted, the drained backend's bucket is empty (listed on MinIO),
+//    /status says drained, and new writes never go there;
+//  - with two copies of each object, on sqlite and PostgreSQL: a drain moves every copy off the
+//    backend, keeping two copies of everything; a drain cancelled through the admin API stops, and
+//    an undrain makes the backend writable again;
+//  - a rebalance after a backend is added moves exactly the objects whose rendezvous placement changed.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import {
+  CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command,
+  PutObjectCommand, S3Client, UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { startPostgres, type PostgresServer } from '../proxy/placement/postgres.fixture.ts';
+import { startFront } from '../proxy/front.ts';
+import type { Gateway } from '../proxy/server.ts';
+import { createLogger } from '../proxy/observability/log.ts';
+import type { StatusSnapshot, VirtualBucketStatus } from '../proxy/health/status.ts';
+import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
+import { createBalancer } from '../proxy/balancer/index.ts';
+import { runJobs } from '../proxy/admin/jobs-cli.ts';
+import type { JobView } from '../proxy/admin/jobs-route.ts';
+import { newCredentials, spawnGateway, tempDir, until } from './lib/gateway.ts';
+import { bytes, MiB } from './lib/s3.ts';
+
+const creds = newCredentials();
+const ADMIN = 'admin-token-for-drain-tests';
+const plain = (c: { accessKeyId: string; secretAccessKey: string }) => ({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey });
+const HEALTH = { interval: '300ms', recoveryInterval: '200ms', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '2s' };
+
+let minios: Minio[] = [];
+let direct: S3Store[] = [];
+let dir: string;
+
+before(async () => {
+  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
+  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  dir = tempDir('floodgate-drain-');
+});
+
+after(async () => {
+  for (const d of direct) await d.close();
+  await Promise.all(minios.map((m) => m.close()));
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Backend buckets `<prefix>-0..2`, one on each MinIO server. */
+async function backendsFor(prefix: string) {
+  for (let i = 0; i < 3; i++) await direct[i]!.createBucket(`${prefix}-${i}`);
+  return minios.map((m, i) => ({ name: `${prefix}${i}`, endpoint: m.endpoint, bucket: `${prefix}-${i}`, credentials: plain(m.credentials) }));
+}
+
+/** Every object name in backend bucket i of `prefix` (the index marker aside). */
+async function namesOn(prefix: string, i: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let after = ''; ;) {
+    const page = await direct[i]!.scan(`${prefix}-${i}`, { prefix: '', after, limit: 1000 });
+    out.push(...page.map((o) => o.key).filter((k) => !k.startsWith('.floodgate/index-marker/')));
+    if (page.length < 1000) return out;
+    after = page.at(-1)!.key;
+  }
+}
+
+async function listAll(s3: S3Client, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  for (let page = 0; page < 100; page++) {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
+    keys.push(...(r.Contents ?? []).map((c) => c.Key!));
+    if (!r.IsTruncated) return keys.sort();
+    token = r.NextContinuationToken;
+  }
+  throw new Error('listing did not end');
+}
+
+const s3At = (url: string) => new S3Client({ endpoint: url, region: 'us-east-1', forcePathStyle: true, credentials: plain(creds), maxAttempts: 1 });
+const vbStatus = async (url: string, vb: string) => ((await (await fetch(`${url}/status`)).json()) as StatusSnapshot).virtualBuckets.find((v) => v.name === vb)!;
+const admin = (url: string, path: string, method = 'GET') => fetch(`${url}/_floodgate/admin/${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
+
+/** What a key holds as far as its one client knows: the acceptable bodies (null: absent), several while an outcome is unknown. */
+type Model = Map<string, (Buffer | null)[]>;
+
+function matches(want: (Buffer | null)[], got: Buffer | null): boolean {
+  return want.some((w) => (w === null ? got === null : got !== null && w.equals(got)));
+}
+
+async function read(s3: S3Client, bucket: string, key: string): Promise<Buffer | null> {
+  try {
+    return await bytes((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body);
+  } catch (e) {
+    if ((e as Error).name === 'NoSuchKey') return null;
+    throw e;
+  }
+}
+
+/**
+ * Four clients, each owning the keys i % 4 == w, doing `ops` operations each (a third each PUT,
+ * GET, DELETE) and checking every GET against the model. A request that fails without an S3
+ * answer (the gateway killed) leaves both outcomes possible and stops that client.
+ */
+async function mixedLoad(s3: S3Client, bucket: string, keys: string[], model: Model, ops: number, stop: { now: boolean }, wrong: string[]): Promise<number> {
+  let done = 0;
+  await Promise.all([0, 1, 2, 3].map(async (w) => {
+    const mine = keys.filter((_, i) => i % 4 === w);
+    for (let n = 0; n < ops && !stop.now; n++) {
+      const key = mine[(n * 7 + w) % mine.length]!;
+      const op = n % 3;
+      const before = model.get(key)!;
+      try {
+        if (op === 0) {
+          const body = randomBytes(100 + (n % 900));
+          model.set(key, [...before, body]);
+          await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+          model.set(key, [body]);
+        } else if (op === 1) {
+          const got = await read(s3, bucket, key);
+          if (!matches(before, got)) wrong.push(`${key}: read ${got === null ? 'nothing' : `${got.length} bytes`}, not what was acknowledged`);
+          else model.set(key, [got]);
+        } else {
+          model.set(key, [...before, null]);
+          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+          model.set(key, [null]);
+        }
+        done++;
+      } catch (e) {
+        if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode) {
+          // An S3 answer: nothing changed.
+          model.set(key, before);
+          wrong.push(`${key}: ${(e as Error).name} ${(e as Error).message}`);
+        }
+        return;
+      }
+    }
+  }));
+  return done;
+}
+
+async function checkAll(s3: S3Client, bucket: string, model: Model): Promise<void> {
+  const wrong: string[] = [];
+  for (const [key, want] of model) {
+    const got = await read(s3, bucket, key);
+    if (!matches(want, got)) wrong.push(`${key}: ${got === null ? 'missing' : `${got.length} bytes`} (${want.length} acceptable)`);
+    model.set(key, [got]);
+  }
+  assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} objects not as acknowledged`);
+  const present = [...model].filter(([, v]) => v[0] !== null).map(([k]) => k).sort();
+  assert.deepEqual(await listAll(s3, bucket), present, 'the listing shows exactly the objects that exist');
+}
+
+async function putMultipart(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string> {
+  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const cut = 5 * MiB;
+  const parts = [];
+  for (const [n, chunk] of [[1, body.subarray(0, cut)], [2, body.subarray(cut)]] as const) {
+    const r = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber: n, Body: chunk }));
+    parts.push({ PartNumber: n, ETag: r.ETag });
+  }
+  return (await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))).ETag!;
+}
+
+describe('a drain under load, the gateway killed with SIGKILL in the middle (process, sqlite index)', () => {
+  test('the drain resumes and finishes: nothing lost, nothing stale, the backend empty and drained, no new writes there', { timeout: 300_000 }, async () => {
+    const prefix = 'kd';
+    const vb = 'drainme';
+    const backends = await backendsFor(prefix);
+    const path = join(dir, 'kill.yaml');
+    writeFileSync(path, stringify({
+      credentials: [plain(creds)],
+      admin: { token: ADMIN },
+      backends,
+      virtualBuckets: [{ name: vb, backends: backends.map((b) => b.name), strategy: 'round-robin' }],
+      health: HEALTH,
+      // Slow enough to be caught in the middle; a short lease so the restarted gateway soon claims the dead one's job.
+      jobs: { objectsPerSecond: 25, lease: '3s', pollInterval: '200ms' },
+    }));
+    const data = join(dir, 'kill-data');
+    let gw = await spawnGateway(data, creds, ['--config', path]);
+    let s3 = s3At(gw.url);
+    try {
+      const keys = Array.from({ length: 360 }, (_, i) => `o/${String(i).padStart(3, '0')}`);
+      const model: Model = new Map();
+      for (let i = 0; i < keys.length; i += 12) {
+        await Promise.all(keys.slice(i, i + 12).map(async (k) => {
+          const body = randomBytes(200 + (k.length * 37) % 2000);
+          await s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
+          model.set(k, [body]);
+        }));
+      }
+      // Multipart objects (two parts): moved part by part, their ETag kept.
+      const multipart = new Map<string, { body: Buffer; etag: string }>();
+      for (let i = 0; i < 3; i++) {
+        const body = randomBytes(5 * MiB + 1000 + i);
+        multipart.set(`mp/${i}`, { body, etag: await putMultipart(s3, vb, `mp/${i}`, body) });
+        model.set(`mp/${i}`, [body]);
+      }
+      const onDrained = async () => (await namesOn(prefix, 2)).length;
+      assert.ok(await onDrained() >= 100, 'round-robin put a third of the objects on the backend to drain');
+      assert.ok((await namesOn(prefix, 2)).some((n) => n.startsWith(`${vb}/mp/`)), 'a multipart object among them');
+
+      // Started with the CLI.
+      let out = '';
+      const cli = (args: string[]) => runJobs([...args, '--endpoint', gw.url, '--admin-token', ADMIN, '--json'], {}, { stdout: (t) => { out += t; }, stderr: (t) => { out += t; } });
+      assert.equal(await cli(['drain', '--bucket', vb, '--backend', `${prefix}2`]), 0, out);
+      const job = JSON.parse(out.trim().split('\n').at(-1)!) as JobView;
+      assert.deepEqual([job.kind, job.bucket, job.backend], ['drain', vb, `${prefix}2`]);
+      // Writable at once without it.
+      assert.deepEqual((await vbStatus(gw.url, vb)).writable, [`${prefix}0`, `${prefix}1`]);
+
+      const wrong: string[] = [];
+      const stop = { now: false };
+      const load = mixedLoad(s3, vb, keys, model, 10_000, stop, wrong);
+      const movedBefore = await until('the drain recorded progress', async () => {
+        const d = (await vbStatus(gw.url, vb)).drains[0];
+        return (d?.progress?.moved ?? 0) >= 20 ? d!.progress!.moved : undefined;
+      }, 120_000);
+      await gw.stop('SIGKILL');
+      stop.now = true;
+      const donePhase1 = await load;
+      assert.ok(donePhase1 > 0);
+      assert.deepEqual(wrong.slice(0, 5), []);
+      s3.destroy();
+
+      gw = await spawnGateway(data, creds, ['--config', path]);
+      s3 = s3At(gw.url);
+      // Resumed, not restarted: the same job, its progress kept.
+      const resumed = await until('the drain on /status', async () => (await vbStatus(gw.url, vb)).drains.find((d) => d.progress));
+      assert.equal(resumed.state, 'draining');
+      assert.equal(resumed.progress?.job, job.id);
+      assert.ok((resumed.progress?.moved ?? 0) >= movedBefore, `progress kept: ${JSON.stringify(resumed)}`);
+      const donePhase2 = await mixedLoad(s3, vb, keys, model, 60, { now: false }, wrong);
+      assert.equal(donePhase2, 240);
+      assert.deepEqual(wrong.slice(0, 5), []);
+
+      const drained = await until('the drain finished', async () => {
+        const d = (await vbStatus(gw.url, vb)).drains[0];
+        return d?.state === 'drained' ? d : undefined;
+      }, 180_000);
+      // Some of its objects were deleted or overwritten elsewhere by the load before their turn came.
+      assert.ok((drained.moved ?? 0) > movedBefore, JSON.stringify(drained));
+      await checkAll(s3, vb, model);
+      for (const [key, m] of multipart) {
+        const r = await s3.send(new GetObjectCommand({ Bucket: vb, Key: key }));
+        assert.equal(r.ETag, m.etag, `${key} keeps its multipart ETag`);
+        assert.ok((await bytes(r.Body)).equals(m.body), `${key} bytes`);
+      }
+      // The old copies' removals run in the background.
+      await until('the drained backend bucket empty', async () => (await onDrained()) === 0 || undefined, 60_000)
+        .catch(async (e: Error) => { throw new Error(`${e.message}: ${(await namesOn(prefix, 2)).slice(0, 5).join(', ')}`); });
+      // New objects never go there.
+      for (let i = 0; i < 30; i++) await s3.send(new PutObjectCommand({ Bucket: vb, Key: `after/${i}`, Body: `after ${i}` }));
+      assert.equal(await onDrained(), 0);
+      const st = await vbStatus(gw.url, vb);
+      assert.deepEqual([st.drains.map((d) => [d.backend, d.state]), st.writable], [[[`${prefix}2`, 'drained']], [`${prefix}0`, `${prefix}1`]]);
+      // The job is gone from the queue.
+      out = '';
+      assert.equal(await cli(['list', '--kind', 'drain']), 0, out);
+      assert.equal(out, '');
+    } finally {
+      s3.destroy();
+      await gw.stop();
+    }
+  });
+});
+
+interface Opened {
+  store: VirtualStore;
+  gw: Gateway;
+  s3: S3Client;
+  close(): Promise<void>;
+}
+
+async function openInProcess(config: object, dataDir: string): Promise<Opened> {
+  const store = await openVirtualStore(parseBalancingConfig(config), { dataDir });
+  const gw = await startFront({
+    store, virtual: store, adminToken: ADMIN, keys: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined),
+    host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('error'),
+  });
+  const s3 = s3At(gw.url);
+  return { store, gw, s3, async close() { s3.destroy(); await gw.close(); await store.close(); } };
+}
+
+const statusOf = (store: VirtualStore, vb: string): VirtualBucketStatus => store.status().virtualBuckets.find((v) => v.name === vb)!;
+
+let pg: PostgresServer | undefined;
+after(async () => { await pg?.stop(); });
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`two copies of each object, a drain and a cancelled drain (${kind} index)`, () => {
+    test('every copy leaves the drained backend, two remain of everything; a drain cancelled through the admin API stops, undrain makes it writable', { timeout: 240_000 }, async () => {
+      const prefix = kind === 'sqlite' ? 'cs' : 'cp';
+      const vb = `copies-${kind}`;
+      const backends = await backendsFor(prefix);
+      let index: object | undefined;
+      if (kind === 'postgres') {
+        pg ??= await startPostgres();
+        index = { kind: 'postgres', url: pg.url, schema: 'drain_copies' };
+      }
+      const config = (jobs: object) => ({
+        backends, virtualBuckets: [{ name: vb, backends: backends.map((b) => b.name), strategy: 'rendezvous', copies: 2 }],
+        health: HEALTH, jobs: { pollInterval: '200ms', lease: '3s', ...jobs }, ...(index ? { index } : {}),
+      });
+      const o = await openInProcess(config({}), join(dir, vb));
+      try {
+        const model: Model = new Map();
+        const keys = Array.from({ length: 90 }, (_, i) => `c/${i}`);
+        for (const k of keys) {
+          const body = randomBytes(300 + (k.length * 53) % 1000);
+          await o.s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
+          model.set(k, [body]);
+        }
+        await o.store.jobs.idle(60_000);
+        const from = `${prefix}1`;
+        const r = await admin(o.gw.url, `jobs?kind=drain&bucket=${vb}&backend=${from}`, 'POST');
+        assert.equal(r.status, 200, await r.clone().text());
+        const wrong: string[] = [];
+        const done = await mixedLoad(o.s3, vb, keys, model, 45, { now: false }, wrong);
+        assert.equal(done, 180);
+        assert.deepEqual(wrong.slice(0, 5), []);
+        await until('drained', () => statusOf(o.store, vb).drains[0]?.state === 'drained', 120_000);
+        await o.store.jobs.idle(60_000);
+        await checkAll(o.s3, vb, model);
+        const present = [...model].filter(([, v]) => v[0] !== null).map(([k]) => k);
+        for (const k of present) {
+          const rec = (await o.store.index.get(vb, k))!;
+          const held = [rec.backend, ...(rec.copies ?? []).filter((c) => !c.pending).map((c) => c.backend)];
+          assert.deepEqual([held.length, new Set(held).size, held.includes(from)], [2, 2, false], `${k}: ${JSON.stringify(rec)}`);
+        }
+        await until('the drained backend bucket empty', async () => (await namesOn(prefix, 1)).length === 0 || undefined, 60_000);
+
+        // Undrain: writable again. Then a slow drain of another backend, cancelled.
+        assert.equal((await admin(o.gw.url, `drains?bucket=${vb}&backend=${from}`, 'DELETE')).status, 200);
+        assert.ok(statusOf(o.store, vb).writable.includes(from));
+        await o.close();
+        Object.assign(o, await openInProcess(config({ objectsPerSecond: 2 }), join(dir, vb)));
+        const slow = await admin(o.gw.url, `jobs?kind=drain&bucket=${vb}&backend=${prefix}0`, 'POST');
+        const id = ((await slow.json()) as { job: JobView }).job.id;
+        const listed = await until('the drain job running', async () => {
+          const l = (await (await admin(o.gw.url, 'jobs?kind=drain')).json()) as { jobs: JobView[] };
+          return l.jobs.find((j) => j.id === id && j.state === 'running');
+        }, 30_000);
+        assert.equal(listed.backend, `${prefix}0`);
+        assert.equal((await admin(o.gw.url, `jobs?id=${id}`, 'DELETE')).status, 200);
+        assert.equal((await admin(o.gw.url, `jobs?id=${id}`, 'DELETE')).status, 404);
+        const l = (await (await admin(o.gw.url, 'jobs')).json()) as { jobs: JobView[] };
+        assert.deepEqual(l.jobs.filter((j) => j.kind === 'drain'), []);
+        await o.store.jobs.idle(60_000);
+        const moved = (await namesOn(prefix, 0)).length;
+        assert.ok(moved > 0, 'the cancelled drain left objects where they were');
+        // Still draining (no new writes) until undrained; then writable.
+        assert.deepEqual(statusOf(o.store, vb).drains.map((d) => [d.backend, d.state]), [[`${prefix}0`, 'draining']]);
+        assert.ok(!statusOf(o.store, vb).writable.includes(`${prefix}0`));
+        assert.equal((await admin(o.gw.url, `drains?bucket=${vb}&backend=${prefix}0`, 'DELETE')).status, 200);
+        assert.deepEqual(statusOf(o.store, vb).drains, []);
+        assert.ok(statusOf(o.store, vb).writable.includes(`${prefix}0`));
+        await checkAll(o.s3, vb, model);
+      } finally {
+        await o.close();
+      }
+    });
+  });
+}
+
+describe('rebalance (sqlite index)', () => {
+  test('after a backend is added, exactly the objects whose rendezvous placement changed move, and every object reads back', { timeout: 180_000 }, async () => {
+    const prefix = 'rb';
+    const vb = 'rebal';
+    const backends = await backendsFor(prefix);
+    const config = (names: string[]) => ({ backends, virtualBuckets: [{ name: vb, backends: names, strategy: 'rendezvous' }], health: HEALTH, jobs: { pollInterval: '200ms' } });
+    const o = await openInProcess(config([`${prefix}0`, `${prefix}1`]), join(dir, vb));
+    try {
+      const model: Model = new Map();
+      const keys = Array.from({ length: 120 }, (_, i) => `r/${i}`);
+      for (const k of keys) {
+        const body = randomBytes(100 + (k.length * 31) % 700);
+        await o.s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
+        model.set(k, [body]);
+      }
+      assert.equal((await namesOn(prefix, 2)).length, 0);
+      await o.store.reload(parseBalancingConfig(config(backends.map((b) => b.name))));
+      const pick = createBalancer('rendezvous');
+      const want = (k: string) => pick.pick(backends.map((b) => ({ name: b.name, healthy: true, weight: 1, used: 0 })), k, 0);
+      const moving = keys.filter((k) => want(k) === `${prefix}2`);
+      assert.ok(moving.length >= 20, `${moving.length} keys now placed on the new backend`);
+      const r = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
+      assert.equal(r.status, 200, await r.clone().text());
+      await until('the rebalance done', async () => {
+        await o.store.jobs.refreshSummary();
+        return !statusOf(o.store, vb).rebalance || undefined;
+      }, 120_000);
+      await o.store.jobs.idle(60_000);
+      for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
+      await checkAll(o.s3, vb, model);
+      const names = await Promise.all([0, 1, 2].map((i) => namesOn(prefix, i)));
+      assert.equal(names[2]!.length, moving.length, 'the new backend holds exactly the moved objects');
+      assert.equal(names[0]!.length + names[1]!.length, keys.length - moving.length, 'their old copies are gone');
+      // A strategy that does not place keys the same way every time cannot be rebalanced.
+      await o.store.reload(parseBalancingConfig({ ...config(backends.map((b) => b.name)), virtualBuckets: [{ name: vb, backends: backends.map((b) => b.name), strategy: 'round-robin' }] }));
+      const refused = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
+      assert.equal(refused.status, 409);
+      assert.match(((await refused.json()) as { error: string }).error, /rendezvous/);
+    } finally {
+      await o.close();
+    }
+  });
+});
