@@ -129,5 +129,29 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.close();
       }
     });
+
+    test('gc.interval: runs start on their own, again once the last finished longer ago than the interval', async () => {
+      const store = await openVirtualStore({ ...config('1s'), gc: { interval: 1_500, minAge: 1_000 } }, { dataDir: join(dir, kind) });
+      try {
+        const before = store.gc.status('tidy').find((g) => g.backend === b)?.startedAt ?? '';
+        await direct.putObject(b, 'tidy/late-orphan', body('left behind'));
+        const runOf = async (pred: (g: GcStatus) => boolean) => {
+          for (let i = 0; i < 600; i++) {
+            await store.gc.refresh();
+            const g = store.gc.status('tidy').find((x) => x.backend === b);
+            if (g && pred(g)) return g;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          throw new Error(`no such gc run: ${JSON.stringify(store.gc.status('tidy'))}`);
+        };
+        // The orphan is younger than minAge at first: a later run collects it.
+        const collected = await runOf((g) => g.state === 'done' && g.startedAt > before && g.removed === 1);
+        assert.deepEqual((await names(b)).filter((n) => n.includes('late-orphan')), []);
+        const later = await runOf((g) => g.state === 'done' && g.startedAt > collected.startedAt);
+        assert.equal(later.removed, 0, 'nothing left to collect');
+      } finally {
+        await store.close();
+      }
+    });
   });
 }

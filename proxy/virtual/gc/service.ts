@@ -1,6 +1,7 @@
 // When garbage collection runs: on demand (the admin API, gc/admin.ts) and every `gc.interval`
 // when that is set (default 0: never on its own — collecting deletes, so an operator turns it
-// on). A run is one `gc` job per (virtual bucket, backend); the last run's state of each pair is
+// on; each replica checks every 10 s, or every interval when shorter). A run is one `gc` job per
+// (virtual bucket, backend); the last run's state of each pair is
 // a meta value in the index, so every replica sees it, a schedule survives restarts, and two
 // replicas never queue the same run twice (a pair whose run is still going is skipped).
 import type { GcStatus } from '../../health/status.ts';
@@ -54,15 +55,24 @@ export function createGcService(ctx: VirtualContext): GcService {
     return out;
   }
 
-  const timer = setInterval(() => {
-    const every = ctx.rt.current().config.gc.interval;
-    if (!every) return;
-    const due = (s: GcState | undefined) => !s || (s.state === 'done' && Date.now() - Date.parse(s.finishedAt ?? s.startedAt) >= every);
-    void (async () => {
-      for (const vb of ctx.rt.current().buckets.keys()) await start(vb, undefined, due);
-    })().catch((e: unknown) => ctx.log('warn', 'gc: scheduled run not queued', { error: (e as Error).message }));
-  }, TICK_MS);
-  timer.unref();
+  // Checked every TICK_MS (or every interval when shorter), with the interval of the live config.
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const every = () => ctx.rt.current().config.gc.interval;
+  async function tick(): Promise<void> {
+    const ms = every();
+    if (!ms) return;
+    const due = (s: GcState | undefined) => !s || (s.state === 'done' && Date.now() - Date.parse(s.finishedAt ?? s.startedAt) >= ms);
+    for (const vb of ctx.rt.current().buckets.keys()) await start(vb, undefined, due);
+  }
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      void tick().catch((e: unknown) => ctx.log('warn', 'gc: scheduled run not queued', { error: (e as Error).message })).finally(schedule);
+    }, Math.min(TICK_MS, every() || TICK_MS));
+    timer.unref();
+  };
+  schedule();
 
   return {
     start: (bucket, backend) => start(bucket, backend),
@@ -78,6 +88,6 @@ export function createGcService(ctx: VirtualContext): GcService {
       await Promise.all(pairs(ctx).map((p) => load(p.bucket, p.backend)));
     },
     handler: (job) => gcJob(ctx, job, save),
-    stop: () => clearInterval(timer),
+    stop: () => { stopped = true; clearTimeout(timer); },
   };
 }
