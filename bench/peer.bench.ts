@@ -9,7 +9,7 @@
 // GET against reading the same blob files. Every run is bounded in operations and seconds.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,10 +19,11 @@ import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store } from '../proxy/backends/s3/store.ts';
 import { spawnInjector } from '../injector/testing/spawn.ts';
 import { startCliGateway } from './balancing.bench.ts';
-import { catFiles, load, loadgenBinary, type Load, type LoadResult, type Target } from './loadgen.ts';
+import { load, loadgenBinary, type Load, type LoadResult, type Target } from './loadgen.ts';
 import { cpu, cpuSince, peakRss, rss, type Cpu } from './proc.ts';
 import { SQLITE_PRAGMAS, s3BalanceBinary, startS3Balance } from './s3-balance.ts';
 import { printTable, type Cell } from './table.ts';
+import { STORE_FLOOR_TITLE, storeAgainstCat } from './store-floor.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -192,26 +193,8 @@ async function embeddedStore(lg: string, dir: string): Promise<void> {
     await s3.send(new CreateBucketCommand({ Bucket: 'store' }));
     s3.destroy();
     const t: Peer = { name: 'store', url: gw.url, bucket: 'store', creds, pid: gw.pid, seeds: true };
-    const size = 64 * MiB;
-    await load(lg, t, { method: 'PUT', size, prefix: 'get/', keys: 4, conc: 1, maxOps: 4, maxSeconds: 120 });
-    const files = (readdirSync(data, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile() && statSync(join(e.parentPath, e.name)).size === size).map((e) => join(e.parentPath, e.name));
-    if (files.length !== 4) throw new Error(`expected 4 blob files of 64 MiB under ${data}, found ${files.length}`);
-    const get: Sample[] = [];
-    const cat: LoadResult[] = [];
-    const spec: Load = { method: 'GET', size, prefix: 'get/', keys: 4, conc: 1, maxOps: 8, maxSeconds: 8 };
-    await load(lg, t, { ...spec, maxOps: 1 });
-    for (let rep = 0; rep < REPS; rep++) {
-      get.push(await measure(lg, t, spec));
-      cat.push(await catFiles(lg, files, size, 8, 8));
-    }
-    const g = median(get.map(({ r }) => r.bytes / MiB / r.seconds));
-    const f = median(cat.map((r) => r.bytes / MiB / r.seconds));
-    printTable('embedded store: GET 64 MiB c=1 through the gateway vs reading the same blob files (same Go loop, 256 KiB reads) — target: ratio >= 0.8', [{
-      'GET MiB/s': g, 'cat MiB/s': f, 'GET/cat': g / f,
-      'gw user s/GiB': median(get.map(({ r, cpu: u }) => u!.user / (r.bytes / GiB))), 'gw sys s/GiB': median(get.map(({ r, cpu: u }) => u!.sys / (r.bytes / GiB))),
-      'gw peak RSS MiB': peakRss(gw.pid) / MiB,
-    }]);
+    await load(lg, t, { method: 'PUT', size: 64 * MiB, prefix: 'get/', keys: 4, conc: 1, maxOps: 4, maxSeconds: 120 });
+    printTable(STORE_FLOOR_TITLE, [await storeAgainstCat(lg, t, gw.pid, data, 'get/', 4, REPS)]);
   } finally {
     await gw.stop();
   }
