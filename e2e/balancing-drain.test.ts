@@ -158,6 +158,17 @@ async function checkAll(s3: S3Client, bucket: string, model: Model): Promise<voi
   assert.deepEqual(await listAll(s3, bucket), present, 'the listing shows exactly the objects that exist');
 }
 
+/** PUTs each key (random bytes, 100 B–2 KiB), `parallel` at a time, and records it in the model. */
+async function seed(s3: S3Client, bucket: string, keys: string[], model: Model, parallel = 1): Promise<void> {
+  for (let i = 0; i < keys.length; i += parallel) {
+    await Promise.all(keys.slice(i, i + parallel).map(async (k, j) => {
+      const body = randomBytes(100 + ((i + j) * 37) % 2000);
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: body }));
+      model.set(k, [body]);
+    }));
+  }
+}
+
 async function putMultipart(s3: S3Client, bucket: string, key: string, body: Buffer): Promise<string> {
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
   const cut = 5 * MiB;
@@ -190,13 +201,7 @@ describe('a drain under load, the gateway killed with SIGKILL in the middle (pro
     try {
       const keys = Array.from({ length: 360 }, (_, i) => `o/${String(i).padStart(3, '0')}`);
       const model: Model = new Map();
-      for (let i = 0; i < keys.length; i += 12) {
-        await Promise.all(keys.slice(i, i + 12).map(async (k) => {
-          const body = randomBytes(200 + (k.length * 37) % 2000);
-          await s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
-          model.set(k, [body]);
-        }));
-      }
+      await seed(s3, vb, keys, model, 12);
       // Multipart objects (two parts): moved part by part, their ETag kept.
       const multipart = new Map<string, { body: Buffer; etag: string }>();
       for (let i = 0; i < 3; i++) {
@@ -266,6 +271,23 @@ describe('a drain under load, the gateway killed with SIGKILL in the middle (pro
       out = '';
       assert.equal(await cli(['list', '--kind', 'drain']), 0, out);
       assert.equal(out, '');
+      // Usage errors exit 2, refusals 1, each saying why.
+      const cases: [string[], number, RegExp][] = [
+        [['bogus'], 2, /unknown command "bogus"/],
+        [['cancel', 'x'], 2, /cancel: expected one job id/],
+        [['drain', '--bucket', vb], 2, /drain: --backend is required/],
+        [['list', '--kind', 'nope'], 2, /400: kind: expected one of/],
+        [['cancel', '999999'], 1, /404: id: no job 999999/],
+        [['undrain', '--bucket', vb, '--backend', `${prefix}0`], 1, /404: .* is not drained/],
+      ];
+      for (const [args, code, msg] of cases) {
+        out = '';
+        assert.equal(await cli(args), code, `${args.join(' ')}: ${out}`);
+        assert.match(out, msg);
+      }
+      out = '';
+      assert.equal(await runJobs(['list', '--endpoint', gw.url, '--admin-token', 'wrong-token'], {}, { stdout: () => {}, stderr: (t) => { out += t; } }), 1);
+      assert.match(out, /401: missing or wrong bearer token/);
     } finally {
       s3.destroy();
       await gw.stop();
@@ -314,11 +336,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       try {
         const model: Model = new Map();
         const keys = Array.from({ length: 90 }, (_, i) => `c/${i}`);
-        for (const k of keys) {
-          const body = randomBytes(300 + (k.length * 53) % 1000);
-          await o.s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
-          model.set(k, [body]);
-        }
+        await seed(o.s3, vb, keys, model);
         await o.store.jobs.idle(60_000);
         const from = `${prefix}1`;
         const r = await admin(o.gw.url, `jobs?kind=drain&bucket=${vb}&backend=${from}`, 'POST');
@@ -381,11 +399,7 @@ describe('rebalance (sqlite index)', () => {
     try {
       const model: Model = new Map();
       const keys = Array.from({ length: 120 }, (_, i) => `r/${i}`);
-      for (const k of keys) {
-        const body = randomBytes(100 + (k.length * 31) % 700);
-        await o.s3.send(new PutObjectCommand({ Bucket: vb, Key: k, Body: body }));
-        model.set(k, [body]);
-      }
+      await seed(o.s3, vb, keys, model);
       assert.equal((await namesOn(prefix, 2)).length, 0);
       await o.store.reload(parseBalancingConfig(config(backends.map((b) => b.name))));
       const pick = createBalancer('rendezvous');

@@ -107,13 +107,18 @@ function line(o: FoundView): string {
   return `${o.lastModified}  ${String(o.size).padStart(12)}  ${o.backend}  ${o.key}`;
 }
 
-export async function runFind(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = {
-  stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
-}): Promise<number> {
-  const fail = (code: number, msg: string) => {
-    out.stderr(`floodgate gateway find: ${msg}\n${code === 2 ? 'Run `floodgate gateway find --help` for the flags.\n' : ''}`);
+export const STDIO: Out = { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) };
+
+/** Reports an error of `floodgate gateway <cmd>` and returns its exit code (2: usage, with the hint to --help). */
+export function failer(out: Out, cmd: string, what: string): (code: number, msg: string) => number {
+  return (code, msg) => {
+    out.stderr(`floodgate gateway ${cmd}: ${msg}\n${code === 2 ? `Run \`floodgate gateway ${cmd} --help\` for the ${what}.\n` : ''}`);
     return code;
   };
+}
+
+export async function runFind(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = STDIO): Promise<number> {
+  const fail = failer(out, 'find', 'flags');
   let values: Record<string, unknown>;
   try {
     ({ values } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowPositionals: false }));

@@ -6,7 +6,7 @@
 //   jobs rebalance --bucket B              move objects whose placement changed (rendezvous)
 // Exit 0 when done, 1 when the gateway could not be asked or refused, 2 for a usage error.
 import { parseArgs } from 'node:util';
-import { adminFetch, adminRefusal, adminUrl, tokenOf, UsageError, type Out } from './find-cli.ts';
+import { adminFetch, adminRefusal, adminUrl, failer, STDIO, tokenOf, UsageError, type Out } from './find-cli.ts';
 import type { JobView } from './jobs-route.ts';
 
 const FLAGS = {
@@ -44,13 +44,8 @@ function line(j: JobView): string {
     progressText(j.progress), j.lastError ? `error: ${j.lastError}` : ''].filter((x) => x !== '').join('  ');
 }
 
-export async function runJobs(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = {
-  stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s),
-}): Promise<number> {
-  const fail = (code: number, msg: string) => {
-    out.stderr(`floodgate gateway jobs: ${msg}\n${code === 2 ? 'Run `floodgate gateway jobs --help` for the commands.\n' : ''}`);
-    return code;
-  };
+export async function runJobs(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = STDIO): Promise<number> {
+  const fail = failer(out, 'jobs', 'commands');
   let values: Record<string, unknown>;
   let positionals: string[];
   try {
