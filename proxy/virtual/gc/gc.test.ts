@@ -51,8 +51,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       replica: `gc-${kind}`,
     });
 
+    before(async () => { for (const n of [a, b]) await direct.createBucket(n); });
+
     test('orphans go once older than minAge; in-flight writes, foreign objects and records stay; a missing copy is reported', async () => {
-      for (const n of [a, b]) await direct.createBucket(n);
       const store = await openVirtualStore(config('1h'), { dataDir: join(dir, kind) });
       const gw = await startFront({
         store, virtual: store, adminToken: ADMIN, keys: () => undefined,
