@@ -104,12 +104,13 @@ test('a client that stops reading gets every byte later, though the object was d
   assert.equal((await drain(await request(`${url}/k`))).toString(), 'new');
 }));
 
-test('a client that leaves midway ends the relay as a premature close and unpins the blob', () => withServer(async ({ store, dir, url, relays }) => {
+test('a client that leaves midway fails the relay as the client gone (premature close or reset) and unpins the blob', () => withServer(async ({ store, dir, url, relays }) => {
   await store.putObject('b', 'k', input(randomBytes(32 * MiB)));
   const res = await request(`${url}/k`);
   await new Promise((r) => res.once('data', r));
   res.destroy();
-  assert.equal(await relays[0], 'ERR_STREAM_PREMATURE_CLOSE');
+  // Seen as the response's close or as the failed write, whichever comes first.
+  assert.ok(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'].includes(await relays[0]!), await relays[0]);
   await store.deleteObject('b', 'k');
   await until('the blob is unlinked once its reader is gone', () => blobFiles(dir).length === 0);
 }));

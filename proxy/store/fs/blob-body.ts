@@ -120,6 +120,8 @@ export class BlobBody extends Readable implements Relayable {
           res.write(n === buf.length ? buf : buf.subarray(0, n), (e) => (e ? reject(e) : resolve()));
         });
         inFlight = Promise.race([written, closed]);
+        // Awaited only after the next read: a failed write must not count as unhandled meanwhile.
+        inFlight.catch(() => {});
       }
       await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
       if (!res.writableFinished) throw premature('the client went away');
