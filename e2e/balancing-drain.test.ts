@@ -30,6 +30,7 @@ import type { StatusSnapshot, VirtualBucketStatus } from '../proxy/health/status
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
 import { createBalancer } from '../proxy/balancer/index.ts';
 import { runJobs } from '../proxy/admin/jobs-cli.ts';
+import { decodeUploadId } from '../proxy/virtual/upload-id.ts';
 import type { JobView } from '../proxy/admin/jobs-route.ts';
 import { newCredentials, spawnGateway, tempDir, until } from './lib/gateway.ts';
 import { bytes, MiB } from './lib/s3.ts';
@@ -423,6 +424,50 @@ describe('rebalance (sqlite index)', () => {
       const refused = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
       assert.equal(refused.status, 409);
       assert.match(((await refused.json()) as { error: string }).error, /rendezvous/);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+describe('a drain asked for by the configuration (sqlite index)', () => {
+  test('drain: [backend] starts on reload, waits for a multipart upload open there, then moves it too; a name not of the bucket is refused', { timeout: 180_000 }, async () => {
+    const prefix = 'cf';
+    const vb = 'fromconfig';
+    const backends = await backendsFor(prefix);
+    const names = backends.map((b) => b.name);
+    const config = (drain?: string[]) => ({ backends, virtualBuckets: [{ name: vb, backends: names, strategy: 'round-robin', ...(drain ? { drain } : {}) }], health: HEALTH, jobs: { pollInterval: '200ms' } });
+    assert.throws(() => parseBalancingConfig(config(['nope'])), /virtualBuckets\.0\.drain\.0: "nope" is not a backend of this bucket/);
+    const o = await openInProcess(config(), join(dir, vb));
+    try {
+      const model: Model = new Map();
+      await seed(o.s3, vb, Array.from({ length: 30 }, (_, i) => `f/${i}`), model);
+      // An upload pinned to the backend to drain, open when the drain begins.
+      let upload: { key: string; id: string } | undefined;
+      for (let i = 0; !upload && i < 6; i++) {
+        const { UploadId } = await o.s3.send(new CreateMultipartUploadCommand({ Bucket: vb, Key: `up/${i}` }));
+        if (decodeUploadId(UploadId!)?.backend === `${prefix}2`) upload = { key: `up/${i}`, id: UploadId! };
+      }
+      assert.ok(upload, 'round-robin pinned an upload to the backend');
+      const part = randomBytes(3000);
+      const { ETag } = await o.s3.send(new UploadPartCommand({ Bucket: vb, Key: upload.key, UploadId: upload.id, PartNumber: 1, Body: part }));
+      await o.store.reload(parseBalancingConfig(config([`${prefix}2`])));
+      assert.ok(!statusOf(o.store, vb).writable.includes(`${prefix}2`), 'no new writes from the reload on');
+      const waiting = await until('the drain waiting for the upload', async () => {
+        await o.store.jobs.refreshSummary();
+        return statusOf(o.store, vb).drains[0]?.progress?.waiting;
+      }, 60_000);
+      assert.match(waiting, /1 multipart uploads open on cf2/);
+      await o.s3.send(new CompleteMultipartUploadCommand({ Bucket: vb, Key: upload.key, UploadId: upload.id, MultipartUpload: { Parts: [{ PartNumber: 1, ETag }] } }));
+      model.set(upload.key, [part]);
+      await until('drained', () => statusOf(o.store, vb).drains[0]?.state === 'drained', 60_000);
+      assert.notEqual(await o.store.locate(vb, upload.key), `${prefix}2`);
+      // The other uploads are still open elsewhere: not in the listing.
+      await checkAll(o.s3, vb, model);
+      await until('the drained backend bucket empty', async () => (await namesOn(prefix, 2)).length === 0 || undefined, 60_000);
+      // Undrain is refused while the configuration lists it.
+      const r = await admin(o.gw.url, `drains?bucket=${vb}&backend=${prefix}2`, 'DELETE');
+      assert.equal(r.status, 409);
     } finally {
       await o.close();
     }

@@ -79,6 +79,8 @@ export interface MoveStatus {
   failed: number;
   attempts: number;
   lastError?: string;
+  /** A drain with nothing left to move that waits for writes still open there (multipart uploads). */
+  waiting?: string;
 }
 
 export interface DrainStatus {

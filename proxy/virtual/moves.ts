@@ -37,6 +37,8 @@ export interface MoveProgress {
   failed: number;
   /** The last errors, newest last. */
   errors: { key: string; error: string }[];
+  /** Why a drain that moved everything is not done yet (multipart uploads still open there). */
+  waiting?: string;
 }
 
 const PAGE = 100;
@@ -164,9 +166,19 @@ async function moveRecord(ctx: VirtualContext, gen: Generation, vb: VirtualBucke
   }
 }
 
-/** Writes of this process still streaming to `backend` for `bucket`: their records may land there yet. */
-async function writesInFlight(ctx: VirtualContext, bucket: string, backend: string): Promise<number> {
-  return (await ctx.index.intents(ctx.replica)).filter((i) => i.bucket === bucket && i.backend === backend && i.op === 'put').length;
+/**
+ * Writes that may still commit a record on `backend` of `bucket`: PUTs of this process streaming
+ * there, and multipart uploads pinned to it (they complete on their backend).
+ */
+async function writesInFlight(ctx: VirtualContext, bucket: string, backend: string): Promise<{ puts: number; uploads: number }> {
+  const puts = (await ctx.index.intents(ctx.replica)).filter((i) => i.bucket === bucket && i.backend === backend && i.op === 'put').length;
+  let uploads = 0;
+  for (let marker = { keyMarker: '', uploadIdMarker: '' }; ;) {
+    const page = await ctx.index.listUploads(bucket, { prefix: '', ...marker, limit: 1000 });
+    uploads += page.filter((u) => u.backend === backend).length;
+    if (page.length < 1000) return { puts, uploads };
+    marker = { keyMarker: page.at(-1)!.key, uploadIdMarker: page.at(-1)!.uploadId };
+  }
 }
 
 async function moveJob(ctx: VirtualContext, job: Job, signal: AbortSignal): Promise<JobResult> {
@@ -214,7 +226,8 @@ async function moveJob(ctx: VirtualContext, job: Job, signal: AbortSignal): Prom
  * began, after the scan had passed its key, is found by that pass.
  */
 async function endOfPass(ctx: VirtualContext, job: Job, p: MoveProgress): Promise<JobResult> {
-  const again: MoveProgress = { ...p, after: '', pass: p.pass + 1, passMoved: 0, failed: 0 };
+  const { waiting: _waiting, ...rest } = p;
+  const again: MoveProgress = { ...rest, after: '', pass: p.pass + 1, passMoved: 0, failed: 0 };
   if (p.failed) {
     // Another pass after a backoff retries the objects that failed.
     return { outcome: 'later', progress: JSON.stringify(again), error: `${p.failed} objects not moved in pass ${p.pass}; last: ${p.errors.at(-1)?.key}: ${p.errors.at(-1)?.error}` };
@@ -223,11 +236,11 @@ async function endOfPass(ctx: VirtualContext, job: Job, p: MoveProgress): Promis
     ctx.log('info', 'rebalance finished', { bucket: job.bucket, scanned: p.scanned, moved: p.moved, movedBytes: p.movedBytes });
     return { outcome: 'done' };
   }
+  if (p.passMoved) return { outcome: 'more', progress: JSON.stringify(again) };
   const writing = await writesInFlight(ctx, job.bucket, job.backend);
-  if (p.passMoved || writing) {
-    if (writing) await new Promise((r) => setTimeout(r, 500));
-    return { outcome: 'more', progress: JSON.stringify(again) };
-  }
+  // Walked again once they are done (an abandoned upload is aborted after uploads.maxAge).
+  if (writing.puts) return { outcome: 'more', ms: 500, progress: JSON.stringify(again) };
+  if (writing.uploads) return { outcome: 'more', ms: 5_000, progress: JSON.stringify({ ...again, waiting: `${writing.uploads} multipart uploads open on ${job.backend}` }) };
   // Cancelled (undrained) while this pass ran: not drained.
   if (!(await ctx.index.jobs.get(job.id))) return { outcome: 'done' };
   await ctx.drains.set(job.bucket, job.backend, { state: 'drained', since: new Date().toISOString(), moved: p.moved, movedBytes: p.movedBytes });

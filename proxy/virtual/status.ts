@@ -61,7 +61,7 @@ export function statusSnapshot(ctx: VirtualContext): StatusSnapshot {
 function progressView(m: JobSummary['moves'][number]): MoveStatus {
   const p = progressOf(m);
   const last = p.errors.at(-1);
-  return { job: m.id, pass: p.pass, scanned: p.scanned, moved: p.moved, movedBytes: p.movedBytes, failed: p.failed, attempts: m.attempts, ...(last ? { lastError: `${last.key}: ${last.error}` } : {}) };
+  return { job: m.id, pass: p.pass, scanned: p.scanned, moved: p.moved, movedBytes: p.movedBytes, failed: p.failed, attempts: m.attempts, ...(last ? { lastError: `${last.key}: ${last.error}` } : {}), ...(p.waiting ? { waiting: p.waiting } : {}) };
 }
 
 /** The bucket's drains (marked in the index, or asked for by its configuration) and its rebalance. */
