@@ -22,7 +22,7 @@ import { startCliGateway } from './balancing.bench.ts';
 import { load, loadgenBinary, type Load, type LoadResult, type Target } from './loadgen.ts';
 import { cpu, cpuSince, peakRss, rss, type Cpu } from './proc.ts';
 import { SQLITE_PRAGMAS, s3BalanceBinary, startS3Balance } from './s3-balance.ts';
-import { printTable, type Cell } from './table.ts';
+import { median, printTable, type Cell } from './table.ts';
 import { STORE_FLOOR_TITLE, storeAgainstCat } from './store-floor.ts';
 
 const KiB = 1024;
@@ -55,11 +55,6 @@ const CELLS: CellSpec[] = [
 const getKeys = (size: number) => (size >= MiB ? 4 : 64);
 const putKeys = (size: number) => (size >= MiB ? 8 : 64);
 const label = (size: number) => (size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`);
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 interface Sample { r: LoadResult; cpu?: Cpu }
 
