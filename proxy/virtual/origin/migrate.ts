@@ -15,6 +15,11 @@ import { originError, type Origin } from './origin.ts';
 import type { RateLimiter } from './rate.ts';
 
 const PAGE = 100;
+/** A step is over well within the job's lease however slow the rate: at most a minute of objects. */
+const pageSize = (o: Origin) => {
+  const rate = o.config.migrate?.objectsPerSecond;
+  return rate ? Math.max(1, Math.min(PAGE, Math.floor(rate * 60))) : PAGE;
+};
 const COUNT_PAGE = 1000;
 /** Origin listing pages counted per step. */
 const COUNT_PAGES = 10;
@@ -111,7 +116,8 @@ async function pool<T>(items: T[], n: number, signal: AbortSignal, fn: (t: T) =>
 /** Copies the page of keys after the cursor; the counts and the cursor move only once it is settled. */
 async function copyStep(ctx: VirtualContext, o: Origin, s: MigrationState, signal: AbortSignal, limiter: RateLimiter): Promise<{ objects: number; bytes: number }> {
   const bucket = o.bucket;
-  const page = await originScan(o, s.cursor, PAGE);
+  const size = pageSize(o);
+  const page = await originScan(o, s.cursor, size);
   const marks = await ctx.index.originMarksOf(bucket, page.map((p) => p.key));
   const deleted = new Set(marks.filter((x) => x.kind === 'deleted').map((x) => x.key));
   // Counted with the cursor, never before it: a page redone after a crash is counted once.
@@ -144,7 +150,7 @@ async function copyStep(ctx: VirtualContext, o: Origin, s: MigrationState, signa
   s.failed += t.failed;
   s.lastError = t.lastError;
   if (page.length) s.cursor = page.at(-1)!.key;
-  if (page.length < PAGE) {
+  if (page.length < size) {
     s.state = 'done';
     s.finishedAt = new Date().toISOString();
   }
