@@ -23,7 +23,6 @@ import { createHealthMonitor, type BackendHealth, type HealthMonitor } from '../
 import { registerBackendMetrics } from '../health/metrics.ts';
 import type { StatusSnapshot } from '../health/status.ts';
 import { openSqliteIndex } from '../placement/sqlite.ts';
-import { openPostgresIndex } from '../placement/postgres.ts';
 import type { PlacementIndex } from '../placement/types.ts';
 import { BalancingConfigError, loadBalancingConfig, type BalancingConfig } from './config.ts';
 import { vbucketOf, type LogFn, type VirtualContext } from './context.ts';
@@ -126,6 +125,8 @@ async function openIndex(config: BalancingConfig, dataDir: string | undefined): 
   const ix = config.index ?? { kind: 'sqlite' as const, path: join(dataDir ?? './data', 'index.db') };
   if (ix.kind === 'sqlite') return openSqliteIndex(ix.path);
   const url = 'url' in ix ? ix.url : readIndexUrl(ix.urlFile);
+  // The postgres driver is loaded only for a postgres index (start-up RSS, docs/performance.md).
+  const { openPostgresIndex } = await import('../placement/postgres.ts');
   return openPostgresIndex(url, { schema: ix.schema, poolSize: ix.poolSize });
 }
 
