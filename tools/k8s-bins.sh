@@ -58,7 +58,8 @@ go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v
 # latter is what `helm template` assumes the cluster runs (the unstamped default is 1.20, which a
 # chart's `kubeVersion: >=1.29` refuses).
 helmmod=$(go mod download -json "helm.sh/helm/v3@v$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-helmk8s=$(sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$helmmod" | head -1)
+# (sed stops at the first match itself: `| head -1` under pipefail fails when sed is still writing)
+helmk8s=$(sed -n '/^[[:space:]]*k8s\.io\/client-go v0\./{s/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p;q}' "$helmmod")
 [ -n "$helmk8s" ] || { echo "k8s-bins.sh: no k8s.io/client-go in helm's go.mod" >&2; exit 1; }
 log "building helm v$HELM_VERSION (Kubernetes 1.$helmk8s libraries)"
 hl="-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
@@ -68,7 +69,9 @@ done
 GOBIN=$work/bin go install -trimpath -ldflags "$hl" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
 
 "$work/bin/kube-apiserver" --version >&2
-"$work/bin/etcd" --version | head -1 >&2
+# The first line only, read to the end: `| head -1` made etcd die of SIGPIPE now and then, and
+# pipefail turned that into a failed build after the 30-minute compile.
+"$work/bin/etcd" --version | sed -n 1p >&2
 "$work/bin/helm" version --short >&2
 
 mkdir -p "$bin"
