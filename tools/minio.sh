@@ -8,7 +8,7 @@ version=${MINIO_VERSION:-v0.0.0-20260212201848-7aac2a2c5b7c}
 cache=${FLOODGATE_CACHE:-$HOME/.cache/floodgate}
 out=$cache/minio
 bin=$out/minio
-if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -q "mod[[:space:]]*github.com/minio/minio[[:space:]]*$version"; then
+if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep "mod[[:space:]]*github.com/minio/minio[[:space:]]*$version" >/dev/null; then
   exit 0
 fi
 command -v go >/dev/null || { echo "minio.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }

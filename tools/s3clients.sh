@@ -31,7 +31,7 @@ export GOMODCACHE=$cache/go/mod GOCACHE=$cache/go/build GOFLAGS=-buildvcs=false 
 export GOPROXY=${GOPROXY:-https://proxy.golang.org,direct}
 
 # mc: like MinIO it has no semver tags; the pin is the proxy's pseudo-version that @latest resolves to.
-if ! { [ -x "$bin/mc" ] && go version -m "$bin/mc" 2>/dev/null | grep -q "mod[[:space:]]*github.com/minio/mc[[:space:]]*$mc_version"; }; then
+if ! { [ -x "$bin/mc" ] && go version -m "$bin/mc" 2>/dev/null | grep "mod[[:space:]]*github.com/minio/mc[[:space:]]*$mc_version" >/dev/null; }; then
   echo "s3clients.sh: building github.com/minio/mc@$mc_version (several minutes the first time)" >&2
   tmp=$(mktemp -d "$cache/s3clients/.build.XXXXXX")
   GOBIN=$tmp go install "github.com/minio/mc@$mc_version"
