@@ -5,14 +5,12 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { catFiles, load, type Load, type LoadResult, type Target } from './loadgen.ts';
 import { cpu, cpuSince, peakRss, type Cpu } from './proc.ts';
-import type { Cell } from './table.ts';
+import { median, type Cell } from './table.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
 export const STORE_FLOOR_TITLE = 'embedded store: GET 64 MiB c=1 through the gateway vs reading the same blob files (same Go loop, 256 KiB reads) — target: ratio >= 0.8';
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 /** The blob files of `size` bytes under the gateway's data dir (one per object of that size). */
 function blobFiles(dataDir: string, size: number): string[] {
