@@ -1,13 +1,15 @@
 // A backend that stalls (accepts connections, never answers) behind a balancing gateway over real
 // MinIO: once it is marked down, an overwrite of a key whose old copy lives there is answered
 // without a single request reaching that backend, and the old copy is removed in the background
-// after it recovers. Requests are counted at a TCP relay in front of the stalled backend.
+// after it recovers. Before it is marked down, the removal of that old copy (stuck there) holds up
+// no later write or delete of the key. Requests are counted at a TCP relay in front of the
+// stalled backend.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
@@ -165,6 +167,59 @@ test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked
     slow.stall(false);
     await gw3.close();
     slow.server.close();
+    rmSync(dir3, { recursive: true, force: true });
+  }
+});
+
+test('while a stalled backend is still believed up: an overwrite of a key whose old copy is there is acknowledged at once, and later writes, a DELETE and GETs of the key do not wait on that copy\'s removal', { timeout: 120_000 }, async () => {
+  const dir3 = tempDir('floodgate-stall-up-');
+  const hop2 = await relay(Number(new URL(minio.endpoint).port));
+  for (const b of ['stall-c', 'stall-d']) await direct.createBucket(b);
+  const config = (stallsWeight: number) => parseBalancingConfig({
+    backends: [
+      { name: 'healthy', endpoint: minio.endpoint, bucket: 'stall-c', credentials: minio.credentials },
+      { name: 'stalls', endpoint: `http://127.0.0.1:${hop2.port}`, bucket: 'stall-d', credentials: minio.credentials, weight: stallsWeight },
+    ],
+    virtualBuckets: [{ name: 'vbu', backends: ['healthy', 'stalls'], strategy: 'weighted' }],
+    index: { kind: 'sqlite', path: join(dir3, 'index.db') },
+    // Not probed again within the test: the stalled backend stays up as far as the gateway knows.
+    health: { interval: '1h', recoveryInterval: '1h', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '500ms' },
+    timeouts: { connect: '1s', firstByte: '1h', idle: '1h' },
+  });
+  const s = await openVirtualStore(config(1));
+  const g = await startTestGateway({ store: s });
+  try {
+    // Each request below must be answered well within this (the backend timeouts are an hour).
+    const c = g.client({ maxAttempts: 1, requestHandler: { requestTimeout: 4000, throwOnRequestTimeout: true } });
+    const body = async (k: string) => (await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbu', Key: k }))).Body)).toString();
+    let key: string | undefined;
+    for (let i = 0; i < 4 && !key; i++) {
+      await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: `u${i}`, Body: 'old' }));
+      if (await s.locate('vbu', `u${i}`) === 'stalls') key = `u${i}`;
+    }
+    assert.ok(key, 'one key on the backend that will stall');
+    // No new writes go there (weight 0); reads and removals still do.
+    await s.reload(config(0));
+    hop2.stall(true);
+    await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: key, Body: 'new 1' }));
+    await until('the old copy\'s removal stuck at the stalled backend', () => /^DELETE /m.test(hop2.seen()) || undefined, 30_000);
+    await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: key, Body: 'new 2' }));
+    assert.equal(await body(key), 'new 2');
+    await c.send(new DeleteObjectCommand({ Bucket: 'vbu', Key: key }));
+    await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbu', Key: key })), (e: Error) => e.name === 'NoSuchKey');
+    await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: key, Body: 'new 3' }));
+    assert.equal(await body(key), 'new 3');
+    assert.equal(s.status().backends.find((b) => b.name === 'stalls')?.state, 'up', 'never marked down meanwhile');
+    // Once the backend answers again, the old copy goes (the sweeper retries the removal).
+    hop2.stall(false);
+    const held = async () => (await direct.scan('stall-d', { prefix: `vbu/${key}`, after: '', limit: 10 })).some((o) => o.key === `vbu/${key}`);
+    assert.ok(await held(), 'the old copy was still there while the backend stalled');
+    await until('the old copy removed', async () => (await held()) ? undefined : true, 60_000);
+    assert.equal(await body(key), 'new 3');
+  } finally {
+    hop2.stall(false);
+    await g.close();
+    hop2.server.close();
     rmSync(dir3, { recursive: true, force: true });
   }
 });

@@ -12,7 +12,7 @@ import { holdUsualName } from './location.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 import type { PlacedObject } from '../placement/types.ts';
-import { queueRemoval, holdForRemoval, runRemoval } from './removals.ts';
+import { queueRemoval, holdForRemoval, runRemoval, usualNameDeleted } from './removals.ts';
 import type { Generation } from './runtime.ts';
 
 async function uploadOf(ctx: VirtualContext, bucket: string, key: string, uploadId: string): Promise<UploadRecord> {
@@ -92,7 +92,9 @@ export function completeMultipartUpload(ctx: VirtualContext, bucket: string, key
     ctx.running.add(intent);
     try {
       let meta: ObjectMeta;
-      // PUTs starting meanwhile keep off the name this completes onto (location.ts).
+      // A removal deleting the name this completes onto (outside the key's lock) finishes first;
+      // PUTs starting meanwhile keep off that name (location.ts).
+      await usualNameDeleted(ctx, bucket, key, u.backend);
       const unhold = holdUsualName(ctx, bucket, key, u.backend, 'write');
       try {
         meta = await onBackend(ctx, b, () => b.store.completeMultipartUpload(b.bucket, backendKey(bucket, key), u.backendUploadId, parts));

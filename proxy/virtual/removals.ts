@@ -59,23 +59,50 @@ export function removalOf(i: Intent): Removal {
   return { id: i.id, bucket: i.bucket, key: i.key, backend: i.backend, location: i.location, ...(i.op === 'remove' ? {} : { refusedAt: i.started }) };
 }
 
+/** Backend deletes of `<bucket>/<key>` names in flight (they run outside the key's lock). */
+const deleting = new WeakMap<VirtualContext, Map<string, Set<Promise<unknown>>>>();
+const slotOf = (r: CopyRef) => `${r.backend}\n${r.bucket}\n${r.key}`;
+
 /**
- * Deletes the copy unless the index points at it again (call under the key's lock). A copy at
- * `<bucket>/<key>` is left while a write of this process streams to that name.
+ * Resolves once no removal is deleting `<bucket>/<key>` on `backend`. A multipart Complete, which
+ * writes that name whatever holds it, waits for this under the key's lock.
  */
-export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
+export async function usualNameDeleted(ctx: VirtualContext, bucket: string, key: string, backend: string): Promise<void> {
+  const slot = slotOf({ bucket, key, backend });
+  for (let busy = deleting.get(ctx)?.get(slot); busy?.size; busy = deleting.get(ctx)?.get(slot)) await Promise.allSettled(busy);
+}
+
+/** What a removal needs now (call under the key's lock): nothing more, a later try, or the delete. */
+async function checkRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef): Promise<'done' | 'postponed' | 'delete'> {
   if (sameCopy(await ctx.index.get(r.bucket, r.key), r)) return 'done';
-  const b = gen.backends.get(r.backend);
-  if (!b) return 'done';
+  if (!gen.backends.get(r.backend)) return 'done';
   if (!ctx.health.healthy(r.backend)) return 'postponed';
   if (!r.location && usualNameBusy(ctx, r.bucket, r.key, r.backend, 'write')) return 'postponed';
+  return 'delete';
+}
+
+/**
+ * Deletes the copy checkRemoval allowed. Needs no lock: while its removal is held, no write
+ * streams to the name, read repair and reindex leave it, and a Complete onto it waits for this.
+ */
+async function deleteRemoved(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
+  const b = gen.backends.get(r.backend)!;
+  const del = onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(r)));
+  let m = deleting.get(ctx);
+  if (!m) deleting.set(ctx, (m = new Map()));
+  const slot = slotOf(r);
+  const busy = m.get(slot) ?? new Set();
+  if (!r.location) m.set(slot, busy.add(del));
   try {
-    await onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(r)));
+    await del;
   } catch (e) {
     if (!(e instanceof S3Error && e.code === 'NoSuchKey')) {
       ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: r.bucket, key: r.key, backend: r.backend, error: (e as Error).message });
       return 'postponed';
     }
+  } finally {
+    busy.delete(del);
+    if (!busy.size && m.get(slot) === busy) m.delete(slot);
   }
   if (r.refusedAt) {
     // A late body may still land: delete again on the sweeper's next passes until the grace is over.
@@ -83,6 +110,15 @@ export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: Cop
     if (Date.now() - from < REFUSED_GRACE_MS) return 'postponed';
   }
   return 'done';
+}
+
+/**
+ * Deletes the copy unless the index points at it again (call under the key's lock). A copy at
+ * `<bucket>/<key>` is left while a write of this process streams to that name.
+ */
+export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
+  const next = await checkRemoval(ctx, gen, r);
+  return next === 'delete' ? deleteRemoved(ctx, gen, r) : next;
 }
 
 /** Pending removals of `<bucket>/<key>` names, held so no new write streams there meanwhile. */
@@ -103,12 +139,17 @@ export function releaseRemoval(ctx: VirtualContext, id: number): void {
   m?.delete(id);
 }
 
-/** Settles one removal intent under the key's lock; the intent is cleared once it is done. */
+/**
+ * Settles one removal intent, checked under the key's lock; the intent is cleared once it is done.
+ * The backend delete runs after the lock is released: a stalled backend not yet marked down must
+ * not hold up the key's next writes and deletes (only a Complete onto the same name waits for it).
+ */
 export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Removal): Promise<'done' | 'postponed'> {
   holdForRemoval(ctx, i);
   ctx.running.add(i.id);
   try {
-    const outcome = await ctx.locks.run(lockKey(i.bucket, i.key), () => settleRemoval(ctx, gen, i));
+    const next = await ctx.locks.run(lockKey(i.bucket, i.key), () => checkRemoval(ctx, gen, i));
+    const outcome = next === 'delete' ? await deleteRemoved(ctx, gen, i) : next;
     if (outcome === 'done') {
       await ctx.index.endIntent(i.id);
       releaseRemoval(ctx, i.id);
