@@ -171,7 +171,7 @@ test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked
   }
 });
 
-test('while a stalled backend is still believed up: an overwrite of a key whose old copy is there is acknowledged at once, and later writes, a DELETE and GETs of the key do not wait on that copy\'s removal', { timeout: 120_000 }, async () => {
+test('while a stalled backend is still believed up: an overwrite of a key whose old copy is there is acknowledged at once; neither that copy\'s removal nor a DELETE of an object there holds up later writes of the key', { timeout: 120_000 }, async () => {
   const dir3 = tempDir('floodgate-stall-up-');
   const hop2 = await relay(Number(new URL(minio.endpoint).port));
   for (const b of ['stall-c', 'stall-d']) await direct.createBucket(b);
@@ -192,12 +192,13 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     // Each request below must be answered well within this (the backend timeouts are an hour).
     const c = g.client({ maxAttempts: 1, requestHandler: { requestTimeout: 4000, throwOnRequestTimeout: true } });
     const body = async (k: string) => (await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbu', Key: k }))).Body)).toString();
-    let key: string | undefined;
-    for (let i = 0; i < 4 && !key; i++) {
+    const there: string[] = [];
+    for (let i = 0; i < 8 && there.length < 2; i++) {
       await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: `u${i}`, Body: 'old' }));
-      if (await s.locate('vbu', `u${i}`) === 'stalls') key = `u${i}`;
+      if (await s.locate('vbu', `u${i}`) === 'stalls') there.push(`u${i}`);
     }
-    assert.ok(key, 'one key on the backend that will stall');
+    const [key, other] = there;
+    assert.ok(key && other, 'two keys on the backend that will stall');
     // No new writes go there (weight 0); reads and removals still do.
     await s.reload(config(0));
     hop2.stall(true);
@@ -209,6 +210,12 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbu', Key: key })), (e: Error) => e.name === 'NoSuchKey');
     await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: key, Body: 'new 3' }));
     assert.equal(await body(key), 'new 3');
+    // A DELETE of an object whose copy is there waits on it (no client timeout here), but the
+    // key's next write does not wait on that DELETE.
+    const deleting = g.client({ maxAttempts: 1 }).send(new DeleteObjectCommand({ Bucket: 'vbu', Key: other }));
+    await until('the DELETE at the stalled backend', () => new RegExp(`^DELETE /stall-d/vbu/${other}[ ?]`, 'm').test(hop2.seen()) || undefined, 30_000);
+    await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: other, Body: 'after' }));
+    assert.equal(await body(other), 'after');
     assert.equal(s.status().backends.find((b) => b.name === 'stalls')?.state, 'up', 'never marked down meanwhile');
     // Once the backend answers again, the old copy goes (the sweeper retries the removal).
     hop2.stall(false);
@@ -216,6 +223,8 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     assert.ok(await held(), 'the old copy was still there while the backend stalled');
     await until('the old copy removed', async () => (await held()) ? undefined : true, 60_000);
     assert.equal(await body(key), 'new 3');
+    await deleting;
+    assert.equal(await body(other), 'after', 'the DELETE before it does not undo the later PUT');
   } finally {
     hop2.stall(false);
     await g.close();

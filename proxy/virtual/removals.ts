@@ -112,15 +112,6 @@ async function deleteRemoved(ctx: VirtualContext, gen: Generation, r: CopyRef & 
   return 'done';
 }
 
-/**
- * Deletes the copy unless the index points at it again (call under the key's lock). A copy at
- * `<bucket>/<key>` is left while a write of this process streams to that name.
- */
-export async function settleRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
-  const next = await checkRemoval(ctx, gen, r);
-  return next === 'delete' ? deleteRemoved(ctx, gen, r) : next;
-}
-
 /** Pending removals of `<bucket>/<key>` names, held so no new write streams there meanwhile. */
 const held = new WeakMap<VirtualContext, Map<number, () => void>>();
 

@@ -12,7 +12,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, queueRemovalJob, releaseRemoval, runRemoval, settleRemoval, settleRemovalJob, type Removal } from './removals.ts';
+import { holdForRemoval, queueRemoval, queueRemovalJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { dropCopyJobs, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
@@ -195,7 +195,7 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
   const { gen, release } = ctx.rt.enter();
   try {
     vbucketOf(gen, bucket);
-    await ctx.locks.run(lockKey(bucket, key), async () => {
+    const removal = await ctx.locks.run(lockKey(bucket, key), async (): Promise<Removal | undefined> => {
       // First the tombstone: a reader sees the record or the tombstone, never the origin's copy.
       await ctx.origins?.hide(bucket, key);
       const rec = await ctx.index.get(bucket, key);
@@ -203,31 +203,34 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
         // Nothing indexed; a copy the index forgot would come back through read repair, so
         // when read repair is on, make sure no backend has one.
         if (gen.config.readRepair) await reconcileKey(ctx, gen, bucket, key, 'delete');
-        return;
+        return undefined;
       }
       // The copy's removal is queued with the record's; the client's answer never waits on its
       // backend when that one is marked down or fails (the sweeper retries).
-      const removal: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
-      holdForRemoval(ctx, removal);
-      const others = await queueCopyRemovals(ctx, rec);
-      const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
-      if (gone) ctx.usage.apply(gone, undefined);
-      await releaseJobs(ctx, others);
-      let outcome: 'done' | 'postponed' = 'postponed';
-      if (ctx.health.healthy(rec.backend)) {
-        ctx.running.add(removal.id);
-        try {
-          outcome = await settleRemoval(ctx, gen, removal).catch(() => 'postponed' as const);
-          if (outcome === 'done') {
-            await ctx.index.endIntent(removal.id);
-            releaseRemoval(ctx, removal.id);
-          }
-        } finally {
-          ctx.running.delete(removal.id);
-        }
+      const queued: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
+      holdForRemoval(ctx, queued);
+      // Not the sweeper's until this request has tried it.
+      ctx.running.add(queued.id);
+      try {
+        const others = await queueCopyRemovals(ctx, rec);
+        const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
+        if (gone) ctx.usage.apply(gone, undefined);
+        await releaseJobs(ctx, others);
+      } catch (e) {
+        ctx.running.delete(queued.id);
+        throw e;
       }
-      await settleRemovalJob(ctx, removal, outcome);
+      return queued;
     });
+    // Deleted on its backend before the answer when that one is up, but after the key's lock is
+    // released: the key's next writes never wait on it (runRemoval).
+    if (removal) {
+      if (ctx.health.healthy(removal.backend)) await runRemoval(ctx, gen, removal);
+      else {
+        ctx.running.delete(removal.id);
+        await settleRemovalJob(ctx, removal, 'postponed');
+      }
+    }
   } finally {
     release();
   }
