@@ -268,6 +268,9 @@ describe('a drain under load, the gateway killed with SIGKILL in the middle (pro
       assert.equal(await onDrained(), 0);
       const st = await vbStatus(gw.url, vb);
       assert.deepEqual([st.drains.map((d) => [d.backend, d.state]), st.writable], [[[`${prefix}2`, 'drained']], [`${prefix}0`, `${prefix}1`]]);
+      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`floodgate_backend_drained\\{bucket="${vb}",backend="${prefix}2"\\} 1`));
+      assert.match(metrics, new RegExp(`floodgate_drain_moved_objects\\{bucket="${vb}",backend="${prefix}2"\\} ${drained.moved}`));
       // The job is gone from the queue.
       out = '';
       assert.equal(await cli(['list', '--kind', 'drain']), 0, out);

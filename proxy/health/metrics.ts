@@ -1,7 +1,7 @@
 // Backend health and capacity as Prometheus gauges, read from the status snapshot at scrape time;
 // failures are a counter (they only grow while the process runs), read from the same snapshot.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { StatusSnapshot } from './status.ts';
+import type { DrainStatus, StatusSnapshot } from './status.ts';
 
 export function registerBackendMetrics(registry: Registry, status: () => Promise<StatusSnapshot>): void {
   let pending: Promise<StatusSnapshot> | undefined;
@@ -49,6 +49,18 @@ export function registerBackendMetrics(registry: Registry, status: () => Promise
       for (const v of (await snap()).virtualBuckets) if (v.copies !== undefined) this.set({ bucket: v.name }, v.underReplicated ?? 0);
     },
   });
+  // Drains (virtual/drains.ts): one series per drained or draining backend of a virtual bucket.
+  const drainGauge = (name: string, help: string, value: (d: DrainStatus) => number) => new Gauge({
+    name, help, labelNames: ['bucket', 'backend'], registers: [registry],
+    async collect() {
+      this.reset();
+      for (const v of (await snap()).virtualBuckets) for (const d of v.drains ?? []) this.set({ bucket: v.name, backend: d.backend }, value(d));
+    },
+  });
+  drainGauge('floodgate_backend_drained', '1 when the backend is drained, 0 while it is being drained (it takes no new writes either way)', (d) => (d.state === 'drained' ? 1 : 0));
+  drainGauge('floodgate_drain_moved_objects', 'Copies the drain moved off the backend', (d) => d.progress?.moved ?? d.moved ?? 0);
+  drainGauge('floodgate_drain_moved_bytes', 'Bytes of the copies the drain moved off the backend', (d) => d.progress?.movedBytes ?? d.movedBytes ?? 0);
+  drainGauge('floodgate_drain_failed_objects', 'Objects the drain could not move in its current pass (retried)', (d) => d.progress?.failed ?? 0);
   new Counter({
     name: 'floodgate_backend_failures_total', help: 'Failures seen since start (probes and requests)', labelNames: ['backend'], registers: [registry],
     async collect() {
