@@ -24,7 +24,11 @@ export interface BodyVerifierOptions {
   computeAlgs?: ChecksumAlgorithm[];
 }
 
-class BodyVerifier extends Transform {
+/**
+ * Counts and hashes the decoded bytes and checks them against every declared digest: the
+ * verifier's logic without a stream, for a body moved without one (s3/raw-body.ts).
+ */
+export class BodyTally {
   #opts: BodyVerifierOptions;
   #count = 0;
   #md5: Digest | undefined;
@@ -32,7 +36,6 @@ class BodyVerifier extends Transform {
   #digests = new Map<ChecksumAlgorithm, Digest>();
 
   constructor(opts: BodyVerifierOptions) {
-    super();
     if (opts.contentMd5 !== undefined && !decodeDigest(opts.contentMd5, DIGEST_BYTES.md5)) {
       throw new S3Error('InvalidDigest', 'The Content-MD5 you specified is not valid.');
     }
@@ -46,28 +49,28 @@ class BodyVerifier extends Transform {
     }
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  get count(): number {
+    return this.#count;
+  }
+
+  /** True when no digest is computed: only the length is checked. */
+  get lengthOnly(): boolean {
+    return !this.#md5 && !this.#sha256 && this.#digests.size === 0;
+  }
+
+  /** Throws IncompleteBody when the bytes run past the declared size. */
+  update(chunk: Buffer): void {
     this.#count += chunk.length;
     if (this.#count > this.#opts.expectedSize) {
-      done(new S3Error('IncompleteBody', `The body is longer than the declared ${this.#opts.expectedSize} bytes.`));
-      return;
+      throw new S3Error('IncompleteBody', `The body is longer than the declared ${this.#opts.expectedSize} bytes.`);
     }
     this.#md5?.update(chunk);
     if (this.#sha256) this.#sha256.update(chunk);
     for (const d of this.#digests.values()) if (d !== this.#sha256) d.update(chunk);
-    done(null, chunk);
   }
 
-  override _flush(done: TransformCallback): void {
-    try {
-      this.#check();
-      done();
-    } catch (e) {
-      done(e as Error);
-    }
-  }
-
-  #check(): void {
+  /** At the end: throws the S3 error of the first check that fails, else fills opts.checksums. */
+  check(): void {
     const o = this.#opts;
     if (this.#count !== o.expectedSize) {
       throw new S3Error('IncompleteBody', `You did not provide the number of bytes declared (${o.expectedSize}); received ${this.#count}.`);
@@ -104,6 +107,34 @@ class BodyVerifier extends Transform {
       throw new S3Error('BadDigest', `The ${name} you specified did not match the calculated checksum.`, {
         details: { ExpectedDigest: value, CalculatedDigest: got },
       });
+    }
+  }
+}
+
+class BodyVerifier extends Transform {
+  #tally: BodyTally;
+
+  constructor(opts: BodyVerifierOptions) {
+    super();
+    this.#tally = new BodyTally(opts);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#tally.update(chunk);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.#tally.check();
+      done();
+    } catch (e) {
+      done(e as Error);
     }
   }
 }
