@@ -5,8 +5,11 @@
 // V8 run a full mark-compact about every 64 MiB — most of the gateway's CPU on large GETs
 // (docs/performance.md). RelayBody.relayTo() writes those buffers straight into the client's
 // response; read as a stream instead, the body hands out copies.
-// Requests without a body only; keep-alive connections, one request at a time on each.
+// Request bodies (uploads) are written into the socket as they come; a Pumpable body (a client's
+// PUT body taken off node's parser, s3/raw-body.ts) writes itself from its own reused buffer.
+// Keep-alive connections, one request at a time on each.
 import net from 'node:net';
+import { finished, type Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import { MAX_HEAD, ProtocolError, framingOf, parseHead } from './head.ts';
 import { RelayBody } from './body.ts';
@@ -25,12 +28,26 @@ export interface RelayPoolOptions {
 }
 
 export interface RelayRequest {
-  method: 'GET' | 'HEAD' | 'DELETE' | 'OPTIONS';
+  method: 'GET' | 'HEAD' | 'DELETE' | 'OPTIONS' | 'PUT';
   /** Path and query exactly as sent. */
   path: string;
   /** A header object, or name/value pairs in order (raw headers); must include Host. */
   headers: Record<string, string> | readonly string[];
+  /** Sent after the head; its length must be the content-length among `headers`. */
+  body?: Readable;
   signal?: AbortSignal;
+}
+
+/** A body that moves itself into the upstream socket (s3/raw-body.ts). */
+export interface Pumpable {
+  /** False: read it as a stream instead. */
+  pumpable(): boolean;
+  /** Resolves once the last byte is written into `dest`; on failure, destroys `dest` and rejects. */
+  pumpTo(dest: net.Socket): Promise<void>;
+}
+
+function isPumpable(body: unknown): body is Pumpable {
+  return typeof (body as Partial<Pumpable>).pumpTo === 'function' && typeof (body as Partial<Pumpable>).pumpable === 'function';
 }
 
 export interface RelayResponse {
@@ -73,6 +90,8 @@ export class Exchange {
   #body: RelayBody | undefined;
   #keepAlive = false;
   #ended = false;
+  /** Set while a request body is still being written: the connection is not reusable before it ends. */
+  #stopUpload: (() => void) | undefined;
 
   constructor(conn: Conn, method: string, resolve: (r: RelayResponse) => void, reject: (e: Error) => void) {
     this.conn = conn;
@@ -117,6 +136,32 @@ export class Exchange {
     }
   }
 
+  /** Writes the request body after the head; a failing body fails the exchange. */
+  upload(body: Readable): void {
+    const socket = this.conn.socket;
+    if (isPumpable(body) && body.pumpable()) {
+      let live = true;
+      this.#stopUpload = () => { live = false; };
+      body.pumpTo(socket).then(() => { if (live) this.#stopUpload = undefined; }, (e: Error) => { if (live) this.fail(e); });
+      return;
+    }
+    const onData = (c: Buffer) => { if (!socket.write(c)) body.pause(); };
+    const onDrain = () => body.resume();
+    const stop = () => {
+      body.off('data', onData);
+      socket.off('drain', onDrain);
+      cleanup();
+      this.#stopUpload = undefined;
+    };
+    this.#stopUpload = stop;
+    body.on('data', onData);
+    socket.on('drain', onDrain);
+    const cleanup = finished(body, { writable: false }, (err) => {
+      stop();
+      if (err) this.fail(err);
+    });
+  }
+
   timedOut(): void {
     this.fail(this.#body ? codeError('body idle timeout', 'UND_ERR_BODY_TIMEOUT') : codeError('headers timeout', 'UND_ERR_HEADERS_TIMEOUT'));
   }
@@ -130,7 +175,10 @@ export class Exchange {
     if (this.#ended) return;
     this.#ended = true;
     this.conn.exchange = undefined;
-    if (cleanEnd && this.#keepAlive) this.conn.pool.release(this.conn);
+    // Answered before the whole body went out: the connection is mid-request.
+    const uploading = this.#stopUpload !== undefined;
+    this.#stopUpload?.();
+    if (cleanEnd && this.#keepAlive && !uploading) this.conn.pool.release(this.conn);
     else this.conn.socket.destroy();
   }
 
@@ -139,6 +187,7 @@ export class Exchange {
     if (this.#ended) return;
     this.#ended = true;
     this.conn.exchange = undefined;
+    this.#stopUpload?.();
     this.conn.socket.destroy();
     if (this.#body) this.#body.upstreamFailed(e);
     else this.#reject(e);
@@ -252,6 +301,7 @@ export function createRelayPool(origin: string, options: RelayPoolOptions): Rela
         conn.exchange = ex;
         conn.socket.setTimeout(opts.headersTimeoutMs);
         conn.socket.write(head, 'latin1');
+        if (req.body) ex.upload(req.body);
         conn.socket.resume();
       });
     },

@@ -155,6 +155,12 @@ export function createS3Http(opts: S3EndpointOptions): S3Http {
     if (req.relay && req.method === 'GET' && req.body === undefined && base.protocol === 'http:') {
       return observeBackendCall(call, headers, () => relayPool(u.origin).request({ method: 'GET', path: u.pathname + u.search, headers, signal: req.signal }));
     }
+    // Uploads (PutObject, UploadPart) too: no undici request-body machinery, and a raw client body
+    // (s3/raw-body.ts) is written from its own buffer straight into the relay's socket.
+    if (req.method === 'PUT' && typeof req.body === 'object' && !Buffer.isBuffer(req.body) && base.protocol === 'http:') {
+      const body = req.body;
+      return observeBackendCall(call, headers, () => relayPool(u.origin).request({ method: 'PUT', path: u.pathname + u.search, headers, body, signal: req.signal }));
+    }
     return observeBackendCall(call, headers, () => pool(u.origin).request({
       // The pathname as built is already in canonical encoded form: send exactly what was signed.
       path: u.pathname + u.search,
