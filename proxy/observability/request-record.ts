@@ -26,6 +26,14 @@ export interface ObserveOptions {
   domains: readonly string[];
 }
 
+/** Body bytes read past node's parser and the request stream (s3/raw-body.ts), by request. */
+const rawBytes = new WeakMap<IncomingMessage, (n: number) => void>();
+
+/** Counts `n` body bytes of `req` that the request stream never emitted. */
+export function countRawBytes(req: IncomingMessage, n: number): void {
+  rawBytes.get(req)?.(n);
+}
+
 export const ERROR_CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
 
 export function observeRequest(req: IncomingMessage, res: ServerResponse, o: ObserveOptions): RequestRecord {
@@ -36,6 +44,7 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, o: Obs
   if (requestScopeWanted()) requestScope.enterWith({ requestId: o.requestId, traceId, span: rec.span });
   let bytesIn = 0;
   req.on('data', (c: Buffer) => { bytesIn += c.length; });
+  rawBytes.set(req, (n) => { bytesIn += n; });
   const sent = countBodyBytes(res, (chunk) => {
     if (rec.errorCode === undefined && res.statusCode >= 300) rec.errorCode = ERROR_CODE.exec(chunk)?.[1];
   });

@@ -4,7 +4,9 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import type { AuthResult } from '../auth/sigv4.ts';
 import { createChunkDecoder } from '../auth/chunked.ts';
-import { createBodyVerifier, parseIntegrityHeaders } from '../auth/verify-body.ts';
+import { BodyTally, createBodyVerifier, parseIntegrityHeaders, type BodyVerifierOptions } from '../auth/verify-body.ts';
+import { canTakeOver } from '../relay/takeover.ts';
+import { RAW_MIN, RawBody } from './raw-body.ts';
 import type { Checksums } from '../store/types.ts';
 import { S3Error } from './errors.ts';
 
@@ -43,14 +45,22 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
   const integrity = parseIntegrityHeaders(integrityHeaders);
   const checksums: Checksums = {};
   let trailers: Record<string, string> = {};
-  const verifier = createBodyVerifier({
+  const verify: BodyVerifierOptions = {
     expectedSize: size,
     contentMd5: integrity.contentMd5,
     sha256Hex: /^[0-9a-f]{64}$/i.test(mode) ? mode.toLowerCase() : undefined,
     checksums,
     expect: integrity.expect,
     trailerValue: () => (integrity.expect ? trailers[`x-amz-checksum-${integrity.expect.alg}`] : undefined),
-  });
+  };
+  // A large plain body on a plain-TCP connection: moved without per-chunk streams when its store can (raw-body.ts).
+  if (!streaming && size >= RAW_MIN) {
+    // The request record's byte counter set the body flowing: hold it until the store takes it.
+    req.pause();
+    if (canTakeOver(req)) return { body: new RawBody(req, new BodyTally(verify), size, idleTimeoutMs), size, checksums };
+    req.resume();
+  }
+  const verifier = createBodyVerifier(verify);
   const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [req];
   if (streaming) {
     stages.push(createChunkDecoder({

@@ -9,6 +9,7 @@ import { S3Error } from '../../s3/errors.ts';
 import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
 import { call, drain, text } from './call.ts';
 import { holdTail } from './hold-tail.ts';
+import { isRawBody } from '../../s3/raw-body.ts';
 import { TrailerEncoder, trailerBodyLength } from './trailer-body.ts';
 import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
 import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
@@ -46,7 +47,8 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
   async function putBody(bucket: string, key: string, query: [string, string][] | undefined, input: PutInput, extra: Record<string, string>): Promise<PutResult> {
     let bodyError: unknown;
     input.body.once('error', (e) => { bodyError = e; });
-    const body = holdTail(input.body);
+    // A raw body holds back its own last bytes and reads nothing before it is asked (s3/raw-body.ts).
+    const body = isRawBody(input.body) ? input.body : holdTail(input.body);
     // A checksum the client sends as a trailer goes upstream as a trailer too.
     const trailer = input.integrity?.checksum && !input.integrity.checksum.value ? input.integrity.checksum.alg : undefined;
     const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer ? {
