@@ -126,6 +126,7 @@ export const VirtualBucketStatus = z.object({
   bucketName: z.string().max(63).optional().describe('the bucket name clients use'),
   endpoint: z.string().max(512).optional().describe('in-cluster S3 endpoint URL'),
   accessSecret: z.string().max(253).optional().describe('Secret with accessKeyId, secretAccessKey and endpoint for applications'),
+  adminSecret: z.string().max(253).optional().describe('Secret whose key token is the bearer token of the gateways\' admin API (jobs, migrations, search)'),
   replicas: z.number().int().min(0).optional().describe('gateway pods wanted'),
   readyReplicas: z.number().int().min(0).optional().describe('gateway pods ready'),
   backendCount: z.number().int().min(0).optional().describe('backends selected'),

@@ -130,13 +130,19 @@ test('the rendered gateway: index claim, resources, fault token; not Ready until
   owned(secret);
   const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
   assert.ok(token.length >= 32);
-  assert.deepEqual(pod.containers[0].args.slice(-2), ['--fault-token-file', '/etc/floodgate/faults/token']);
-  assert.ok(!op!.logs.some((l) => l.includes(token)), 'the token is never logged');
+  assert.deepEqual(pod.containers[0].args.slice(-4), ['--fault-token-file', '/etc/floodgate/faults/token', '--admin-token-file', '/etc/floodgate/admin/token']);
+  // The admin API's token likewise, in its own Secret, named in the status.
+  const adminSecret = await getObject(cp, 'secret', NS, 'photos-gateway-admin');
+  owned(adminSecret);
+  const adminToken = Buffer.from(adminSecret.data.token, 'base64').toString('utf8');
+  assert.ok(adminToken.length >= 32 && adminToken !== token);
+  assert.ok(!op!.logs.some((l) => l.includes(token) || l.includes(adminToken)), 'the tokens are never logged');
 
   // No ready pod: not Ready, whatever a gateway reached another way says.
-  const { gateway, faultToken } = await runVirtualBucketGateway(cp, NS, 'photos', port, join(dir, 'photos'));
+  const { gateway, faultToken, adminToken: podAdminToken } = await runVirtualBucketGateway(cp, NS, 'photos', port, join(dir, 'photos'));
   cleanups.push(() => gateway.stop());
   assert.equal(faultToken, token);
+  assert.equal(podAdminToken, adminToken);
   let vb = await waitFor('photos NoReadyReplicas', async () => {
     const o = await getObject(cp, 'virtualbucket', NS, 'photos');
     return condition(o, 'Progressing')?.reason === 'NoReadyReplicas' && o;
@@ -148,6 +154,11 @@ test('the rendered gateway: index claim, resources, fault token; not Ready until
   const faultsUrl = `${gateway.url}/_floodgate/faults`;
   assert.equal((await fetch(faultsUrl, { headers: { authorization: `Bearer ${token}` } })).status, 200);
   assert.notEqual((await fetch(faultsUrl, { headers: { authorization: 'Bearer wrong-token-123' } })).status, 200);
+  // Its admin API answers the admin token, and not the fault token.
+  const findUrl = `${gateway.url}/_floodgate/admin/find?bucket=${vb.status.bucketName}`;
+  assert.equal((await fetch(findUrl, { headers: { authorization: `Bearer ${adminToken}` } })).status, 200);
+  assert.equal((await fetch(findUrl, { headers: { authorization: `Bearer ${token}` } })).status, 401);
+  assert.equal(vb.status.adminSecret, 'photos-gateway-admin');
 
   // A ready pod (the Deployment controller would write this): Ready.
   await setDeploymentReady(cp, NS, 'photos-gateway', 1);
@@ -171,6 +182,7 @@ test('the rendered gateway: index claim, resources, fault token; not Ready until
   assert.match(bad.stderr, /expected a quantity like 500m, 2, 256Mi or 1Gi/);
   // The token survives every reconcile.
   assert.equal((await getObject(cp, 'secret', NS, 'photos-gateway-faults')).data.token, secret.data.token);
+  assert.equal((await getObject(cp, 'secret', NS, 'photos-gateway-admin')).data.token, adminSecret.data.token);
 });
 
 test('floodgate operator cleanup with the operator running: everything released by it', async () => {

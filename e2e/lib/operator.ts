@@ -150,18 +150,21 @@ export async function runVirtualBucketGateway(cp: ControlPlane, ns: string, vbNa
   const vb = await getObject(cp, 'virtualbucket', ns, vbName);
   const access = await getObject(cp, 'secret', ns, vb.status.accessSecret);
   const creds = { accessKeyId: decode(access, 'accessKeyId'), secretAccessKey: decode(access, 'secretAccessKey') };
-  // The fault control token, as the pod gets it (the `faults` Secret volume, --fault-token-file).
+  // The fault control and admin tokens, as the pod gets them (the `faults` and `admin` Secret
+  // volumes, --fault-token-file and --admin-token-file).
   const deployment = await getObject(cp, 'deployment', ns, `${vbName}-gateway`);
-  const faultVolume = (deployment.spec.template.spec.volumes as any[]).find((v) => v.name === 'faults');
+  const volumes = deployment.spec.template.spec.volumes as any[];
   const extra: string[] = [];
-  let faultToken: string | undefined;
-  if (faultVolume) {
-    faultToken = decode(await getObject(cp, 'secret', ns, faultVolume.secret.secretName), 'token');
-    writeFileSync(join(dir, 'fault-token'), faultToken, { mode: 0o600 });
-    extra.push('--fault-token-file', join(dir, 'fault-token'));
+  const tokens: Record<string, string | undefined> = {};
+  for (const [volume, flag] of [['faults', '--fault-token-file'], ['admin', '--admin-token-file']] as const) {
+    const v = volumes.find((x) => x.name === volume);
+    if (!v) continue;
+    tokens[volume] = decode(await getObject(cp, 'secret', ns, v.secret.secretName), 'token');
+    writeFileSync(join(dir, `${volume}-token`), tokens[volume]!, { mode: 0o600 });
+    extra.push(flag, join(dir, `${volume}-token`));
   }
   const gateway = await spawnGateway(join(dir, 'data'), creds, ['--config', file, '--listen', `127.0.0.1:${port}`, ...extra]);
-  return { gateway, creds, file, faultToken };
+  return { gateway, creds, file, faultToken: tokens.faults, adminToken: tokens.admin };
 }
 
 /**

@@ -15,8 +15,8 @@ import { selectBackends } from '../selection.ts';
 import { ensureAccessSecret } from './access.ts';
 import { fetchGatewayStatus, statusUrl } from './gateway-status.ts';
 import type { OriginStatus, StatusSnapshot } from '../../proxy/health/status.ts';
-import { ensureFaultSecret } from './fault-token.ts';
-import { childName, faultSecretName, render } from './render.ts';
+import { ensureTokenSecret } from './gateway-tokens.ts';
+import { adminSecretName, childName, faultSecretName, render } from './render.ts';
 
 type BackendRow = NonNullable<VirtualBucketStatus['backends']>[number];
 
@@ -72,7 +72,7 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
   const accessSecret = spec.accessSecretName ?? `${vb.metadata.name}-access`;
   const service = childName(vb);
   const endpoint = `http://${service}.${ns}.svc:${spec.port}`;
-  const base: VirtualBucketStatus = { bucketName, endpoint, accessSecret, replicas: spec.replicas };
+  const base: VirtualBucketStatus = { bucketName, endpoint, accessSecret, adminSecret: adminSecretName(vb), replicas: spec.replicas };
 
   const { found, missing } = selectBackends(vb, ctx.backendBuckets.list(ns));
   const usable: { name: string; labels: Record<string, string>; spec: BackendBucketResourceSpec; raw: Record<string, unknown> }[] = [];
@@ -89,8 +89,9 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
   }
 
   await ensureAccessSecret(ctx.kube, vb, accessSecret, { endpoint, bucket: bucketName, region: usable[0]!.spec.region });
-  await ensureFaultSecret(ctx.kube, vb, faultSecretName(vb));
-  const out = render({ vb, spec, rawSpec: vb.spec as Record<string, unknown>, backends: usable, image: ctx.options.gatewayImage, accessSecretName: accessSecret, faultSecretName: faultSecretName(vb) });
+  await ensureTokenSecret(ctx.kube, vb, faultSecretName(vb));
+  await ensureTokenSecret(ctx.kube, vb, adminSecretName(vb));
+  const out = render({ vb, spec, rawSpec: vb.spec as Record<string, unknown>, backends: usable, image: ctx.options.gatewayImage, accessSecretName: accessSecret });
   try {
     if (out.claim) await apply(ctx.kube, TYPES.persistentVolumeClaim, out.claim);
     await apply(ctx.kube, TYPES.configMap, out.configMap);

@@ -17,7 +17,7 @@ const backends = [
 
 function renderFor(raw: Record<string, unknown>) {
   const v = vb(raw);
-  return render({ vb: v, spec: VirtualBucketResourceSpec.parse(raw), rawSpec: raw, backends, image: 'floodgate:test', accessSecretName: 'photos-access', faultSecretName: 'photos-gateway-faults' });
+  return render({ vb: v, spec: VirtualBucketResourceSpec.parse(raw), rawSpec: raw, backends, image: 'floodgate:test', accessSecretName: 'photos-access' });
 }
 
 test('the rendered ConfigMap is a balancing config the gateway accepts unchanged', () => {
@@ -52,9 +52,10 @@ test('the Deployment mounts each backend Secret where the config points and take
   const pod = (out.deployment.spec as any).template.spec;
   const c = pod.containers[0];
   assert.equal(c.image, 'floodgate:test');
-  assert.deepEqual(c.args, ['gateway', '--config', '/etc/floodgate/config/config.yaml', '--fault-token-file', '/etc/floodgate/faults/token']);
-  const faults = pod.volumes.find((v: any) => v.name === c.volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/faults').name);
-  assert.deepEqual(faults.secret, { secretName: 'photos-gateway-faults', items: [{ key: 'token', path: 'token' }] });
+  assert.deepEqual(c.args, ['gateway', '--config', '/etc/floodgate/config/config.yaml', '--fault-token-file', '/etc/floodgate/faults/token', '--admin-token-file', '/etc/floodgate/admin/token']);
+  const secretAt = (dir: string) => pod.volumes.find((v: any) => v.name === c.volumeMounts.find((m: any) => m.mountPath === dir).name).secret;
+  assert.deepEqual(secretAt('/etc/floodgate/faults'), { secretName: 'photos-gateway-faults', items: [{ key: 'token', path: 'token' }] });
+  assert.deepEqual(secretAt('/etc/floodgate/admin'), { secretName: 'photos-gateway-admin', items: [{ key: 'token', path: 'token' }] });
   const mount = c.volumeMounts.find((m: any) => m.mountPath === '/etc/floodgate/backends/minio.b');
   const vol = pod.volumes.find((v: any) => v.name === mount.name);
   assert.match(mount.name, /^[a-z0-9-]{1,63}$/, 'a DNS label even for a dotted backend name');

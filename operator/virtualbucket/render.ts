@@ -4,7 +4,8 @@
 // `credentials.secretDir` points, and the access keys come from the access Secret as env vars.
 // The sqlite index lives on a PersistentVolumeClaim (a restarted pod keeps its listing); a
 // postgres index is shared by every replica, its URL read from the user's Secret; and the
-// fault control API's token comes from the `<name>-gateway-faults` Secret (docs/operator.md).
+// fault control API's and the admin API's tokens come from the `<name>-gateway-faults` and
+// `<name>-gateway-admin` Secrets (gateway-tokens.ts, docs/operator.md).
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
@@ -19,6 +20,7 @@ const CONFIG_DIR = '/etc/floodgate/config';
 const SECRETS_DIR = '/etc/floodgate/backends';
 const DATA_DIR = '/var/lib/floodgate';
 const FAULTS_DIR = '/etc/floodgate/faults';
+const ADMIN_DIR = '/etc/floodgate/admin';
 const INDEX_URL_DIR = '/etc/floodgate/index';
 const ORIGIN_SECRET_DIR = '/etc/floodgate/origin';
 export const DEFAULT_INDEX_SIZE = '1Gi';
@@ -32,8 +34,6 @@ export interface RenderInput {
   backends: { name: string; labels: Record<string, string>; spec: BackendBucketResourceSpec; raw: Record<string, unknown> }[];
   image: string;
   accessSecretName: string;
-  /** Holds `token`, the bearer token of the gateway's fault control API. */
-  faultSecretName: string;
 }
 
 export interface Rendered {
@@ -52,7 +52,10 @@ const volumeOf = (backend: string) => `backend-${createHash('sha256').update(bac
 
 export const childName = (vb: KubeObject) => `${vb.metadata.name}-gateway`;
 export const indexClaimName = (vb: KubeObject) => `${vb.metadata.name}-gateway-index`;
+/** Holds `token`, the bearer token of the gateway's fault control API. */
 export const faultSecretName = (vb: KubeObject) => `${vb.metadata.name}-gateway-faults`;
+/** Holds `token`, the bearer token of the gateway's admin API. */
+export const adminSecretName = (vb: KubeObject) => `${vb.metadata.name}-gateway-admin`;
 
 /** The index volume's size as a Kubernetes quantity: the user's notation when it is one ("10Gi"), else bytes ("1.5TB"). */
 export function claimSize(raw: unknown, bytes: number | undefined): string {
@@ -181,7 +184,7 @@ export function render(i: RenderInput): Rendered {
           containers: [{
             name: 'gateway',
             image: i.spec.image ?? i.image,
-            args: ['gateway', '--config', `${CONFIG_DIR}/config.yaml`, '--fault-token-file', `${FAULTS_DIR}/token`],
+            args: ['gateway', '--config', `${CONFIG_DIR}/config.yaml`, '--fault-token-file', `${FAULTS_DIR}/token`, '--admin-token-file', `${ADMIN_DIR}/token`],
             ports: [{ name: 's3', containerPort: GATEWAY_PORT, protocol: 'TCP' }],
             env: [secretEnv('FLOODGATE_ACCESS_KEY', 'accessKeyId'), secretEnv('FLOODGATE_SECRET_KEY', 'secretAccessKey')],
             resources: gatewayResources(i.spec.resources),
@@ -193,6 +196,7 @@ export function render(i: RenderInput): Rendered {
               { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
               { name: 'data', mountPath: DATA_DIR },
               { name: 'faults', mountPath: FAULTS_DIR, readOnly: true },
+              { name: 'admin', mountPath: ADMIN_DIR, readOnly: true },
               ...(pg ? [{ name: 'index-url', mountPath: INDEX_URL_DIR, readOnly: true }] : []),
               ...(originSecret ? [{ name: 'origin-credentials', mountPath: ORIGIN_SECRET_DIR, readOnly: true }] : []),
               ...i.backends.map((b) => ({ name: volumeOf(b.name), mountPath: `${SECRETS_DIR}/${b.name}`, readOnly: true })),
@@ -202,7 +206,8 @@ export function render(i: RenderInput): Rendered {
             { name: 'config', configMap: { name } },
             pg ? { name: 'data', emptyDir: {} } : { name: 'data', persistentVolumeClaim: { claimName: indexClaimName(vb) } },
             ...(pg && urlSecret ? [{ name: 'index-url', secret: { secretName: urlSecret.name, items: [{ key: urlSecret.key, path: 'url' }] } }] : []),
-            { name: 'faults', secret: { secretName: i.faultSecretName, items: [{ key: 'token', path: 'token' }] } },
+            { name: 'faults', secret: { secretName: faultSecretName(vb), items: [{ key: 'token', path: 'token' }] } },
+            { name: 'admin', secret: { secretName: adminSecretName(vb), items: [{ key: 'token', path: 'token' }] } },
             ...(originSecret ? [{
               name: 'origin-credentials',
               secret: {
