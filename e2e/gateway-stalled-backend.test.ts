@@ -6,6 +6,7 @@
 // stalled backend.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -18,17 +19,23 @@ import { bytes } from './lib/s3.ts';
 
 /**
  * Forwards to `target`. Stalled, it records what arrives and forwards nothing; muted, it forwards
- * requests but drops the answers (the backend acts, the gateway hears nothing).
+ * requests but drops the answers (the backend acts, the gateway hears nothing). `methods`: the
+ * request lines seen (method and path), stalled or not.
  */
-function relay(target: number): Promise<{ port: number; stall(on: boolean): void; mute(on: boolean): void; seen: () => string; server: Server }> {
+function relay(target: number): Promise<{ port: number; stall(on: boolean): void; mute(on: boolean): void; seen: () => string; methods: () => string[]; server: Server }> {
   let stalled = false;
   let muted = false;
   let seen = '';
+  const methods: string[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
     const up = connect(target, '127.0.0.1');
-    client.on('data', (d: Buffer) => { if (stalled) seen += d.toString('latin1'); else up.write(d); });
+    client.on('data', (d: Buffer) => {
+      const line = /^(GET|HEAD|PUT|POST|DELETE) (\S+)/.exec(d.subarray(0, 2048).toString('latin1'));
+      if (line) methods.push(`${line[1]} ${line[2]}`);
+      if (stalled) seen += d.toString('latin1'); else up.write(d);
+    });
     up.on('data', (d: Buffer) => { if (!stalled && !muted) client.write(d); });
     const end = () => { client.destroy(); up.destroy(); sockets.delete(client); };
     client.on('error', end); up.on('error', end); client.on('close', end); up.on('close', () => { if (!stalled) end(); });
@@ -38,6 +45,7 @@ function relay(target: number): Promise<{ port: number; stall(on: boolean): void
     stall(on) { stalled = on; if (!on) for (const s of sockets) s.destroy(); },
     mute(on) { muted = on; if (!on) for (const s of sockets) s.destroy(); },
     seen: () => seen,
+    methods: () => [...methods],
     server,
   })));
 }
@@ -230,5 +238,44 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     await g.close();
     hop2.server.close();
     rmSync(dir3, { recursive: true, force: true });
+  }
+});
+
+test('copies 2, write quorum 2: a PUT streams the client\'s body to both backends at once, so the copy is never read back from the first; a bad body leaves no copy anywhere', { timeout: 120_000 }, async () => {
+  const dir4 = tempDir('floodgate-fan-');
+  const hops = [await relay(Number(new URL(minio.endpoint).port)), await relay(Number(new URL(minio.endpoint).port))];
+  for (const b of ['fan-a', 'fan-b']) await direct.createBucket(b);
+  const fs = await openVirtualStore(parseBalancingConfig({
+    backends: hops.map((h, i) => ({ name: `n${i}`, endpoint: `http://127.0.0.1:${h.port}`, bucket: `fan-${'ab'[i]}`, credentials: minio.credentials })),
+    virtualBuckets: [{ name: 'vbf', backends: ['n0', 'n1'], copies: 2 }],
+    index: { kind: 'sqlite', path: join(dir4, 'index.db') },
+    health: { interval: '1h', recoveryInterval: '1h', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '1s' },
+    jobs: { pollInterval: '100ms' },
+  }));
+  const gw4 = await startTestGateway({ store: fs });
+  try {
+    const c = gw4.client({ maxAttempts: 1 });
+    const body = Buffer.alloc(3 * 1024 * 1024 + 17, 'fan');
+    await c.send(new PutObjectCommand({ Bucket: 'vbf', Key: 'f', Body: body }));
+    const rec = (await fs.index.get('vbf', 'f'))!;
+    assert.equal(rec.copies?.length, 1);
+    assert.ok(!rec.copies![0]!.pending);
+    for (const [i, h] of hops.entries()) {
+      assert.deepEqual(h.methods().filter((m) => /^(GET|PUT) \/fan-/.test(m)).map((m) => m.split(' ')[0]), ['PUT'], `n${i}: one PUT, no GET`);
+    }
+    assert.equal((await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbf', Key: 'f' }))).Body)).length, body.length);
+    // A Content-MD5 that is not the body's: refused once, by the one pass of the front's checks.
+    const wrong = Buffer.from(createHash('md5').update('other').digest()).toString('base64');
+    await assert.rejects(c.send(new PutObjectCommand({ Bucket: 'vbf', Key: 'bad', Body: body, ContentMD5: wrong })), (e: { name?: string }) => e.name === 'BadDigest');
+    await fs.jobs.idle(30_000);
+    for (const b of ['fan-a', 'fan-b']) {
+      const names = (await direct.scan(b, { prefix: '', after: '', limit: 100 })).map((o) => o.key);
+      assert.ok(!names.some((n) => n.endsWith('/bad')), `${b}: ${names.join(', ')}`);
+    }
+    assert.equal(await fs.index.get('vbf', 'bad'), undefined);
+  } finally {
+    await gw4.close();
+    for (const h of hops) h.server.close();
+    rmSync(dir4, { recursive: true, force: true });
   }
 });

@@ -4,11 +4,14 @@
 // of the first copy. A write is acknowledged once W copies exist; the record lists all N, the
 // N - W not written yet as pending, each with a `copy` job in the queue (copy-jobs.ts).
 //
+//   fanOut (a PUT with W > 1: the client's body to W backends at once, tee.ts)
 //   writeCopies → copyTargets (balancer order) → writeCopy (GET first copy → PUT target; part by part for a multipart one)
 //   readOrder: the copies a read tries, fastest healthy backend first
 import type { Replica, PlacedObject } from '../placement/types.ts';
 import type { JobSpec } from '../placement/jobs.ts';
-import type { CompletePart, ObjectHeaders } from '../store/types.ts';
+import type { Readable } from 'node:stream';
+import type { CompletePart, ObjectHeaders, PutInput } from '../store/types.ts';
+import { tee } from './tee.ts';
 import type { BackendHandle } from './backends.ts';
 import { S3Error } from '../s3/errors.ts';
 import { candidatesOf, onBackend, type VirtualContext } from './context.ts';
@@ -119,6 +122,78 @@ async function copyParts(ctx: VirtualContext, src: BackendHandle, dst: BackendHa
   }
 }
 
+/** Copies written from the client's body alongside the first (fanOut). */
+export interface EarlyCopies {
+  written: { backend: string; location: string; etag: string }[];
+  /** The written copies' `remove` jobs, held: completed once the record names the copies. */
+  jobs: number[];
+  /** Every backend a copy was written to or failed on, and why those failed. */
+  tried: string[];
+  failed: string[];
+}
+
+export interface FanOut {
+  /** The first copy's body. */
+  body: Readable;
+  /** Whether bytes were taken from the client's body: then it cannot go to another backend. */
+  readonly started: boolean;
+  /** After the first copy is written: waits for the others; the jobs of those that failed remove what landed. */
+  settle(): Promise<EarlyCopies>;
+  /** The first copy failed: the others are stopped, and their jobs remove whatever landed. */
+  abort(): Promise<void>;
+}
+
+/**
+ * A PUT of a bucket writing W > 1 copies before it answers: the client's body streams to the
+ * first copy's backend and, at the same time, to W - 1 others (the strategy's next healthy picks,
+ * under names of their own), read once (tee.ts: at the pace of the slowest, never buffered whole;
+ * the front's digest checks run once, and a bad body fails every PUT). Each of the others gets a
+ * held `remove` job first: unless the committed record names its copy, the copy goes. Copies that
+ * fail here are made up from the first copy afterwards (writeCopies).
+ */
+export async function fanOut(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime, bucket: string, key: string, input: PutInput, firstBackend: string): Promise<FanOut | undefined> {
+  const w = vb.config.writeQuorum ?? vb.config.copies;
+  if (vb.config.copies <= 1 || w <= 1) return undefined;
+  const targets = copyTargets(ctx, gen, vb, key, input.size, new Set([firstBackend])).filter((b) => ctx.health.healthy(b) && gen.backends.has(b)).slice(0, w - 1)
+    .map((backend) => ({ backend, location: ownName(bucket, key) }));
+  if (!targets.length) return undefined;
+  const jobs = await ctx.index.jobs.enqueue(targets.map((c) => ({ kind: 'remove' as const, bucket, key, backend: c.backend, location: c.location })), { owner: ctx.jobs.owner, leaseMs: 3_600_000 });
+  const t = tee(input.body, 1 + targets.length);
+  const puts = targets.map((c, i) => {
+    const b = gen.backends.get(c.backend)!;
+    const body = t.branches[i + 1]!;
+    return onBackend(ctx, b, () => b.store.putObject(b.bucket, c.location, { body, size: input.size, headers: input.headers, checksums: {} })).finally(() => body.destroy());
+  });
+  // Settled from the start: a copy failing before the first copy is done is no unhandled rejection.
+  const settled = Promise.allSettled(puts);
+  const outcomes = () => settled;
+  return {
+    body: t.branches[0]!,
+    get started() { return t.started; },
+    async settle() {
+      const out: EarlyCopies = { written: [], jobs: [], tried: targets.map((c) => c.backend), failed: [] };
+      const drop: number[] = [];
+      (await outcomes()).forEach((r, i) => {
+        const c = targets[i]!;
+        if (r.status === 'fulfilled') {
+          out.written.push({ ...c, etag: r.value.etag });
+          out.jobs.push(jobs[i]!);
+        } else {
+          out.failed.push(`${c.backend}: ${(r.reason as Error).message}`);
+          drop.push(jobs[i]!);
+        }
+      });
+      await releaseJobs(ctx, drop);
+      return out;
+    },
+    async abort() {
+      for (const b of t.branches) b.destroy();
+      await outcomes();
+      await releaseJobs(ctx, jobs);
+    },
+  };
+}
+
 export interface PlannedCopies {
   copies: Replica[];
   /** Jobs of the copies written now: completed once the record is committed. */
@@ -134,19 +209,22 @@ export interface PlannedCopies {
  * copy nobody knows of (copy-jobs.ts removes what the record does not name). Throws 503 when
  * fewer than W copies could be written.
  */
-export async function writeCopies(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime, rec: PlacedObject): Promise<PlannedCopies> {
+export async function writeCopies(ctx: VirtualContext, gen: Generation, vb: VirtualBucketRuntime, rec: PlacedObject, early?: EarlyCopies): Promise<PlannedCopies> {
   const n = vb.config.copies;
   const w = vb.config.writeQuorum ?? n;
   if (n <= 1) return { copies: [], written: [], pending: [] };
   const order = copyTargets(ctx, gen, vb, rec.key, rec.size, new Set([rec.backend]));
   const first: CopyAt = { backend: rec.backend, location: rec.location, etag: rec.etag, first: true, pending: false };
-  const written: Replica[] = [];
-  const jobs: number[] = [];
-  const failed: string[] = [];
+  // Those written with the first (fanOut) count; the backends they failed on are not tried again.
+  const written: Replica[] = early?.written.map((c) => ({ backend: c.backend, location: c.location, ...(c.etag !== rec.etag ? { etag: c.etag } : {}) })) ?? [];
+  const jobs: number[] = [...(early?.jobs ?? [])];
+  const failed: string[] = [...(early?.failed ?? [])];
+  const tried = new Set(early?.tried ?? []);
   const spec = (backend: string, location: string): JobSpec => ({ kind: 'copy', bucket: rec.bucket, key: rec.key, backend, location, etag: rec.etag });
   let next = 0;
   while (written.length < w - 1 && next < order.length) {
     const backend = order[next++]!;
+    if (tried.has(backend)) continue;
     if (!ctx.health.healthy(backend)) { failed.push(`${backend}: down`); continue; }
     const location = ownName(rec.bucket, rec.key);
     const [id] = await ctx.index.jobs.enqueue([spec(backend, location)], { owner: ctx.jobs.owner, leaseMs: 3_600_000 });

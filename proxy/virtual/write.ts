@@ -14,7 +14,7 @@ import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
 import { holdForRemoval, queueRemoval, queueRemovalJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
-import { dropCopyJobs, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
+import { dropCopyJobs, fanOut, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
 
 /** Picks a backend for `size` bytes, excluding `tried`; throws 503 naming why none qualifies. */
@@ -110,10 +110,17 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
     intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: name, op: 'put', location: claim.location });
     ctx.running.add(intent);
     const target = { bucket, key, backend: name, location: claim.location };
+    const vb = vbucketOf(gen, bucket);
+    const fan = await fanOut(ctx, gen, vb, bucket, key, input, name);
     let result: PutResult;
     try {
-      result = await onBackend(ctx, b, () => b.store.putObject(b.bucket, nameOf(target), { ...input, conditions: undefined }));
+      result = await onBackend(ctx, b, () => b.store.putObject(b.bucket, nameOf(target), { ...input, body: fan?.body ?? input.body, conditions: undefined }));
     } catch (e) {
+      if (fan) {
+        await fan.abort();
+        // Bytes went to the other copies: the body cannot go to another backend.
+        if (fan.started && e instanceof Error) Object.assign(e, { bodyUnread: false });
+      }
       // A definite refusal (bad body, 4xx) changed nothing; an unknown outcome is settled now if possible.
       if (!isBackendFault(e) || bodyUnread(e)) await ctx.index.endIntent(intent);
       else {
@@ -129,11 +136,10 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
     };
     const rec: PlacedObject = { ...meta, bucket, backend: name, ...(claim.location ? { location: claim.location } : {}) };
     const id = intent;
-    const vb = vbucketOf(gen, bucket);
     let planned: PlannedCopies | undefined;
     if (vb.config.copies > 1) {
       try {
-        planned = await writeCopies(ctx, gen, vb, rec);
+        planned = await writeCopies(ctx, gen, vb, rec, await fan?.settle());
       } catch (e) {
         // Fewer copies than the bucket's write quorum: the client is told the write failed, so
         // its first copy goes (the jobs of the others remove them).
