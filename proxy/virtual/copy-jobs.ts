@@ -14,7 +14,8 @@ import { S3Error } from '../s3/errors.ts';
 import type { JobHandler, JobResult } from '../jobs/runner.ts';
 import { lockKey, onBackend, type VirtualContext } from './context.ts';
 import { copiesOf, copyTargets, readOrder, recordHolds, writeCopy, type CopyAt } from './copies.ts';
-import { nameOf, ownName, usualNameBusy } from './location.ts';
+import { holdUsualName, nameOf, ownName, usualNameBusy } from './location.ts';
+import { deleteRemoved } from './removals.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { moveJobHandlers } from './moves.ts';
 
@@ -66,12 +67,26 @@ async function copyJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
 async function removeJob(ctx: VirtualContext, job: Job): Promise<JobResult> {
   return withGen(ctx, async (gen) => {
     const name = nameOf({ bucket: job.bucket, key: job.key, location: job.location });
-    return ctx.locks.run(lockKey(job.bucket, job.key), async () => {
+    const ref = { bucket: job.bucket, key: job.key, backend: job.backend, location: job.location };
+    let unhold: (() => void) | undefined;
+    const go = await ctx.locks.run(lockKey(job.bucket, job.key), async (): Promise<JobResult | undefined> => {
       if (recordHolds(await ctx.index.get(job.bucket, job.key), job.backend, name)) return done;
+      if (!gen.backends.has(job.backend)) return done;
+      if (!ctx.health.healthy(job.backend)) return { outcome: 'later', error: `backend ${job.backend} is down` };
       // A first copy's usual name that a new write of this process streams to is not the old copy's any more.
       if (!job.location && usualNameBusy(ctx, job.bucket, job.key, job.backend, 'write')) return { outcome: 'later', error: 'a write streams to that name' };
-      return deleteAt(ctx, gen, job.backend, name);
+      // New writes keep off the usual name until it is deleted.
+      if (!job.location) unhold = holdUsualName(ctx, job.bucket, job.key, job.backend, 'remove');
+      return undefined;
     });
+    if (go) return go;
+    // Deleted after the key's lock is released, as removals.ts does: a backend that stalls
+    // before it is marked down holds up no write of the key.
+    try {
+      return (await deleteRemoved(ctx, gen, ref)) === 'done' ? done : { outcome: 'later', error: `copy on ${job.backend} not removed yet` };
+    } finally {
+      unhold?.();
+    }
   });
 }
 

@@ -85,7 +85,7 @@ async function checkRemoval(ctx: VirtualContext, gen: Generation, r: CopyRef): P
  * Deletes the copy checkRemoval allowed. Needs no lock: while its removal is held, no write
  * streams to the name, read repair and reindex leave it, and a Complete onto it waits for this.
  */
-async function deleteRemoved(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
+export async function deleteRemoved(ctx: VirtualContext, gen: Generation, r: CopyRef & { refusedAt?: Date }): Promise<'done' | 'postponed'> {
   const b = gen.backends.get(r.backend)!;
   const del = onBackend(ctx, b, () => b.store.deleteObject(b.bucket, nameOf(r)));
   let m = deleting.get(ctx);
