@@ -32,6 +32,8 @@ export interface DrainBook {
 
 const metaName = (bucket: string) => `drain/${bucket}`;
 const REFRESH_MS = 2_000;
+/** How long after a drain began every replica sharing the index has seen it (two refreshes and some). */
+export const DRAIN_SEEN_MS = 2 * REFRESH_MS + 1_000;
 
 export function createDrainBook(ctx: Pick<VirtualContext, 'index' | 'rt' | 'log'>): DrainBook {
   let marks = new Map<string, Record<string, DrainMark>>();

@@ -22,6 +22,7 @@ import { copiesOf, copyTargets, readOrder, writeCopy, type CopyAt } from './copi
 import { ownName } from './location.ts';
 import { queueRemoval, queueRemovalJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
+import { DRAIN_SEEN_MS } from './drains.ts';
 
 export interface MoveProgress {
   /** The last key settled in this pass. */
@@ -237,6 +238,9 @@ async function endOfPass(ctx: VirtualContext, job: Job, p: MoveProgress): Promis
     return { outcome: 'done' };
   }
   if (p.passMoved) return { outcome: 'more', progress: JSON.stringify(again) };
+  // Another replica may have chosen the backend until it read the drain's mark: walk once more after that.
+  const since = Date.parse(ctx.drains.marks(job.bucket)[job.backend]?.since ?? '') || 0;
+  if (Date.now() - since < DRAIN_SEEN_MS) return { outcome: 'more', ms: DRAIN_SEEN_MS - (Date.now() - since), progress: JSON.stringify(again) };
   const writing = await writesInFlight(ctx, job.bucket, job.backend);
   // Walked again once they are done (an abandoned upload is aborted after uploads.maxAge).
   if (writing.puts) return { outcome: 'more', ms: 500, progress: JSON.stringify(again) };
