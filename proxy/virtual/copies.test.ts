@@ -82,6 +82,17 @@ async function put(s: Setup, key: string, body: Buffer): Promise<void> {
   await s.s3.send(new PutObjectCommand({ Bucket: 'rep', Key: key, Body: body, ContentType: 'application/x-test', Metadata: { k: key.slice(0, 20) } }));
 }
 
+/** PUTs `n` random objects `<prefix><i>` of `size(i)` bytes through `s` (or `via(i)`); what each key should hold. */
+async function seed(s: Setup, prefix: string, n: number, size: (i: number) => number, via: (i: number) => Setup = () => s): Promise<Map<string, Buffer>> {
+  const want = new Map<string, Buffer>();
+  for (let i = 0; i < n; i++) {
+    const body = randomBytes(size(i));
+    await put(via(i), `${prefix}${i}`, body);
+    want.set(`${prefix}${i}`, body);
+  }
+  return want;
+}
+
 async function get(s: Setup, key: string): Promise<Buffer> {
   const r = await s.s3.send(new GetObjectCommand({ Bucket: 'rep', Key: key }));
   return Buffer.from(await r.Body!.transformToByteArray());
@@ -183,12 +194,7 @@ test('copies 3, write quorum 1: acknowledged after one copy; the queue writes th
   try {
     await minios.c!.stop();
     await markedDown(s.store, 'c');
-    const want = new Map<string, Buffer>();
-    for (let i = 0; i < 6; i++) {
-      const body = randomBytes(500 + i);
-      await put(s, `w/${i}`, body);
-      want.set(`w/${i}`, body);
-    }
+    const want = await seed(s, 'w/', 6, (i) => 500 + i);
     for (const [key, body] of want) assert.equal(md5(await get(s, key)), md5(body));
     // Every record names three copies on distinct backends; those for c wait for it.
     const deadline = Date.now() + 10_000;
@@ -296,12 +302,7 @@ test('copies 2 under a mixed load: one backend killed — every GET succeeds, no
 test('copies 2, a backend replaced by an empty one: the repair writes every copy it held again, first copies included', async () => {
   const s = await setup({ copies: 2 });
   try {
-    const want = new Map<string, Buffer>();
-    for (let i = 0; i < 15; i++) {
-      const body = randomBytes(300 + i);
-      await put(s, `r/${i}`, body);
-      want.set(`r/${i}`, body);
-    }
+    const want = await seed(s, 'r/', 15, (i) => 300 + i);
     const onC = (await records(s.store)).filter((r) => copiesOf(r).some((c) => c.backend === 'c'));
     assert.ok(onC.some((r) => r.backend === 'c') && onC.some((r) => r.backend !== 'c'), 'c holds first copies and other copies');
     await minios.c!.stop();
@@ -398,12 +399,7 @@ test('copies lowered by a reload: the repair trims every record to the new count
   const s = await setup({ copies: 3 });
   const lower = (copies: number) => s.store.reload(parseBalancingConfig(rawConfig(s.bucket, { copies })));
   try {
-    const want = new Map<string, Buffer>();
-    for (let i = 0; i < 8; i++) {
-      const body = randomBytes(400 + i);
-      await put(s, `t/${i}`, body);
-      want.set(`t/${i}`, body);
-    }
+    const want = await seed(s, 't/', 8, (i) => 400 + i);
     await s.store.jobs.idle(20_000);
     await assertSettled(s, 3, want);
     const firsts = new Map((await records(s.store)).map((r) => [r.key, r.backend]));
@@ -445,12 +441,7 @@ test('postgres index shared by two gateway replicas: copies written by either re
   try {
     await minios.c!.stop();
     for (const s of [a, b]) await markedDown(s.store, 'c');
-    const want = new Map<string, Buffer>();
-    for (let i = 0; i < 8; i++) {
-      const body = randomBytes(700 + i);
-      await put(i % 2 ? a : b, `p/${i}`, body);
-      want.set(`p/${i}`, body);
-    }
+    const want = await seed(a, 'p/', 8, (i) => 700 + i, (i) => i % 2 ? a : b);
     for (const [key, body] of want) assert.equal(md5(await get(i2(key) ? a : b, key)), md5(body));
     await minios.c!.start();
     await Promise.all([a.store.jobs.idle(30_000), b.store.jobs.idle(30_000)]);
