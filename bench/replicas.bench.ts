@@ -9,7 +9,7 @@
 //   3. Migration (read-through origin, the `migrate` job through the admin API): MiB/s alone and
 //      while a bounded foreground GET+PUT load runs on the same bucket, and that load's p99 against
 //      the same load without a migration (before and after).
-//   4. Drain: the same cell for the drain job, once it exists.
+//   4. Drain (the drain job through the admin API): the same two cells for draining one backend.
 // Every load is bounded in operations and seconds; every process started here is stopped by its pid.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -232,11 +232,13 @@ async function readFailover(lg: string, dir: string, minios: Minio[]): Promise<v
     + `(health every 1 s, down after 3 failures, first-byte timeout 2 s); "until down": from the stop to /status showing it down, after which reads skip its copies`, rows);
 }
 
-// ---- 3. Migration (and 4. drain) under a foreground load ----
+// ---- 3. Migration and 4. drain, each alone and under a foreground load ----
 
 const FG_SIZE = 256 * KiB;
-const ORIGIN_OBJECTS = 512;
-const ORIGIN_SIZE = MiB;
+const FG_SECONDS = 8;
+/** Objects of 1 MiB: in the origin (migrate), or written through the gateway (drain: about a third end up on the drained backend). */
+const JOB_OBJECTS = 512;
+const JOB_SIZE = MiB;
 
 interface Fg { get: LoadResult; put: LoadResult }
 
@@ -249,58 +251,87 @@ async function foreground(lg: string, t: Target, seconds: number): Promise<Fg> {
   return { get, put };
 }
 
-async function migrate(gw: Gw, vb: string): Promise<{ mib: number; objects: number; seconds: number; finished: number }> {
+interface JobRun { objects: number; bytes: number; seconds: number; finished: number }
+
+const adminHeaders = { authorization: `Bearer ${ADMIN}` };
+async function adminPost(url: string): Promise<void> {
+  const r = await fetch(url, { method: 'POST', headers: adminHeaders });
+  if (!r.ok) throw new Error(`POST ${new URL(url).pathname}: ${r.status} ${await r.text()}`);
+}
+
+/** A migration run through the admin API, until done; its own times (the counting pass included). */
+async function migrate(gw: Gw, vb: string): Promise<JobRun> {
   const api = `${gw.url}/_floodgate/admin/migrations?bucket=${vb}`;
-  const headers = { authorization: `Bearer ${ADMIN}` };
-  const r = await fetch(api, { method: 'POST', headers });
-  if (!r.ok) throw new Error(`POST migrations: ${r.status} ${await r.text()}`);
+  await adminPost(api);
   type M = NonNullable<NonNullable<StatusSnapshot['virtualBuckets'][number]['origin']>['migration']>;
   let m: M | undefined;
   await until(`the migration of ${vb}`, async () => {
-    m = (await (await fetch(api, { headers })).json()) as M;
+    m = (await (await fetch(api, { headers: adminHeaders })).json()) as M;
     if (m.state === 'failed' || m.state === 'cancelled') throw new Error(`migration ${m.state}: ${m.lastError}`);
     return m.state === 'done';
   }, 600_000, 200);
   const finished = performance.now();
-  const seconds = (Date.parse(m!.finishedAt!) - Date.parse(m!.startedAt)) / 1000;
-  if (m!.copied !== ORIGIN_OBJECTS || m!.failed) throw new Error(`migration of ${vb}: ${m!.copied} copied, ${m!.failed} failed, expected ${ORIGIN_OBJECTS}`);
-  return { mib: m!.copiedBytes / MiB / seconds, objects: m!.copied, seconds, finished };
+  if (m!.copied !== JOB_OBJECTS || m!.failed) throw new Error(`migration of ${vb}: ${m!.copied} copied, ${m!.failed} failed, expected ${JOB_OBJECTS}`);
+  return { objects: m!.copied, bytes: m!.copiedBytes, seconds: (Date.parse(m!.finishedAt!) - Date.parse(m!.startedAt)) / 1000, finished };
+}
+
+/** A drain of `backend` through the admin API, from the request until /status shows it drained. */
+async function drain(gw: Gw, vb: string, backend: string): Promise<JobRun> {
+  const t0 = performance.now();
+  await adminPost(`${gw.url}/_floodgate/admin/jobs?kind=drain&bucket=${vb}&backend=${backend}`);
+  const of = async () => (await status(gw)).virtualBuckets.find((v) => v.name === vb)?.drains.find((d) => d.backend === backend);
+  await until(`the drain of ${backend} in ${vb}`, async () => (await of())?.state === 'drained', 600_000, 200);
+  const finished = performance.now();
+  const d = (await of())!;
+  if (!d.moved) throw new Error(`drain of ${backend} in ${vb} moved nothing`);
+  return { objects: d.moved, bytes: d.movedBytes ?? 0, seconds: (finished - t0) / 1000, finished };
+}
+
+/**
+ * One job alone (on its own bucket), then the same job on another bucket while the foreground
+ * load runs there; that load also runs before and after ("without": their mean).
+ */
+async function jobRows(lg: string, job: string, t: Target, alone: () => Promise<JobRun>, loaded: () => Promise<JobRun>): Promise<Record<string, Cell>[]> {
+  await load(lg, t, { method: 'PUT', size: FG_SIZE, prefix: 'fg/get/', keys: 32, conc: 4, maxOps: 32, maxSeconds: 60 });
+  await foreground(lg, t, 2); // warm-up
+  const before = await foreground(lg, t, FG_SECONDS);
+  const idle = await alone();
+  const started = performance.now();
+  const [busy, during] = await Promise.all([loaded(), foreground(lg, t, FG_SECONDS)]);
+  const overlap = Math.min(1, (busy.finished - started) / 1000 / during.get.seconds);
+  const after = await foreground(lg, t, FG_SECONDS);
+  const base = (k: keyof Fg) => (before[k].p99Ms + after[k].p99Ms) / 2;
+  const opsPerS = (r: LoadResult) => r.ops / r.seconds;
+  const cells = (r: JobRun) => ({ 'MiB/s': r.bytes / MiB / r.seconds, 'objects/s': r.objects / r.seconds, objects: r.objects, MiB: r.bytes / MiB, s: r.seconds });
+  return [
+    { job: `${job}, no foreground`, ...cells(idle) },
+    {
+      job: `${job} + foreground`, ...cells(busy), 'fg overlap': overlap,
+      'fg GET p99 ms': during.get.p99Ms, 'GET p99 without ms': base('get'), 'GET p99 ratio': during.get.p99Ms / base('get'),
+      'fg PUT p99 ms': during.put.p99Ms, 'PUT p99 without ms': base('put'), 'PUT p99 ratio': during.put.p99Ms / base('put'),
+      'fg GET ops/s ratio': opsPerS(during.get) / ((opsPerS(before.get) + opsPerS(after.get)) / 2),
+    },
+  ];
 }
 
 async function backgroundJobs(lg: string, dir: string, minios: Minio[]): Promise<void> {
   const origin = { endpoint: minios[2]!.endpoint, bucket: 'origin', credentials: minios[2]!.credentials, migrate: { concurrency: 4 } };
+  const vb = (name: string, extra = {}) => ({ name, backends: BACKENDS, strategy: 'rendezvous', ...extra });
   const gw = await startGateway(dir, 'jobs', minios, {
-    virtualBuckets: ['mig-idle', 'mig-load'].map((name) => ({ name, backends: BACKENDS, strategy: 'rendezvous', origin })),
+    virtualBuckets: [vb('mig-idle', { origin }), vb('mig-load', { origin }), vb('drain-idle'), vb('drain-load')],
   });
   try {
-    await load(lg, { url: minios[2]!.endpoint, bucket: 'origin', creds: minios[2]!.credentials },
-      { method: 'PUT', size: ORIGIN_SIZE, prefix: 'm/', keys: ORIGIN_OBJECTS, conc: 4, maxOps: ORIGIN_OBJECTS, maxSeconds: 300 });
-    const t = gw.target('mig-load');
-    await load(lg, t, { method: 'PUT', size: FG_SIZE, prefix: 'fg/get/', keys: 32, conc: 4, maxOps: 32, maxSeconds: 60 });
-    await foreground(lg, t, 2); // warm-up
-    const FG_S = 8;
-    const before = await foreground(lg, t, FG_S);
-    const alone = await migrate(gw, 'mig-idle');
-    // The foreground starts with the run and lasts FG_S; the run should outlast it.
-    const started = performance.now();
-    const [underLoad, during] = await Promise.all([migrate(gw, 'mig-load'), foreground(lg, t, FG_S)]);
-    const overlap = Math.min(1, (underLoad.finished - started) / 1000 / during.get.seconds);
-    const after = await foreground(lg, t, FG_S);
-    const base = (k: keyof Fg) => (before[k].p99Ms + after[k].p99Ms) / 2;
-    const rows: Record<string, Cell>[] = [
-      { job: 'migrate, no foreground', 'MiB/s': alone.mib, 'objects/s': alone.objects / alone.seconds, objects: alone.objects, 's': alone.seconds },
-      {
-        job: 'migrate + foreground', 'MiB/s': underLoad.mib, 'objects/s': underLoad.objects / underLoad.seconds, objects: underLoad.objects, 's': underLoad.seconds,
-        'fg overlap': overlap,
-        'fg GET p99 ms': during.get.p99Ms, 'fg GET p99 without ms': base('get'), 'GET p99 ratio': during.get.p99Ms / base('get'),
-        'fg PUT p99 ms': during.put.p99Ms, 'fg PUT p99 without ms': base('put'), 'PUT p99 ratio': during.put.p99Ms / base('put'),
-        'fg GET ops/s': during.get.ops / during.get.seconds, 'fg GET ops/s without': (before.get.ops / before.get.seconds + after.get.ops / after.get.seconds) / 2,
-      },
-      { job: 'drain: not built yet' },
+    const objects: Load = { method: 'PUT', size: JOB_SIZE, prefix: 'm/', keys: JOB_OBJECTS, conc: 4, maxOps: JOB_OBJECTS, maxSeconds: 300 };
+    await load(lg, { url: minios[2]!.endpoint, bucket: 'origin', creds: minios[2]!.credentials }, objects);
+    for (const b of ['drain-idle', 'drain-load']) await load(lg, gw.target(b), objects);
+    const rows = [
+      ...await jobRows(lg, 'migrate', gw.target('mig-load'), () => migrate(gw, 'mig-idle'), () => migrate(gw, 'mig-load')),
+      ...await jobRows(lg, 'drain c', gw.target('drain-load'), () => drain(gw, 'drain-idle', 'c'), () => drain(gw, 'drain-load', 'c')),
     ];
-    printTable(`replicas: background jobs over three backends — migrate: ${ORIGIN_OBJECTS} origin objects of ${ORIGIN_SIZE / MiB} MiB (migrate.concurrency 4, no rate limit), `
-      + `run through the admin API; foreground: GET ${FG_SIZE / KiB} KiB c=2 + PUT ${FG_SIZE / KiB} KiB c=1 on the migrating bucket for ${FG_S} s, `
-      + '"without": the mean of the same load before and after; "fg overlap": share of the foreground window the run was still going', rows);
+    printTable(`replicas: background jobs over three backends, through the admin API, no rate limits — migrate: ${JOB_OBJECTS} origin objects of ${JOB_SIZE / MiB} MiB `
+      + `(migrate.concurrency 4); drain: backend c of a bucket of ${JOB_OBJECTS} such objects (rendezvous, copies 1); foreground: GET ${FG_SIZE / KiB} KiB c=2 + `
+      + `PUT ${FG_SIZE / KiB} KiB c=1 on the bucket under the job for ${FG_SECONDS} s, "without": the mean of the same load on it before and after; `
+      + '"fg overlap": share of the foreground window the job was still going', rows);
   } finally {
     await gw.stop();
   }
