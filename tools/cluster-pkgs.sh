@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test cluster needs (tools/cluster-bins.sh builds the rest):
 # containerd + runc (the container runtime), the CNI plugins (bridge, host-local, portmap,
-# loopback), iptables + conntrack (kube-proxy), socat (the `kubernetes` Service relay), nfacct
+# loopback), iptables + nftables + conntrack (kube-proxy; nft lists and removes the tables
+# iptables-nft leaves at teardown), socat (the `kubernetes` Service relay), nfacct
 # (to remove kube-proxy's accounting objects at teardown), busybox-static (test pods' image) and
 # gcc + libc6-dev (the static pause binary of the sandbox image), and skopeo (the image tests
 # read the archives `make image` writes with it, as users do).
@@ -10,7 +11,7 @@
 # where the cluster test will skip.
 set -euo pipefail
 
-pkgs=(containerd runc containernetworking-plugins iptables conntrack socat nfacct busybox-static gcc libc6-dev skopeo)
+pkgs=(containerd runc containernetworking-plugins iptables nftables conntrack socat nfacct busybox-static gcc libc6-dev skopeo)
 missing=()
 for p in "${pkgs[@]}"; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")

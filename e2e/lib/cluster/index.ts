@@ -52,13 +52,18 @@ export interface Cluster {
   stop(): Promise<{ teardownMs: number; hostAfter?: HostSnapshot }>;
 }
 
-/** Why this machine cannot run the cluster, or undefined when it can (tests skip with this message). */
+/**
+ * Why this machine cannot run the cluster, or undefined when it can (tests skip with this
+ * message). Only a non-root run skips: as root `make testdeps` installs every tool
+ * (tools/cluster-pkgs.sh), so one missing is a broken setup, and it fails instead of skipping
+ * the cluster tests unnoticed.
+ */
 export function clusterUnsupported(): string | undefined {
   if (process.getuid?.() !== 0) return 'the test cluster needs root (containerd, bridges, iptables)';
   const missing = ['containerd', 'ctr', 'runc', 'socat', 'iptables', 'ip6tables', 'nft', 'conntrack', 'nfacct']
     .filter((c) => !has(c));
   if (!existsSync('/usr/lib/cni/bridge')) missing.push('/usr/lib/cni (containernetworking-plugins)');
-  if (missing.length) return `missing ${missing.join(', ')}: run tools/cluster-pkgs.sh`;
+  if (missing.length) throw new Error(`the test cluster needs ${missing.join(', ')}: tools/cluster-pkgs.sh installs them`);
   return undefined;
 }
 
