@@ -5,7 +5,8 @@
 //      time until the background copies are written (the bucket's underReplicated back to 0).
 //   2. Read failover: copies=2, the backend the health monitor ranks fastest is SIGSTOPped (then,
 //      in a second run, SIGKILLed); GET p50/p99 before, while it is not yet marked down, and after;
-//      the time until reads stop touching it (marked down: reads skip its copies from then on).
+//      the time until reads stop touching it (marked down: reads skip its copies from then on;
+//      before that a GET stuck on it is hedged to the other copy after its hedge delay).
 //   3. Migration (read-through origin, the `migrate` job through the admin API): MiB/s alone and
 //      while a bounded foreground GET+PUT load runs on the same bucket, and that load's p99 against
 //      the same load without a migration (before and after).
@@ -229,7 +230,7 @@ async function readFailover(lg: string, dir: string, minios: Minio[]): Promise<v
     await gw.stop();
   }
   printTable(`replicas: read failover, copies=2 over three backends, GET ${size / KiB} KiB c=4; the backend the health monitor ranked fastest stopped `
-    + `(health every 1 s, down after 3 failures, first-byte timeout 2 s); "until down": from the stop to /status showing it down, after which reads skip its copies`, rows);
+    + `(health every 1 s, down after 3 failures, first-byte timeout 2 s, hedge delay the default 4× the backend's latency within 50 ms–1 s); "until down": from the stop to /status showing it down, after which reads skip its copies`, rows);
 }
 
 // ---- 3. Migration and 4. drain, each alone and under a foreground load ----
