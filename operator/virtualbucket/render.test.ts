@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
-import { VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
+import { VirtualBucketResourceSpec, VirtualBucketSpec } from '../../crds/virtualbucket.ts';
 import { parseBalancingConfig } from '../../proxy/virtual/index.ts';
 import { selectBackends } from '../../proxy/virtual/config.ts';
 import type { KubeObject } from '../kube/types.ts';
@@ -38,6 +38,18 @@ test('the rendered ConfigMap is a balancing config the gateway accepts unchanged
   assert.equal(v.mode, 'redirect');
   assert.equal(v.redirectExpiry, 120_000);
   assert.deepEqual(selectBackends(config.backends, v).map((x) => x.name), ['minio-a', 'minio.b']);
+});
+
+test('every field of the shared VirtualBucketSpec reaches the gateway config (copies and writeQuorum were dropped once)', () => {
+  const raw = { backends: ['minio-a', 'minio.b'], strategy: 'rendezvous', mode: 'redirect', redirectExpiry: '90s', copies: 2, writeQuorum: 1, drain: ['minio.b'] };
+  // A field added to the schema fails here until it is rendered (or listed as the resource's own).
+  assert.deepEqual(Object.keys(VirtualBucketSpec.shape).filter((k) => !(k in raw) && k !== 'backendSelector'), []);
+  const v = parseBalancingConfig(parse(renderFor(raw).configMap.data!['config.yaml']!), 'rendered').virtualBuckets[0]!;
+  assert.deepEqual({ backends: v.backends, strategy: v.strategy, mode: v.mode, redirectExpiry: v.redirectExpiry, copies: v.copies, writeQuorum: v.writeQuorum, drain: v.drain },
+    { backends: ['minio-a', 'minio.b'], strategy: 'rendezvous', mode: 'redirect', redirectExpiry: 90_000, copies: 2, writeQuorum: 1, drain: ['minio.b'] });
+  const dflt = parseBalancingConfig(parse(renderFor({ backends: ['minio-a'] }).configMap.data!['config.yaml']!), 'rendered').virtualBuckets[0]!;
+  assert.equal(dflt.copies, 1);
+  assert.equal(dflt.writeQuorum, undefined);
 });
 
 test('bucketName overrides the resource name; no secret material enters the ConfigMap', () => {

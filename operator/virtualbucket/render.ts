@@ -129,6 +129,8 @@ export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'b
       strategy: i.spec.strategy,
       mode: i.spec.mode,
       redirectExpiry: raw.redirectExpiry ?? i.spec.redirectExpiry,
+      copies: i.spec.copies,
+      ...(i.spec.writeQuorum !== undefined ? { writeQuorum: i.spec.writeQuorum } : {}),
       // A drained BackendBucket that is gone (or no longer selected) has nothing left to drain.
       ...(i.spec.drain?.some((n) => i.backends.some((b) => b.name === n)) ? { drain: i.spec.drain.filter((n) => i.backends.some((b) => b.name === n)) } : {}),
       ...(origin ? { origin } : {}),
