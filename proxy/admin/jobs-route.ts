@@ -1,7 +1,7 @@
 // The job queue on the admin API (api.ts: bearer token, JSON):
 //   GET    /_floodgate/admin/jobs[?kind=&after=&limit=]   one page of the queue, oldest first:
 //          { jobs: [JobView], isTruncated, nextAfter? } — pass nextAfter as `after` for the next page
-//   DELETE /_floodgate/admin/jobs?id=<n>                   cancel a job (404: no such job)
+//   DELETE /_floodgate/admin/jobs?id=<n>                   cancel a job (404: no such job); a gc or migrate run's state ends 'cancelled'
 //   POST   /_floodgate/admin/jobs?kind=drain&bucket=&backend=   drain a backend of a virtual bucket
 //   POST   /_floodgate/admin/jobs?kind=rebalance&bucket=        rebalance a virtual bucket
 //   DELETE /_floodgate/admin/drains?bucket=&backend=        end a drain: the backend takes writes again
@@ -92,6 +92,8 @@ export function jobsRoutes(v: VirtualStore | undefined): AdminRoute[] {
         const id = whole('id', required(query, 'id'), 1, Number.MAX_SAFE_INTEGER, 0);
         const job = await s.index.jobs.get(id);
         if (!job || !(await s.index.jobs.cancel(id))) throw new HttpError(404, `id: no job ${id} (finished or cancelled already?)`);
+        // A gc or migrate run keeps its state in the index (for /status): it ends cancelled, not running.
+        await s.onJobCancel[job.kind]?.(job);
         return { cancelled: jobView(job) };
       },
     },

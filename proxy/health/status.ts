@@ -49,7 +49,8 @@ export interface VirtualBucketStatus {
 
 export interface GcStatus {
   backend: string;
-  state: 'running' | 'done';
+  /** cancelled: its job was cancelled through the admin API (DELETE /_floodgate/admin/jobs). */
+  state: 'running' | 'done' | 'cancelled';
   /** objects: the backend's `<bucket>/` names; own: its `.floodgate/w/<bucket>/` names; records: the index's. */
   phase: 'objects' | 'own' | 'records';
   startedAt: string;

@@ -40,6 +40,7 @@ import { deleteObject, putObject } from './write.ts';
 import { watchConfig } from './reload.ts';
 import { virtualCors } from './cors.ts';
 import type { BucketCorsStore } from '../s3/cors.ts';
+import type { Job, JobKind } from '../placement/jobs.ts';
 import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
 import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
 import { checkCopySettings } from './copy-settings.ts';
@@ -91,6 +92,11 @@ export interface VirtualStore extends ObjectStore, BucketCorsStore {
     undrain(bucket: string, backend: string): Promise<StartResult | { ok: true; job?: undefined }>;
     rebalance(bucket: string): Promise<StartResult>;
   };
+  /**
+   * Per kind, what a job cancelled through the admin API (jobs-route.ts) leaves to settle once it
+   * is off the queue: a gc or migrate run's saved state is marked cancelled, not left running.
+   */
+  readonly onJobCancel: Partial<Record<JobKind, (job: Job) => Promise<void>>>;
 }
 
 export interface VirtualStoreOptions {
@@ -240,6 +246,10 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
       drain: (b, backend) => startDrain(ctx, b, backend),
       undrain: (b, backend) => undrain(ctx, b, backend),
       rebalance: (b) => startRebalance(ctx, b),
+    },
+    onJobCancel: {
+      gc: (job) => gc.cancelled(job.bucket, job.backend),
+      migrate: async (job) => { await origins.cancelMigration(job.bucket); },
     },
     get generation() { return rt.current().id; },
     async listBuckets() {

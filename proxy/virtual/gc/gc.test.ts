@@ -16,6 +16,8 @@ import { startFront } from '../../front.ts';
 import { createLogger } from '../../observability/log.ts';
 import type { GcStatus } from '../../health/status.ts';
 import { openVirtualStore, parseBalancingConfig } from '../index.ts';
+import { freshGc, gcStateName } from './collect.ts';
+import { freshRun, stateName } from '../origin/migrate.ts';
 import { tempDir } from '../../../e2e/lib/gateway.ts';
 
 const ADMIN = 'gc-admin-token-for-tests';
@@ -43,15 +45,15 @@ const names = async (bucket: string) => (await direct.scan(bucket, { prefix: '',
 for (const kind of ['sqlite', 'postgres'] as const) {
   describe(`gc (${kind} index)`, () => {
     const [a, b] = [`gc-${kind}-a`, `gc-${kind}-b`];
-    const config = (minAge: string) => parseBalancingConfig({
+    const config = (minAge: string, more: object[] = []) => parseBalancingConfig({
       backends: [a, b].map((n) => ({ name: n, endpoint: minio.endpoint, bucket: n, credentials: minio.credentials })),
-      virtualBuckets: [{ name: 'tidy', backends: [a, b], strategy: 'round-robin' }],
+      virtualBuckets: [{ name: 'tidy', backends: [a, b], strategy: 'round-robin' }, ...more],
       ...(kind === 'postgres' ? { index: { kind: 'postgres', url: pg.url, schema: 'gc_test' } } : {}),
       gc: { minAge },
       replica: `gc-${kind}`,
     });
 
-    before(async () => { for (const n of [a, b]) await direct.createBucket(n); });
+    before(async () => { for (const n of [a, b, `${a}-origin`]) await direct.createBucket(n); });
 
     test('orphans go once older than minAge; in-flight writes, foreign objects and records stay; a missing copy is reported', async () => {
       const store = await openVirtualStore(config('1h'), { dataDir: join(dir, kind) });
@@ -151,6 +153,55 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const later = await runOf((g) => g.state === 'done' && g.startedAt > collected.startedAt);
         assert.equal(later.removed, 0, 'nothing left to collect');
       } finally {
+        await store.close();
+      }
+    });
+
+    test('a gc run and a migration whose jobs are cancelled through DELETE /_floodgate/admin/jobs end cancelled, not running', async () => {
+      // Both runs as another replica holds them: their states saved running, their jobs leased there.
+      const moved = { name: 'moved', backends: [a, b], origin: { endpoint: minio.endpoint, bucket: `${a}-origin`, credentials: minio.credentials } };
+      const store = await openVirtualStore(config('1h', [moved]), { dataDir: join(dir, kind) });
+      const gw = await startFront({
+        store, virtual: store, adminToken: ADMIN, keys: () => undefined,
+        host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('error'),
+      });
+      const admin = async (method: string, path: string) => {
+        const r = await fetch(`${gw.url}/_floodgate/admin/${path}`, { method, headers: { authorization: `Bearer ${ADMIN}` } });
+        return { status: r.status, json: await r.json() as Record<string, unknown> };
+      };
+      const elsewhere = { owner: 'another-replica/1/x', leaseMs: 3_600_000 };
+      try {
+        const gcRun = freshGc('tidy', a);
+        await store.index.setMeta(gcStateName('tidy', a), JSON.stringify(gcRun));
+        const [gcId] = await store.index.jobs.enqueue([{ kind: 'gc', bucket: 'tidy', key: '', backend: a, progress: JSON.stringify(gcRun) }], elsewhere);
+        const run = { ...freshRun(undefined, 'another-replica'), run: 7 };
+        await store.index.setMeta(stateName('moved'), JSON.stringify(run));
+        const [migrateId] = await store.index.jobs.enqueue([{ kind: 'migrate', bucket: 'moved', key: '', backend: '', progress: JSON.stringify(run) }], elsewhere);
+        const gcOfA = async () => ((await admin('GET', 'gc?bucket=tidy')).json.runs as GcStatus[]).find((g) => g.backend === a)!;
+        assert.equal((await gcOfA()).state, 'running');
+        assert.equal((await admin('GET', 'migrations?bucket=moved')).json.state, 'counting');
+        assert.deepEqual((await admin('POST', `gc?bucket=tidy&backend=${a}`)).json.queued, [], 'a run going on is not replaced');
+
+        const gcCancel = await admin('DELETE', `jobs?id=${gcId}`);
+        assert.equal(gcCancel.status, 200, JSON.stringify(gcCancel.json));
+        const ended = await gcOfA();
+        assert.deepEqual([ended.state, ended.startedAt, typeof ended.finishedAt], ['cancelled', gcRun.startedAt, 'string']);
+        assert.equal(store.status().virtualBuckets.find((v) => v.name === 'tidy')!.gc!.find((g) => g.backend === a)!.state, 'cancelled', '/status shows it');
+        assert.match(await (await fetch(`${gw.url}/metrics`)).text(), new RegExp(`floodgate_gc_running\\{bucket="tidy",backend="${a}"\\} 0`));
+
+        const migrateCancel = await admin('DELETE', `jobs?id=${migrateId}`);
+        assert.equal(migrateCancel.status, 200, JSON.stringify(migrateCancel.json));
+        const m = (await admin('GET', 'migrations?bucket=moved')).json;
+        assert.deepEqual([m.run, m.state, typeof m.finishedAt], [7, 'cancelled', 'string']);
+        assert.equal((await admin('DELETE', 'migrations?bucket=moved')).status, 404, 'nothing left running to cancel');
+        assert.equal((await admin('DELETE', `jobs?id=${gcId}`)).status, 404);
+
+        // A new gc run starts at once, and runs to its end here.
+        assert.deepEqual((await admin('POST', `gc?bucket=tidy&backend=${a}`)).json.queued, [a]);
+        for (let i = 0; i < 600 && (await gcOfA()).state !== 'done'; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.equal((await gcOfA()).state, 'done');
+      } finally {
+        await gw.close();
         await store.close();
       }
     });

@@ -16,6 +16,8 @@ export interface GcService {
   start(bucket: string, backend?: string): Promise<{ bucket: string; backend: string }[]>;
   /** The last (or running) run per backend of `bucket`, as last read. */
   status(bucket: string): GcStatus[];
+  /** Marks the pair's run cancelled (its job was cancelled from the queue) unless it already ended. */
+  cancelled(bucket: string, backend: string): Promise<void>;
   /** Re-reads every pair's state from the index. */
   refresh(): Promise<void>;
   handler: JobHandler;
@@ -62,7 +64,7 @@ export function createGcService(ctx: VirtualContext): GcService {
   async function tick(): Promise<void> {
     const ms = every();
     if (!ms) return;
-    const due = (s: GcState | undefined) => !s || (s.state === 'done' && Date.now() - Date.parse(s.finishedAt ?? s.startedAt) >= ms);
+    const due = (s: GcState | undefined) => !s || (s.state !== 'running' && Date.now() - Date.parse(s.finishedAt ?? s.startedAt) >= ms);
     for (const vb of ctx.rt.current().buckets.keys()) await start(vb, undefined, due);
   }
   const schedule = () => {
@@ -74,8 +76,14 @@ export function createGcService(ctx: VirtualContext): GcService {
   };
   schedule();
 
+  const cancelled = async (bucket: string, backend: string) => {
+    const s = await load(bucket, backend);
+    if (s?.state === 'running') await save({ ...s, state: 'cancelled', finishedAt: new Date().toISOString() });
+  };
+
   return {
     start: (bucket, backend) => start(bucket, backend),
+    cancelled,
     status(bucket) {
       return pairs(ctx, bucket).flatMap((p) => {
         const s = states.get(gcStateName(p.bucket, p.backend));
@@ -87,7 +95,11 @@ export function createGcService(ctx: VirtualContext): GcService {
     async refresh() {
       await Promise.all(pairs(ctx).map((p) => load(p.bucket, p.backend)));
     },
-    handler: (job) => gcJob(ctx, job, save),
+    handler: (job) => gcJob(ctx, job, async (s) => {
+      await save(s);
+      // Cancelled while this page ran: the cancel's own mark may have come first; this save must not undo it.
+      if (s.state === 'running' && !(await ctx.index.jobs.get(job.id))) await cancelled(s.bucket, s.backend);
+    }),
     stop: () => { stopped = true; clearTimeout(timer); },
   };
 }

@@ -1,8 +1,9 @@
 // Starting, cancelling and following the `migrate` jobs (migrate.ts) of the buckets with an
 // origin. A run is one job on the durable queue; its state is a meta value in the index, so any
 // replica answers for it. One run per bucket at a time: a state still running whose job is in
-// the queue refuses a new one. A state left running with no job (the job was cancelled from the
-// queue, or the run is from before the queue) is resumed by autoStart and replaced by a new run.
+// the queue refuses a new one; its job cancelled through the jobs admin API ends it cancelled
+// (index.ts onJobCancel). A state left running with no job (the run is from before the queue, or
+// lost) is resumed by autoStart and replaced by a new run.
 import type { Job } from '../../placement/jobs.ts';
 import type { JobHandler } from '../../jobs/runner.ts';
 import type { VirtualContext } from '../context.ts';
