@@ -9,7 +9,8 @@
 //  - with two copies of each object, on sqlite and PostgreSQL: a drain moves every copy off the
 //    backend, keeping two copies of everything; a drain cancelled through the admin API stops, and
 //    an undrain makes the backend writable again;
-//  - a rebalance after a backend is added moves exactly the objects whose rendezvous placement changed.
+//  - a rebalance after a backend is added moves exactly the objects whose rendezvous placement changed;
+//    a reload that changes the placement (backend set, weights) queues one itself, never a second.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -28,6 +29,7 @@ import type { Gateway } from '../proxy/server.ts';
 import { createLogger } from '../proxy/observability/log.ts';
 import type { StatusSnapshot, VirtualBucketStatus } from '../proxy/health/status.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
+import type { LogFn } from '../proxy/virtual/context.ts';
 import { createBalancer } from '../proxy/balancer/index.ts';
 import { runJobs } from '../proxy/admin/jobs-cli.ts';
 import { decodeUploadId } from '../proxy/virtual/upload-id.ts';
@@ -306,8 +308,8 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function openInProcess(config: object, dataDir: string): Promise<Opened> {
-  const store = await openVirtualStore(parseBalancingConfig(config), { dataDir });
+async function openInProcess(config: object, dataDir: string, log?: LogFn): Promise<Opened> {
+  const store = await openVirtualStore(parseBalancingConfig(config), { dataDir, ...(log ? { log } : {}) });
   const gw = await startFront({
     store, virtual: store, adminToken: ADMIN, keys: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined),
     host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('error'),
@@ -427,6 +429,53 @@ describe('rebalance (sqlite index)', () => {
       const refused = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
       assert.equal(refused.status, 409);
       assert.match(((await refused.json()) as { error: string }).error, /rendezvous/);
+    } finally {
+      await o.close();
+    }
+  });
+});
+
+describe('a rebalance queued by a reload (sqlite index)', () => {
+  test('a reload changing the backend set or a weight queues one rebalance (none while one is queued, none when placement stays); it moves the keys to their new placement', { timeout: 180_000 }, async () => {
+    const prefix = 'ar';
+    const vb = 'autorebal';
+    const backends = await backendsFor(prefix);
+    const config = (names: string[], weight2 = 1) => ({
+      backends: backends.map((b) => (b.name === `${prefix}2` ? { ...b, weight: weight2 } : b)),
+      virtualBuckets: [{ name: vb, backends: names, strategy: 'rendezvous' }], health: HEALTH, jobs: { pollInterval: '200ms' },
+    });
+    const started: unknown[] = [];
+    const o = await openInProcess(config([`${prefix}0`, `${prefix}1`]), join(dir, vb), (_level, msg, f) => { if (msg === 'rebalance started') started.push(f?.job); });
+    const rebalanceJobs = async () => (await o.store.index.jobs.list({ after: 0, limit: 10, kind: 'rebalance' })).map((j) => j.id);
+    try {
+      const model: Model = new Map();
+      const keys = Array.from({ length: 90 }, (_, i) => `a/${i}`);
+      await seed(o.s3, vb, keys, model);
+      const all = backends.map((b) => b.name);
+      // Another replica holds a rebalance of the bucket: the reload adding a backend queues no second one.
+      const [theirs] = await o.store.index.jobs.enqueue([{ kind: 'rebalance', bucket: vb, key: '', backend: '' }], { owner: 'another-replica/1/x', leaseMs: 3_600_000 });
+      await o.store.reload(parseBalancingConfig(config(all)));
+      assert.deepEqual([started, await rebalanceJobs()], [[], [theirs]]);
+      assert.equal((await admin(o.gw.url, `jobs?id=${theirs}`, 'DELETE')).status, 200);
+      // Placement unchanged (same backends and weights; the backends listed in another order): nothing queued.
+      await o.store.reload(parseBalancingConfig({ ...config([...all].reverse()), gc: { minAge: '2h' } }));
+      assert.deepEqual([started, await rebalanceJobs()], [[], []]);
+      // A weight changed: one rebalance queued by the reload, no admin call; it moves the keys.
+      await o.store.reload(parseBalancingConfig(config(all, 3)));
+      assert.equal(started.length, 1, 'the reload queued a rebalance');
+      const pick = createBalancer('rendezvous');
+      const want = (k: string) => pick.pick(backends.map((b) => ({ name: b.name, healthy: true, weight: b.name === `${prefix}2` ? 3 : 1, used: 0 })), k, 0);
+      const moving = keys.filter((k) => want(k) === `${prefix}2`);
+      assert.ok(moving.length >= 30, `${moving.length} keys now placed on the new backend`);
+      await until('the rebalance done', async () => {
+        await o.store.jobs.refreshSummary();
+        return !statusOf(o.store, vb).rebalance || undefined;
+      }, 120_000);
+      await o.store.jobs.idle(60_000);
+      for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
+      await checkAll(o.s3, vb, model);
+      assert.equal((await namesOn(prefix, 2)).length, moving.length, 'the new backend holds exactly the moved objects');
+      assert.equal(started.length, 1);
     } finally {
       await o.close();
     }

@@ -37,7 +37,7 @@ import { startSweeper, sweepUploads, type Sweeper } from './sweep.ts';
 import { statusSnapshot } from './status.ts';
 import { createUsageTracker } from './usage.ts';
 import { deleteObject, putObject } from './write.ts';
-import { watchConfig } from './reload.ts';
+import { placementChanged, watchConfig } from './reload.ts';
 import { virtualCors } from './cors.ts';
 import type { BucketCorsStore } from '../s3/cors.ts';
 import type { Job, JobKind } from '../placement/jobs.ts';
@@ -219,6 +219,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     const cfg = next ?? (opts.configPath ? loadBalancingConfig(opts.configPath) : undefined);
     if (!cfg) throw new Error('reload() needs a configuration: the store was not opened from a file');
     checkOrigins(cfg);
+    const prev = rt.current();
     const gen = await rt.reload(cfg);
     await origins.sync(gen);
     wireHealth(health, gen);
@@ -226,6 +227,11 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     sweeper = startSweeper(ctx);
     await checkCopySettings(ctx);
     await startConfiguredDrains(ctx, gen);
+    // Placement changed: a rebalance moves the keys to where rendezvous puts them now (one queued is enough).
+    for (const bucket of placementChanged(prev, gen)) {
+      const r = await startRebalance(ctx, bucket);
+      if (!r.ok) log('warn', 'rebalance after the reload not queued', { bucket, error: r.message });
+    }
     log('info', 'configuration reloaded', { generation: gen.id, backends: [...gen.backends.keys()], virtualBuckets: [...gen.buckets.keys()] });
   }
 
