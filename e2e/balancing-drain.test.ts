@@ -395,6 +395,17 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   });
 }
 
+/** Waits for the bucket's rebalance to end; then every key is where `want` places it, with its bytes. */
+async function rebalanced(o: Opened, vb: string, keys: string[], want: (k: string) => string | undefined, model: Model): Promise<void> {
+  await until('the rebalance done', async () => {
+    await o.store.jobs.refreshSummary();
+    return !statusOf(o.store, vb).rebalance || undefined;
+  }, 120_000);
+  await o.store.jobs.idle(60_000);
+  for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
+  await checkAll(o.s3, vb, model);
+}
+
 describe('rebalance (sqlite index)', () => {
   test('after a backend is added, exactly the objects whose rendezvous placement changed move, and every object reads back', { timeout: 180_000 }, async () => {
     const prefix = 'rb';
@@ -414,13 +425,7 @@ describe('rebalance (sqlite index)', () => {
       assert.ok(moving.length >= 20, `${moving.length} keys now placed on the new backend`);
       const r = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
       assert.equal(r.status, 200, await r.clone().text());
-      await until('the rebalance done', async () => {
-        await o.store.jobs.refreshSummary();
-        return !statusOf(o.store, vb).rebalance || undefined;
-      }, 120_000);
-      await o.store.jobs.idle(60_000);
-      for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
-      await checkAll(o.s3, vb, model);
+      await rebalanced(o, vb, keys, want, model);
       const names = await Promise.all([0, 1, 2].map((i) => namesOn(prefix, i)));
       assert.equal(names[2]!.length, moving.length, 'the new backend holds exactly the moved objects');
       assert.equal(names[0]!.length + names[1]!.length, keys.length - moving.length, 'their old copies are gone');
@@ -467,13 +472,7 @@ describe('a rebalance queued by a reload (sqlite index)', () => {
       const want = (k: string) => pick.pick(backends.map((b) => ({ name: b.name, healthy: true, weight: b.name === `${prefix}2` ? 3 : 1, used: 0 })), k, 0);
       const moving = keys.filter((k) => want(k) === `${prefix}2`);
       assert.ok(moving.length >= 30, `${moving.length} keys now placed on the new backend`);
-      await until('the rebalance done', async () => {
-        await o.store.jobs.refreshSummary();
-        return !statusOf(o.store, vb).rebalance || undefined;
-      }, 120_000);
-      await o.store.jobs.idle(60_000);
-      for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
-      await checkAll(o.s3, vb, model);
+      await rebalanced(o, vb, keys, want, model);
       assert.equal((await namesOn(prefix, 2)).length, moving.length, 'the new backend holds exactly the moved objects');
       assert.equal(started.length, 1);
     } finally {
