@@ -218,8 +218,9 @@ export class RawBody extends Readable {
       this.#fail(err ?? new S3Error('IncompleteBody'));
     } else if (this.#mode === 'stream' && !this.#ended) {
       this.#req.setTimeout(0);
-      // As a stream pipeline does: a body given up midway takes the request with it.
-      if (!this.#req.readableEnded) this.#req.destroy();
+      // A body given up midway (the store refused it: a full disk, a bad digest) is read to its
+      // end and dropped, so the client, still sending, gets the error answer instead of a reset.
+      if (!this.#req.readableEnded) this.#req.resume();
     }
     done(err);
   }
