@@ -18,8 +18,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
-import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { startMinios, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import type { S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, openVirtualStoreFromFile, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
 import { OWN_NAMES, keyOfOwnName } from '../proxy/virtual/location.ts';
 import { startFront } from '../proxy/front.ts';
@@ -39,8 +39,7 @@ let direct: S3Store[] = [];
 let dir: string;
 
 before(async () => {
-  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
-  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  ({ minios, direct } = await startMinios(3));
   for (const d of direct) await d.createBucket(BUCKET);
   dir = mkdtempSync(join(tmpdir(), 'floodgate-vclients-'));
 });

@@ -21,8 +21,8 @@ import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command,
   PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
-import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { startMinios, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import type { S3Store } from '../proxy/backends/s3/store.ts';
 import { startPostgres, type PostgresServer } from '../proxy/placement/postgres.fixture.ts';
 import { startFront } from '../proxy/front.ts';
 import type { Gateway } from '../proxy/server.ts';
@@ -47,8 +47,7 @@ let direct: S3Store[] = [];
 let dir: string;
 
 before(async () => {
-  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
-  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  ({ minios, direct } = await startMinios(3));
   dir = tempDir('floodgate-drain-');
 });
 

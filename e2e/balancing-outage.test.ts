@@ -15,8 +15,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
-import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { startMinios, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import type { S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
 import { startTestGateway, tempDir, until, type TestGateway } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
@@ -53,8 +53,7 @@ async function namesOn(i: number): Promise<string[]> {
 const holds = (names: string[], key: string) => names.some((n) => n === `${VB}/${key}` || n.endsWith(`/${key}`) && n.includes(`/${VB}/`));
 
 before(async () => {
-  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
-  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  ({ minios, direct } = await startMinios(3));
   for (const d of direct) await d.createBucket(BUCKET);
   dir = tempDir('floodgate-outage-');
   store = await openVirtualStore(parseBalancingConfig({

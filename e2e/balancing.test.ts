@@ -14,8 +14,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { stringify } from 'yaml';
-import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
-import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
+import { startMinios, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
+import type { S3Store } from '../proxy/backends/s3/store.ts';
 import { S3Error } from '../proxy/s3/errors.ts';
 import { openVirtualStore, openVirtualStoreFromFile, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
 import { OWN_NAMES, keyOfOwnName } from '../proxy/virtual/location.ts';
@@ -26,8 +26,7 @@ let direct: S3Store[] = [];
 let dir: string;
 
 before(async () => {
-  minios = await Promise.all([0, 1, 2].map(() => startMinio()));
-  direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  ({ minios, direct } = await startMinios(3));
   dir = mkdtempSync(join(tmpdir(), 'floodgate-balancing-'));
 });
 

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort } from '../../../e2e/lib/ports.ts';
+import { openS3Store, type S3Store } from './store.ts';
 export { freePort };
 
 const ROOT = resolve(import.meta.dirname, '../../..');
@@ -43,6 +44,13 @@ export async function minioServing(endpoint: string): Promise<boolean> {
   const r = await fetch(`${endpoint}/`);
   await r.arrayBuffer();
   return r.status !== 503;
+}
+
+/** `n` MinIO servers and a path-style store on each (named direct-<i>): the backends of a balancing test. */
+export async function startMinios(n: number): Promise<{ minios: Minio[]; direct: S3Store[] }> {
+  const minios = await Promise.all(Array.from({ length: n }, () => startMinio()));
+  const direct = minios.map((m, i) => openS3Store({ name: `direct-${i}`, endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true }));
+  return { minios, direct };
 }
 
 export async function startMinio(): Promise<Minio> {
