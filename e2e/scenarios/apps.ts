@@ -49,7 +49,7 @@ export async function runApp(k: Kube, a: AppRun, o: { allowFailure?: boolean } =
 export async function accessOf(k: Kube, ns: string, secret: string) {
   const s = await k.get('secret', ns, secret);
   if (!s) throw new Error(`secret ${ns}/${secret} not found`);
-  const d = (key: string) => Buffer.from(s.data[key], 'base64').toString('utf8');
+  const d = (key: string) => Buffer.from(s.data[key] ?? '', 'base64').toString('utf8');
   return { accessKeyId: d('accessKeyId'), secretAccessKey: d('secretAccessKey'), bucket: d('bucket') };
 }
 
@@ -61,11 +61,12 @@ export async function gatewayClient(k: Kube, ns: string, service: string, secret
     credentials: { accessKeyId: a.accessKeyId, secretAccessKey: a.secretAccessKey } });
   return {
     s3, bucket: a.bucket,
-    async listAll(prefix: string): Promise<string[]> {
+    /** Every key under `prefix` in the access Secret's bucket, or in `bucket` (another Secret's: MinIO's root keys). */
+    async listAll(prefix: string, bucket = a.bucket): Promise<string[]> {
       const keys: string[] = [];
       let token: string | undefined;
       do {
-        const r = await s3.send(new ListObjectsV2Command({ Bucket: a.bucket, Prefix: prefix, ContinuationToken: token }));
+        const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
         for (const o of r.Contents ?? []) keys.push(o.Key!);
         token = r.NextContinuationToken;
       } while (token);

@@ -3,6 +3,8 @@
 // `helm upgrade` and `helm uninstall`. Run in order; each scenario leaves what the next needs.
 import assert from 'node:assert/strict';
 import { condition, type Kube } from './kube.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { contentOf, sizeOfKey } from '../apps/content.ts';
 import { finishApp, gatewayClient, runApp, startApp } from './apps.ts';
 
 export const SYSTEM_NS = 'floodgate-system';
@@ -99,6 +101,58 @@ const application: Scenario = {
   },
 };
 
+const COPIES_VB = `${VB}-copies`;
+
+const copies: Scenario = {
+  name: 'a VirtualBucket with copies: 2 — each object on both backends, and the admin API (token from the adminSecret) finds each with 2 copies',
+  async run(k) {
+    await k.apply('copies.yaml', { NS, COPIES_VB });
+    const vb = await k.waitFor('the copies VirtualBucket to be Ready, keeping 2 copies', async () => {
+      const v = await k.get('virtualbucket', NS, COPIES_VB);
+      return condition(v, 'Ready')?.status === 'True' && v.status.copies === 2 ? v : undefined;
+    }, 240_000);
+    const c = await gatewayClient(k, NS, `${COPIES_VB}-gateway`, vb.status.accessSecret);
+    const keys = Array.from({ length: 21 }, (_, i) => `two/${i}-${1000 + i * 50_000}b`);
+    try {
+      for (const key of keys) await c.s3.send(new PutObjectCommand({ Bucket: c.bucket, Key: key, Body: contentOf(key, sizeOfKey(key)) }));
+      for (const key of keys) assert.ok(await c.verify(key), `bytes of ${key}`);
+    } finally {
+      c.close();
+    }
+    await k.waitFor('none under-replicated', async () => (await k.get('virtualbucket', NS, COPIES_VB))?.status?.underReplicated === 0);
+    const secret = await k.get('secret', NS, vb.status.adminSecret);
+    const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
+    const fwd = await k.portForward(NS, `svc/${COPIES_VB}-gateway`, 9000);
+    try {
+      const url = `${fwd.url}/_floodgate/admin/find?bucket=${vb.status.bucketName}&prefix=two/`;
+      assert.equal((await fetch(url)).status, 401, 'no token, no search');
+      const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 200);
+      const found = (await r.json()) as { objects: { key: string; replicas: number }[] };
+      assert.deepEqual(found.objects.map((o) => o.key).sort(), [...keys].sort());
+      assert.deepEqual(found.objects.filter((o) => o.replicas !== 2).map((o) => o.key), [], 'every object has 2 copies in the index');
+    } finally {
+      fwd.close();
+    }
+    // And on the backends themselves, read with MinIO's own keys: the 21 objects in each bucket,
+    // under <bucket>/<key> or a name of their own (.floodgate/w/<bucket>/<token>/<key>).
+    const minio = await gatewayClient(k, NS, 'minio', 'minio-root');
+    const b = vb.status.bucketName;
+    try {
+      for (const bucket of ['backend-a', 'backend-b']) {
+        const names = (await minio.listAll('', bucket)).map((name) => name.replace(/^\.floodgate\/w\/[^/]+\/[0-9a-z]+\//, `${b}/`))
+          .filter((key) => key.startsWith(`${b}/two/`));
+        assert.equal(names.length, 21, `objects in ${bucket}: ${names.join(', ')}`);
+      }
+    } finally {
+      minio.close();
+    }
+    // Gone again, so the scenarios after this one see the cluster as before.
+    await k.kubectl(['delete', 'virtualbucket', COPIES_VB, '-n', NS, '--timeout=120s']);
+    await k.waitFor('its gateway pods to be gone', async () => (await k.list('pods', NS, `app.kubernetes.io/instance=${COPIES_VB}`)).length === 0);
+  },
+};
+
 const gatewayRestart: Scenario = {
   name: 'a gateway pod deleted under load is replaced; no acknowledged object is lost and the listing is complete again',
   async run(k) {
@@ -156,6 +210,6 @@ const uninstall: Scenario = {
 };
 
 /** In the order they run. */
-export const PLATFORM: Scenario[] = [install, storage, application, gatewayRestart, upgrade];
+export const PLATFORM: Scenario[] = [install, storage, application, copies, gatewayRestart, upgrade];
 /** Runs last (after the fault scenarios, which need the operator). */
 export const TEARDOWN: Scenario[] = [uninstall];
