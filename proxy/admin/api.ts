@@ -4,6 +4,8 @@
 //
 //   GET /_floodgate/admin/find     metadata search over the placement index (find-route.ts)
 //   /_floodgate/admin/jobs, drains the job queue: list, cancel, start drain/rebalance (jobs-route.ts)
+//   /_floodgate/admin/gc           garbage collection runs (virtual/gc/admin.ts)
+//   /_floodgate/admin/migrations   the read-through origin's migration (virtual/origin/admin.ts)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerOk, HttpError, sendJson } from '../../injector/control/http.ts';
 
@@ -16,6 +18,18 @@ export interface AdminRoute {
   path: string;
   /** The JSON body of a 200 answer; throw HttpError for another status. */
   handle(req: IncomingMessage, query: URLSearchParams): Promise<unknown>;
+}
+
+/** A query parameter the route cannot do without: 400 `<name>: required (<hint>)` when absent or empty. */
+export function requiredParam(query: URLSearchParams, name: string, hint?: string): string {
+  const v = query.get(name);
+  if (!v) throw new HttpError(400, `${name}: required${hint ? ` (${hint})` : ''}`);
+  return v;
+}
+
+/** 503 while the placement index is rebuilt from the backends: a half-built index would answer wrongly. */
+export function requireIndexReady(v: { indexReady: boolean }): void {
+  if (!v.indexReady) throw new HttpError(503, 'the placement index is being rebuilt from the backends; retry shortly');
 }
 
 export type AdminHandler = (req: IncomingMessage, res: ServerResponse) => boolean;

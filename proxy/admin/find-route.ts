@@ -3,7 +3,7 @@
 //     isTruncated, nextContinuationToken? }
 import type { FoundObject } from '../placement/find.ts';
 import type { VirtualStore } from '../virtual/index.ts';
-import { HttpError, type AdminRoute } from './api.ts';
+import { HttpError, requireIndexReady, type AdminRoute } from './api.ts';
 import { continuationToken, parseFindParams } from './find-params.ts';
 
 export interface FoundView {
@@ -34,7 +34,7 @@ export function findRoute(v: VirtualStore | undefined): AdminRoute {
       if (!v) throw new HttpError(501, 'find searches the placement index of virtual buckets; this gateway serves the embedded store');
       if (!(await v.listBuckets()).some((b) => b.name === r.query.bucket)) throw new HttpError(404, `bucket: no virtual bucket "${r.query.bucket}"`);
       // A half-rebuilt index would answer with objects missing.
-      if (!v.indexReady) throw new HttpError(503, 'the placement index is being rebuilt from the backends; retry shortly');
+      requireIndexReady(v);
       // One more than a page tells whether another follows.
       const found = await v.index.find({ ...r.query, after: r.after, limit: r.limit + 1 });
       const page = found.slice(0, r.limit);

@@ -7,7 +7,7 @@
 //   DELETE /_floodgate/admin/drains?bucket=&backend=        end a drain: the backend takes writes again
 import { JOB_KINDS, type Job, type JobKind } from '../placement/jobs.ts';
 import type { VirtualStore } from '../virtual/index.ts';
-import { HttpError, type AdminRoute } from './api.ts';
+import { HttpError, requiredParam, requireIndexReady, type AdminRoute } from './api.ts';
 
 export interface JobView {
   id: number;
@@ -57,12 +57,6 @@ function whole(name: string, raw: string | null, min: number, max: number, dflt:
   return n;
 }
 
-function required(query: URLSearchParams, name: string): string {
-  const v = query.get(name);
-  if (!v) throw new HttpError(400, `${name}: required`);
-  return v;
-}
-
 function started(r: { ok: true; job?: Job } | { ok: false; status: number; message: string }): { job?: JobView } {
   if (!r.ok) throw new HttpError(r.status, r.message);
   return r.job ? { job: jobView(r.job) } : {};
@@ -89,7 +83,7 @@ export function jobsRoutes(v: VirtualStore | undefined): AdminRoute[] {
       method: 'DELETE', path: 'jobs',
       async handle(_req, query) {
         const s = storeOf(v);
-        const id = whole('id', required(query, 'id'), 1, Number.MAX_SAFE_INTEGER, 0);
+        const id = whole('id', requiredParam(query, 'id'), 1, Number.MAX_SAFE_INTEGER, 0);
         const job = await s.index.jobs.get(id);
         if (!job || !(await s.index.jobs.cancel(id))) throw new HttpError(404, `id: no job ${id} (finished or cancelled already?)`);
         // A gc or migrate run keeps its state in the index (for /status): it ends cancelled, not running.
@@ -101,10 +95,10 @@ export function jobsRoutes(v: VirtualStore | undefined): AdminRoute[] {
       method: 'POST', path: 'jobs',
       async handle(_req, query) {
         const s = storeOf(v);
-        const kind = required(query, 'kind');
-        const bucket = required(query, 'bucket');
-        if (!s.indexReady) throw new HttpError(503, 'the placement index is being rebuilt from the backends; retry shortly');
-        if (kind === 'drain') return started(await s.moves.drain(bucket, required(query, 'backend')));
+        const kind = requiredParam(query, 'kind');
+        const bucket = requiredParam(query, 'bucket');
+        requireIndexReady(s);
+        if (kind === 'drain') return started(await s.moves.drain(bucket, requiredParam(query, 'backend')));
         if (kind === 'rebalance') return started(await s.moves.rebalance(bucket));
         throw new HttpError(400, `kind: jobs started here are drain or rebalance, got "${kind}"`);
       },
@@ -112,7 +106,7 @@ export function jobsRoutes(v: VirtualStore | undefined): AdminRoute[] {
     {
       method: 'DELETE', path: 'drains',
       async handle(_req, query) {
-        return started(await storeOf(v).moves.undrain(required(query, 'bucket'), required(query, 'backend')));
+        return started(await storeOf(v).moves.undrain(requiredParam(query, 'bucket'), requiredParam(query, 'backend')));
       },
     },
   ];

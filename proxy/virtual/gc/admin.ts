@@ -1,12 +1,11 @@
 // Garbage collection on the gateway's admin API (proxy/admin/api.ts: bearer token, JSON):
 //   GET  /_floodgate/admin/gc?bucket=<b>               the last (or running) run per backend
 //   POST /_floodgate/admin/gc?bucket=<b>[&backend=<n>] queue a run on each backend (or one) that has none going
-import { HttpError, type AdminRoute } from '../../admin/api.ts';
+import { HttpError, requiredParam, requireIndexReady, type AdminRoute } from '../../admin/api.ts';
 import type { VirtualStore } from '../index.ts';
 
 function bucketOf(v: VirtualStore | undefined, query: URLSearchParams): string {
-  const bucket = query.get('bucket');
-  if (!bucket) throw new HttpError(400, 'bucket: required (?bucket=<virtual bucket>)');
+  const bucket = requiredParam(query, 'bucket', '?bucket=<virtual bucket>');
   if (!v) throw new HttpError(501, 'garbage collection is of virtual buckets; this gateway serves the embedded store');
   if (!v.status().virtualBuckets.some((b) => b.name === bucket)) throw new HttpError(404, `bucket: no virtual bucket "${bucket}"`);
   return bucket;
@@ -29,7 +28,7 @@ export function gcRoutes(v: VirtualStore | undefined): AdminRoute[] {
         const backend = query.get('backend') ?? undefined;
         const vb = v!.status().virtualBuckets.find((b) => b.name === bucket)!;
         if (backend !== undefined && !vb.backends.includes(backend)) throw new HttpError(404, `backend: "${backend}" is not a backend of ${bucket}`);
-        if (!v!.indexReady) throw new HttpError(503, 'the placement index is being rebuilt from the backends; retry shortly');
+        requireIndexReady(v!);
         const queued = await v!.gc.start(bucket, backend);
         return { bucket, queued: queued.map((p) => p.backend), runs: v!.gc.status(bucket) };
       },
