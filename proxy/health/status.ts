@@ -55,8 +55,12 @@ export interface GcStatus {
   phase: 'objects' | 'own' | 'records';
   startedAt: string;
   finishedAt?: string;
-  /** Backend objects looked at, and of them deleted (orphans) / kept for being younger than gc.minAge. */
+  /**
+   * Backend objects looked at; of them orphans (no record holds them, older than gc.minAge, named by
+   * no write in flight or queued job), the orphans deleted, and those kept for being younger than gc.minAge.
+   */
   scanned: number;
+  orphans: number;
   removed: number;
   removedBytes: number;
   young: number;

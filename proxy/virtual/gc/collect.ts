@@ -38,8 +38,13 @@ export const gcStateName = (bucket: string, backend: string) => `gc/${bucket}/${
 export function freshGc(bucket: string, backend: string): GcState {
   return {
     bucket, backend, state: 'running', phase: 'objects', after: '', startedAt: new Date().toISOString(),
-    scanned: 0, removed: 0, removedBytes: 0, young: 0, records: 0, missing: 0, missingKeys: [], errors: 0, lastErrors: [],
+    scanned: 0, orphans: 0, removed: 0, removedBytes: 0, young: 0, records: 0, missing: 0, missingKeys: [], errors: 0, lastErrors: [],
   };
+}
+
+/** A saved state; fields a gateway that saved it did not know yet read as a fresh run's. */
+export function parseGc(json: string, bucket: string, backend: string): GcState {
+  return { ...freshGc(bucket, backend), ...JSON.parse(json) as GcState };
 }
 
 function noteError(s: GcState, key: string, e: unknown): void {
@@ -65,6 +70,8 @@ async function collect(ctx: VirtualContext, p: Page, s: GcState, key: string, m:
   // Under the key's lock a commit cannot land between the last look and the delete.
   return ctx.locks.run(lockKey(s.bucket, key), async () => {
     if (recordHolds(await ctx.index.get(s.bucket, key), backend, name)) return 'kept';
+    // Found, whether or not the delete below succeeds (a failure is counted as an error too).
+    s.orphans++;
     try {
       await onBackend(ctx, p.b, () => p.b.store.deleteObject(p.b.bucket, name));
     } catch (e) {
@@ -142,7 +149,7 @@ export async function gcJob(ctx: VirtualContext, job: Job, save: (s: GcState) =>
     const b = gen.backends.get(job.backend);
     if (!vb || !b || !vb.backends.includes(job.backend)) return { outcome: 'done' };
     if (!ctx.health.healthy(job.backend)) return { outcome: 'later', error: `backend ${job.backend} is down` };
-    const s: GcState = job.progress ? JSON.parse(job.progress) as GcState : freshGc(job.bucket, job.backend);
+    const s = job.progress ? parseGc(job.progress, job.bucket, job.backend) : freshGc(job.bucket, job.backend);
     const p: Page = {
       gen, b, minAge: gen.config.gc.minAge,
       named: new Set([
@@ -154,7 +161,7 @@ export async function gcJob(ctx: VirtualContext, job: Job, save: (s: GcState) =>
     if (s.state === 'done') {
       s.finishedAt = new Date().toISOString();
       if (s.missing && vb.config.copies > 1) await queueRepairs(ctx, job.backend, [job.bucket]);
-      ctx.log('info', 'gc finished', { bucket: s.bucket, backend: s.backend, scanned: s.scanned, removed: s.removed, young: s.young, records: s.records, missing: s.missing, errors: s.errors });
+      ctx.log('info', 'gc finished', { bucket: s.bucket, backend: s.backend, scanned: s.scanned, orphans: s.orphans, removed: s.removed, young: s.young, records: s.records, missing: s.missing, errors: s.errors });
     }
     await save(s);
     if (s.state === 'done') return { outcome: 'done', objects: Math.max(1, seen) };

@@ -102,7 +102,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 
         // minAge 1h: every unreferenced object is young, nothing goes.
         const first = await run();
-        assert.deepEqual([first[a]!.removed, first[a]!.young, first[b]!.removed, first[b]!.young], [0, 4, 0, 0]);
+        assert.deepEqual([first[a]!.orphans, first[a]!.removed, first[a]!.young, first[b]!.orphans, first[b]!.young], [0, 0, 4, 0, 0]);
         assert.deepEqual([first[lost.backend]!.missing, first[lost.backend]!.missingKeys], [1, ['k2']], 'the vanished copy is reported');
         assert.equal(first[a]!.records + first[b]!.records, 12, 'each backend\'s run checks every record');
         assert.deepEqual((await names(a)).filter((n) => orphans.includes(n)), [...orphans].sort(), 'kept while young');
@@ -111,7 +111,7 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.reload(config('1s'));
         await new Promise((r) => setTimeout(r, 1_500));
         const second = await run();
-        assert.deepEqual([second[a]!.removed, second[a]!.young, second[a]!.errors, second[b]!.removed], [2, 0, 0, 0]);
+        assert.deepEqual([second[a]!.orphans, second[a]!.removed, second[a]!.young, second[a]!.errors, second[b]!.orphans], [2, 2, 0, 0, 0]);
         assert.equal(second[a]!.removedBytes, 2 * Buffer.byteLength('nobody knows me'));
         const left = await names(a);
         for (const n of orphans) assert.ok(!left.includes(n), `${n} collected`);
@@ -125,6 +125,10 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const metrics = await (await fetch(`${gw.url}/metrics`)).text();
         assert.match(metrics, new RegExp(`floodgate_gc_removed_objects\\{bucket="tidy",backend="${a}"\\} 2`));
         assert.match(metrics, new RegExp(`floodgate_gc_missing_copies\\{bucket="tidy",backend="${lost.backend}"\\} 1`));
+        assert.match(metrics, new RegExp(`floodgate_gc_orphan_objects\\{bucket="tidy",backend="${a}"\\} 2`));
+        const at = (name: string) => Number(new RegExp(`${name}\\{bucket="tidy",backend="${a}"\\} (\\S+)`).exec(metrics)?.[1]);
+        assert.equal(at('floodgate_gc_last_started_timestamp_seconds'), Date.parse(second[a]!.startedAt) / 1000);
+        assert.equal(at('floodgate_gc_last_finished_timestamp_seconds'), Date.parse(second[a]!.finishedAt!) / 1000);
         const st = store.status().virtualBuckets.find((v) => v.name === 'tidy')!;
         assert.equal(st.gc?.find((g) => g.backend === a)?.removed, 2, '/status shows the run');
       } finally {
@@ -187,7 +191,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const ended = await gcOfA();
         assert.deepEqual([ended.state, ended.startedAt, typeof ended.finishedAt], ['cancelled', gcRun.startedAt, 'string']);
         assert.equal(store.status().virtualBuckets.find((v) => v.name === 'tidy')!.gc!.find((g) => g.backend === a)!.state, 'cancelled', '/status shows it');
-        assert.match(await (await fetch(`${gw.url}/metrics`)).text(), new RegExp(`floodgate_gc_running\\{bucket="tidy",backend="${a}"\\} 0`));
+        const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+        assert.match(metrics, new RegExp(`floodgate_gc_running\\{bucket="tidy",backend="${a}"\\} 0`));
+        assert.match(metrics, new RegExp(`floodgate_gc_cancelled\\{bucket="tidy",backend="${a}"\\} 1`));
 
         const migrateCancel = await admin('DELETE', `jobs?id=${migrateId}`);
         assert.equal(migrateCancel.status, 200, JSON.stringify(migrateCancel.json));

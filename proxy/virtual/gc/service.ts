@@ -7,7 +7,7 @@
 import type { GcStatus } from '../../health/status.ts';
 import type { JobHandler } from '../../jobs/runner.ts';
 import type { VirtualContext } from '../context.ts';
-import { freshGc, gcJob, gcStateName, type GcState } from './collect.ts';
+import { freshGc, gcJob, gcStateName, parseGc, type GcState } from './collect.ts';
 
 const TICK_MS = 10_000;
 
@@ -35,7 +35,7 @@ export function createGcService(ctx: VirtualContext): GcService {
   };
   const load = async (bucket: string, backend: string) => {
     const v = await ctx.index.getMeta(gcStateName(bucket, backend));
-    const s = v ? JSON.parse(v) as GcState : undefined;
+    const s = v ? parseGc(v, bucket, backend) : undefined;
     if (s) states.set(gcStateName(bucket, backend), s);
     return s;
   };
