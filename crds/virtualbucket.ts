@@ -29,6 +29,16 @@ export const OriginSpec = z.object({
 }).strict();
 export type OriginSpec = z.infer<typeof OriginSpec>;
 
+/**
+ * Garbage collection of backend objects no index record names (docs/balancing.md, "Garbage
+ * collection"): the gateway config's top-level `gc`, and a VirtualBucket's `gc` (one gateway each).
+ */
+export const GcSpec = z.object({
+  interval: durationSchema.default(0).describe('how often each virtual bucket\'s backends are collected; 0: only when asked (admin API)'),
+  minAge: durationSchema.default(3_600_000).describe('younger objects are never collected: a write in flight is on its backend before its record commits'),
+}).strict();
+export type GcSpec = z.infer<typeof GcSpec>;
+
 export const VirtualBucketSpec = z.object({
   backends: z.array(dnsName).max(256).optional().describe('backend names, in this order'),
   backendSelector: LabelSelector.optional().describe('or: all backends with these labels'),
@@ -87,6 +97,7 @@ export const VirtualBucketResourceSpec = VirtualBucketSpec.extend({
   origin: OriginSpec.extend({
     credentialsSecret: SecretKeys.describe('the Secret holding the access key the gateway reads the origin with'),
   }).strict().optional().describe('an existing bucket served read-through and migrated in (docs/balancing.md)'),
+  gc: GcSpec.optional().describe('garbage collection of orphans on the backends (default: only when asked, objects older than 1h)'),
 }).strict().meta(cel(
   { rule: '(has(self.backends) && size(self.backends) > 0) != has(self.backendSelector)', message: 'list backends or give a backendSelector, not both' },
   { rule: "self.replicas <= 1 || (has(self.index) && self.index.kind == 'postgres')", message: 'more than one replica needs a postgres index', fieldPath: '.replicas' },

@@ -154,3 +154,13 @@ test('an origin is rendered with its spec as written and its keys from the mount
   });
   assert.equal(renderFor({ backends: ['minio-a'] }).configYaml.includes('origin'), false);
 });
+
+test('gc settings reach the gateway config as written; without them the gateway keeps its defaults (gc only when asked, 1 h minAge)', () => {
+  const config = (raw: Record<string, unknown>) => parseBalancingConfig(parse(renderFor(raw).configMap.data!['config.yaml']!), 'rendered');
+  const out = renderFor({ backends: ['minio-a'], gc: { interval: '6h', minAge: '2s' } });
+  assert.deepEqual(parse(out.configYaml).gc, { interval: '6h', minAge: '2s' });
+  assert.deepEqual(config({ backends: ['minio-a'], gc: { interval: '6h', minAge: '2s' } }).gc, { interval: 6 * 3_600_000, minAge: 2_000 });
+  assert.deepEqual(config({ backends: ['minio-a'], gc: { minAge: 90_000 } }).gc, { interval: 0, minAge: 90_000 });
+  assert.deepEqual(config({ backends: ['minio-a'] }).gc, { interval: 0, minAge: 3_600_000 });
+  assert.equal(renderFor({ backends: ['minio-a'] }).configYaml.includes('gc'), false);
+});

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import type { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
-import { DEFAULT_GATEWAY_RESOURCES, type VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
+import { DEFAULT_GATEWAY_RESOURCES, type GcSpec, type VirtualBucketResourceSpec } from '../../crds/virtualbucket.ts';
 import { API_VERSION } from '../../crds/meta.ts';
 import type { KubeObject, OwnerReference } from '../kube/types.ts';
 
@@ -100,6 +100,12 @@ function renderOrigin(spec: VirtualBucketResourceSpec, raw: Record<string, unkno
   };
 }
 
+/** The gc settings, durations in the user's notation ("30s") where written. */
+function renderGc(gc: GcSpec, raw: unknown): Record<string, unknown> {
+  const r = (raw ?? {}) as { interval?: unknown; minAge?: unknown };
+  return { interval: r.interval ?? gc.interval, minAge: r.minAge ?? gc.minAge };
+}
+
 export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'backends'>, bucketName: string): Record<string, unknown> {
   const raw = i.rawSpec;
   const pg = isPostgres(i.spec);
@@ -136,6 +142,8 @@ export function renderConfig(i: Pick<RenderInput, 'vb' | 'spec' | 'rawSpec' | 'b
       ...(origin ? { origin } : {}),
     }],
     index: pg ? { kind: 'postgres', urlFile: `${INDEX_URL_DIR}/url` } : { kind: 'sqlite', path: `${DATA_DIR}/index.db` },
+    // The gateway runs this one virtual bucket, so its gc settings are the gateway's.
+    ...(i.spec.gc ? { gc: renderGc(i.spec.gc, raw.gc) } : {}),
   };
 }
 

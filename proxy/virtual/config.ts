@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { GatewayFileConfig } from '../config.ts';
 import { durationSchema, sizeSchema } from './units.ts';
 import { BackendBucketSpec } from '../../crds/backendbucket.ts';
-import { OriginSpec, VirtualBucketSpec } from '../../crds/virtualbucket.ts';
+import { GcSpec, OriginSpec, VirtualBucketSpec } from '../../crds/virtualbucket.ts';
 import { bucketName, dnsName } from '../../crds/meta.ts';
 
 export { BackendBucketSpec, VirtualBucketSpec };
@@ -110,10 +110,7 @@ export const BALANCING_FIELDS = {
     pollInterval: durationSchema.default(1_000),
   }).strict().default({ concurrency: 4, objectsPerSecond: 0, bytesPerSecond: 0, lease: 300_000, pollInterval: 1_000 }),
   /** Garbage collection: backend objects no index record names are deleted (virtual/gc/). */
-  gc: z.object({
-    interval: durationSchema.default(0).describe('how often each virtual bucket\'s backends are collected; 0: only when asked (admin API)'),
-    minAge: durationSchema.default(3_600_000).describe('younger objects are never collected: a write in flight is on its backend before its record commits'),
-  }).strict().default({ interval: 0, minAge: 3_600_000 }),
+  gc: GcSpec.default({ interval: 0, minAge: 3_600_000 }),
   /** On an index miss, ask the backends (and repair the index when one has the key). */
   readRepair: z.boolean().default(true),
 };
