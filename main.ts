@@ -7,12 +7,13 @@ import { enableCompileCache } from 'node:module';
 // Where the cache directory is not writable this does nothing. NODE_COMPILE_CACHE picks the place.
 enableCompileCache();
 const COMMANDS: Record<string, { help: string; run: (argv: string[]) => Promise<number | void> }> = {
-  // `gateway find` and `gateway jobs` are clients of a running gateway: they load none of the gateway's modules.
+  // `gateway find`, `jobs` and `gc` are clients of a running gateway: they load none of the gateway's modules.
   gateway: {
     help: 'run the S3 gateway',
     run: async (a) => (a[0] === 'find' ? (await import('./proxy/admin/find-cli.ts')).runFind(a.slice(1))
       : a[0] === 'jobs' ? (await import('./proxy/admin/jobs-cli.ts')).runJobs(a.slice(1))
-        : (await import('./proxy/cli.ts')).runGateway(a)),
+        : a[0] === 'gc' ? (await import('./proxy/admin/gc-cli.ts')).runGc(a.slice(1))
+          : (await import('./proxy/cli.ts')).runGateway(a)),
   },
   operator: { help: 'run the Kubernetes operator', run: async (a) => (await import('./operator/main.ts')).runOperator(a) },
   crds: { help: 'write (or --print, --check) the CRD YAML', run: async (a) => (await import('./crds/generate.ts')).runCrds(a) },

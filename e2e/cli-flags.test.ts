@@ -46,3 +46,17 @@ test('unknown flags exit 2 with one line and do nothing (crds --bogus writes no 
   assert.equal((await floodgate(['crds', '--print', '--check'])).code, 2);
   assert.deepEqual(yamls.map((p) => statSync(p).mtimeMs), before);
 });
+
+test('the admin API commands (gateway find, jobs, gc): --version, -h, and an unknown flag exits 2 before anything is asked', async () => {
+  for (const c of ['find', 'jobs', 'gc']) {
+    const version = await floodgate(['gateway', c, '--version']);
+    assert.deepEqual([version.code, version.stdout], [0, `floodgate ${VERSION}\n`], c);
+    const help = await floodgate(['gateway', c, '-h']);
+    assert.equal(help.code, 0, `${c}: ${help.stderr}`);
+    assert.match(help.stdout, new RegExp(`^Usage: floodgate gateway ${c} .*--admin-token-file`, 's'), c);
+    // Pointed at a port nobody listens on: a flag refused first exits 2, not 1 for the unreachable gateway.
+    const bogus = await floodgate(['gateway', c, '--bogus', '--endpoint', 'http://127.0.0.1:1', '--admin-token', 't']);
+    assert.equal(bogus.code, 2, `${c}: ${bogus.stderr}`);
+    assert.match(bogus.stderr, new RegExp(`^floodgate gateway ${c}: .*--bogus.*\\nRun \`floodgate gateway ${c} --help\``), c);
+  }
+});

@@ -1,6 +1,6 @@
 // `floodgate gateway`: load config and keys, open the store, serve until SIGINT/SIGTERM.
 // `floodgate gateway reindex --config FILE [--remove-strays]`: rebuild the placement index, exit.
-// (`floodgate gateway find` and `jobs` are dispatched by main.ts straight to admin/find-cli.ts, jobs-cli.ts.)
+// (`floodgate gateway find`, `jobs` and `gc` are dispatched by main.ts straight to admin/find-cli.ts, jobs-cli.ts, gc-cli.ts.)
 //
 // The store is the embedded fs store, or — when the config file declares backends and virtual
 // buckets — the virtual store spread over them (metrics, /status, reload on file change and

@@ -87,7 +87,8 @@ export const GATEWAY_FLAGS = {
 export function usage(): string {
   const lines = ['Usage: floodgate gateway [flags]', '       floodgate gateway reindex --config FILE [--remove-strays]',
     '       floodgate gateway find --bucket NAME [filters]   (metadata search; `find --help`)',
-    '       floodgate gateway jobs <list|cancel|drain|undrain|rebalance>   (background jobs; `jobs --help`)', '',
+    '       floodgate gateway jobs <list|cancel|drain|undrain|rebalance>   (background jobs; `jobs --help`)',
+    '       floodgate gateway gc --bucket NAME [--wait | --list]   (garbage collection; `gc --help`)', '',
     'Runs the S3 gateway. Precedence: flags > environment > config file > defaults.',
     'A config file with backends: and virtualBuckets: serves virtual buckets spread over backend buckets',
     '(docs/balancing.md) instead of the embedded store; `reindex` rebuilds their placement index and exits.', '', 'Flags:'];

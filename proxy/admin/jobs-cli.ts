@@ -5,58 +5,48 @@
 //   jobs undrain --bucket B --backend N    end a drain: the backend takes writes again
 //   jobs rebalance --bucket B              move objects whose placement changed (rendezvous)
 // Exit 0 when done, 1 when the gateway could not be asked or refused, 2 for a usage error.
-import { parseArgs } from 'node:util';
-import { adminFetch, adminRefusal, adminUrl, failer, STDIO, tokenOf, UsageError, type Out } from './find-cli.ts';
+import { ADMIN_FLAGS, adminUrl, ask, HELP_FLAG, parseCommand, STDIO, tokenOf, usageText, UsageError, type FlagSpec, type Out } from './admin-cli.ts';
+import type { GcStatus } from '../health/status.ts';
+import { gcCounts } from './gc-cli.ts';
 import type { JobView } from './jobs-route.ts';
 
 const FLAGS = {
-  endpoint: { type: 'string', help: 'the gateway (env FLOODGATE_ENDPOINT, default http://127.0.0.1:9000)' },
-  'admin-token': { type: 'string', help: 'the admin API bearer token (env FLOODGATE_ADMIN_TOKEN)' },
-  'admin-token-file': { type: 'string', help: 'read the token from this file (env FLOODGATE_ADMIN_TOKEN_FILE)' },
+  ...ADMIN_FLAGS,
   bucket: { type: 'string', help: 'drain, undrain, rebalance: the virtual bucket' },
   backend: { type: 'string', help: 'drain, undrain: the backend' },
   kind: { type: 'string', help: 'list: only jobs of this kind (copy, remove, repair, drain, rebalance)' },
   json: { type: 'boolean', help: 'one JSON object per line' },
-  help: { type: 'boolean', short: 'h', help: 'show this help' },
-} as const satisfies Record<string, { type: 'string' | 'boolean'; help: string; short?: string }>;
+  ...HELP_FLAG,
+} as const satisfies Record<string, FlagSpec>;
 
 export function jobsUsage(): string {
-  return ['Usage: floodgate gateway jobs <list|cancel ID|drain|undrain|rebalance> [flags]', '',
+  return usageText(['Usage: floodgate gateway jobs <list|cancel ID|drain|undrain|rebalance> [flags]', '',
     'The background job queue of a running gateway (docs/balancing.md#background-jobs):',
     '  list                              queued jobs: id, kind, state, attempts, bucket, backend, progress, last error',
     '  cancel ID                         cancel a job',
     '  drain --bucket B --backend N      move every object off backend N; it takes no new writes from now on',
     '  undrain --bucket B --backend N    end the drain of N: it takes writes again',
-    '  rebalance --bucket B              move the objects whose placement changed (rendezvous buckets)', '', 'Flags:',
-    ...Object.entries(FLAGS).map(([n, f]) => `  --${n.padEnd(19)} ${f.help}`)].join('\n');
+    '  rebalance --bucket B              move the objects whose placement changed (rendezvous buckets)'], FLAGS);
 }
 
-function progressText(p: unknown): string {
+function progressText(kind: JobView['kind'], p: unknown): string {
   if (!p || typeof p !== 'object') return '';
   const o = p as Record<string, unknown>;
   if (typeof o.moved === 'number') return `pass ${o.pass} scanned ${o.scanned} moved ${o.moved} (${o.movedBytes} B) failed ${o.failed}`;
+  if (kind === 'gc') return `${o.phase} ${gcCounts(o as unknown as GcStatus)}`;
   if (typeof o.scanned === 'number') return `scanned ${o.scanned} queued ${o.queued ?? 0}`;
   return '';
 }
 
 function line(j: JobView): string {
   return [String(j.id).padStart(6), j.kind.padEnd(9), j.state.padEnd(7), `attempts=${j.attempts}`, j.bucket, j.backend ?? '-', j.key ?? '',
-    progressText(j.progress), j.lastError ? `error: ${j.lastError}` : ''].filter((x) => x !== '').join('  ');
+    progressText(j.kind, j.progress), j.lastError ? `error: ${j.lastError}` : ''].filter((x) => x !== '').join('  ');
 }
 
 export async function runJobs(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = STDIO): Promise<number> {
-  const fail = failer(out, 'jobs', 'commands');
-  let values: Record<string, unknown>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({ args: argv, options: FLAGS as never, strict: true, allowPositionals: true }));
-  } catch (e) {
-    return fail(2, (e as Error).message);
-  }
-  if (values.help) {
-    out.stdout(jobsUsage() + '\n');
-    return 0;
-  }
+  const parsed = parseCommand(argv, { cmd: 'jobs', what: 'commands', flags: FLAGS, usage: jobsUsage, positionals: true }, out);
+  if (typeof parsed === 'number') return parsed;
+  const { values, positionals, fail } = parsed;
   const [cmd, ...rest] = positionals;
   let url: URL, token: string, method = 'GET';
   try {
@@ -93,22 +83,16 @@ export async function runJobs(argv: string[], env: NodeJS.ProcessEnv = process.e
   }
   const show = (j: JobView) => out.stdout(`${values.json ? JSON.stringify(j) : line(j)}\n`);
   for (;;) {
-    let got: Awaited<ReturnType<typeof adminFetch>>;
-    try {
-      got = await adminFetch(url, token, method);
-    } catch (e) {
-      return fail(1, (e as Error).message);
-    }
-    const { res, body } = got;
-    if (!res.ok) return fail(res.status === 400 ? 2 : 1, adminRefusal(url, res, body));
+    const body = await ask(url, token, method, fail);
+    if (typeof body === 'number') return body;
     if (cmd !== 'list') {
-      const j = (body?.job ?? body?.cancelled) as JobView | undefined;
+      const j = (body.job ?? body.cancelled) as JobView | undefined;
       if (j) show(j);
       else if (cmd === 'undrain') out.stdout(`${values.backend} of ${values.bucket} takes writes again\n`);
       return 0;
     }
-    for (const j of (body?.jobs ?? []) as JobView[]) show(j);
-    if (!body?.isTruncated) return 0;
+    for (const j of (body.jobs ?? []) as JobView[]) show(j);
+    if (!body.isTruncated) return 0;
     url.searchParams.set('after', String(body.nextAfter));
   }
 }
