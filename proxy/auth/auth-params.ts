@@ -52,7 +52,10 @@ export function parseAuthorizationHeader(header: string): AuthParams {
   const space = header.indexOf(' ');
   const algorithm = space < 0 ? header : header.slice(0, space);
   if (algorithm === SIGV4A) throw new S3Error('NotImplemented', 'SigV4a (AWS4-ECDSA-P256-SHA256) signatures are not supported; sign with AWS4-HMAC-SHA256.');
-  if (algorithm !== ALGORITHM) throw fail(`unsupported algorithm "${algorithm}"; use ${ALGORITHM}.`);
+  // AWS's answer to a scheme it does not know (`Bearer …`, `Basic …`): it names no parser detail.
+  if (algorithm !== ALGORITHM) {
+    throw new S3Error('InvalidArgument', 'Unsupported Authorization Type', { details: { ArgumentName: 'Authorization', ArgumentValue: header } });
+  }
   const fields = new Map<string, string>();
   for (const part of header.slice(space + 1).split(',')) {
     const p = part.trim();

@@ -158,7 +158,7 @@ test('a wrong signature is SignatureDoesNotMatch with the debugging details S3 g
   rejects({ ...signed('GET', '/b/k'), method: 'DELETE' }, 'SignatureDoesNotMatch');
 });
 
-test('malformed Authorization headers are AuthorizationHeaderMalformed; SigV4a is NotImplemented', () => {
+test('malformed SigV4 Authorization headers are AuthorizationHeaderMalformed, other schemes InvalidArgument; SigV4a is NotImplemented', () => {
   const base = signed('GET', '/b/k');
   const sig = /Signature=(\w+)/.exec(String(base.headers.authorization))![1]!;
   const withAuth = (a: string): AuthInput => ({ ...base, headers: { ...base.headers, authorization: a } });
@@ -168,7 +168,14 @@ test('malformed Authorization headers are AuthorizationHeaderMalformed; SigV4a i
   rejects(withAuth(`AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3, SignedHeaders=${sh}, Signature=${sig}`), 'AuthorizationHeaderMalformed');
   rejects(withAuth(`AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/ec2/aws4_request, SignedHeaders=${sh}, Signature=${sig}`), 'AuthorizationHeaderMalformed');
   rejects(withAuth(`AWS4-HMAC-SHA256 Credential=${CRED}, SignedHeaders=${sh}, Signature=zz`), 'AuthorizationHeaderMalformed');
-  rejects(withAuth(`AWS4-HMAC-SHA512 Credential=${CRED}, SignedHeaders=${sh}, Signature=${sig}`), 'AuthorizationHeaderMalformed');
+  // A scheme AWS does not know is InvalidArgument naming the header, with no parser detail.
+  for (const other of [`AWS4-HMAC-SHA512 Credential=${CRED}, SignedHeaders=${sh}, Signature=${sig}`, 'Bearer abc', 'Basic dXNlcjpwYXNz']) {
+    rejects(withAuth(other), 'InvalidArgument', (e) => {
+      assert.equal(e.message, 'Unsupported Authorization Type');
+      assert.deepEqual(e.details, { ArgumentName: 'Authorization', ArgumentValue: other });
+      assert.equal(e.status, 400);
+    });
+  }
   rejects(withAuth(`AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130523/us-east-1/s3/aws4_request, SignedHeaders=${sh}, Signature=${sig}`),
     'AuthorizationHeaderMalformed', (e) => assert.match(e.message, /credential date/));
   rejects(withAuth(`AWS4-ECDSA-P256-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/s3/aws4_request, SignedHeaders=${sh}, Signature=${sig}`), 'NotImplemented');
