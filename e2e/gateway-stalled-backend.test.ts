@@ -2,15 +2,16 @@
 // MinIO: once it is marked down, an overwrite of a key whose old copy lives there is answered
 // without a single request reaching that backend, and the old copy is removed in the background
 // after it recovers. Before it is marked down, the removal of that old copy (stuck there) holds up
-// no later write or delete of the key. Requests are counted at a TCP relay in front of the
-// stalled backend.
+// no later write or delete of the key, and a delete of an object there is answered while it still
+// stalls. A hedged read's request to it is closed once the other copy answers. Requests are
+// counted at a TCP relay in front of the stalled backend.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { DeleteObjectCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store, type S3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig, type VirtualStore } from '../proxy/virtual/index.ts';
@@ -20,32 +21,41 @@ import { bytes } from './lib/s3.ts';
 /**
  * Forwards to `target`. Stalled, it records what arrives and forwards nothing; muted, it forwards
  * requests but drops the answers (the backend acts, the gateway hears nothing). `methods`: the
- * request lines seen (method and path), stalled or not.
+ * request lines seen (method and path), stalled or not; `closed(re)`: whether the gateway closed
+ * every connection that carried a request line matching `re`.
  */
-function relay(target: number): Promise<{ port: number; stall(on: boolean): void; mute(on: boolean): void; seen: () => string; methods: () => string[]; server: Server }> {
+function relay(target: number): Promise<{ port: number; stall(on: boolean): void; stalled(): boolean; mute(on: boolean): void; seen: () => string; methods: () => string[]; closed(re: RegExp): boolean; server: Server }> {
   let stalled = false;
   let muted = false;
   let seen = '';
-  const methods: string[] = [];
+  const lines: { line: string; closed: boolean }[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
     sockets.add(client);
+    const carried: { closed: boolean }[] = [];
     const up = connect(target, '127.0.0.1');
     client.on('data', (d: Buffer) => {
       const line = /^(GET|HEAD|PUT|POST|DELETE) (\S+)/.exec(d.subarray(0, 2048).toString('latin1'));
-      if (line) methods.push(`${line[1]} ${line[2]}`);
+      if (line) {
+        const l = { line: `${line[1]} ${line[2]}`, closed: false };
+        lines.push(l);
+        carried.push(l);
+      }
       if (stalled) seen += d.toString('latin1'); else up.write(d);
     });
     up.on('data', (d: Buffer) => { if (!stalled && !muted) client.write(d); });
     const end = () => { client.destroy(); up.destroy(); sockets.delete(client); };
+    client.on('close', () => { for (const l of carried) l.closed = true; });
     client.on('error', end); up.on('error', end); client.on('close', end); up.on('close', () => { if (!stalled) end(); });
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     port: (server.address() as AddressInfo).port,
     stall(on) { stalled = on; if (!on) for (const s of sockets) s.destroy(); },
+    stalled: () => stalled,
     mute(on) { muted = on; if (!on) for (const s of sockets) s.destroy(); },
     seen: () => seen,
-    methods: () => [...methods],
+    methods: () => lines.map((l) => l.line),
+    closed: (re) => lines.some((l) => re.test(l.line)) && lines.every((l) => !re.test(l.line) || l.closed),
     server,
   })));
 }
@@ -179,7 +189,7 @@ test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked
   }
 });
 
-test('while a stalled backend is still believed up: an overwrite of a key whose old copy is there is acknowledged at once; neither that copy\'s removal nor a DELETE of an object there holds up later writes of the key', { timeout: 120_000 }, async () => {
+test('while a stalled backend is still believed up: an overwrite of a key whose old copy is there, a DELETE and a DeleteObjects of objects there are answered at once, hold up no later write of the key, and their copies go once it answers', { timeout: 120_000 }, async () => {
   const dir3 = tempDir('floodgate-stall-up-');
   const hop2 = await relay(Number(new URL(minio.endpoint).port));
   for (const b of ['stall-c', 'stall-d']) await direct.createBucket(b);
@@ -201,12 +211,12 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     const c = g.client({ maxAttempts: 1, requestHandler: { requestTimeout: 4000, throwOnRequestTimeout: true } });
     const body = async (k: string) => (await bytes((await c.send(new GetObjectCommand({ Bucket: 'vbu', Key: k }))).Body)).toString();
     const there: string[] = [];
-    for (let i = 0; i < 8 && there.length < 2; i++) {
+    for (let i = 0; i < 8 && there.length < 3; i++) {
       await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: `u${i}`, Body: 'old' }));
       if (await s.locate('vbu', `u${i}`) === 'stalls') there.push(`u${i}`);
     }
-    const [key, other] = there;
-    assert.ok(key && other, 'two keys on the backend that will stall');
+    const [key, other, third] = there;
+    assert.ok(key && other && third, 'three keys on the backend that will stall');
     // No new writes go there (weight 0); reads and removals still do.
     await s.reload(config(0));
     hop2.stall(true);
@@ -218,21 +228,40 @@ test('while a stalled backend is still believed up: an overwrite of a key whose 
     await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbu', Key: key })), (e: Error) => e.name === 'NoSuchKey');
     await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: key, Body: 'new 3' }));
     assert.equal(await body(key), 'new 3');
-    // A DELETE of an object whose copy is there waits on it (no client timeout here), but the
-    // key's next write does not wait on that DELETE.
-    const deleting = g.client({ maxAttempts: 1 }).send(new DeleteObjectCommand({ Bucket: 'vbu', Key: other }));
-    await until('the DELETE at the stalled backend', () => new RegExp(`^DELETE /stall-d/vbu/${other}[ ?]`, 'm').test(hop2.seen()) || undefined, 30_000);
+    // A DELETE and a DeleteObjects of objects whose copies are there are answered while the
+    // backend still stalls (issue 10): the index row goes and the remove job is queued first, the
+    // backend's DELETE runs in the background. No client timeout on them: a delete that waited
+    // on the backend would be answered only once it is back, and say so below.
+    const plain = g.client({ maxAttempts: 1 });
+    const answered: string[] = [];
+    const answer = (what: string, p: Promise<unknown>) => p.then(
+      () => answered.push(`${what} ${hop2.stalled() ? 'while the backend stalls' : 'once the backend is back'}`),
+      (e: Error) => answered.push(`${what} failed: ${e.name} ${e.message}`));
+    const multi = plain.send(new DeleteObjectsCommand({ Bucket: 'vbu', Delete: { Objects: [{ Key: third }] } }));
+    void answer('DeleteObject', plain.send(new DeleteObjectCommand({ Bucket: 'vbu', Key: other })));
+    void answer('DeleteObjects', multi);
+    await until('the DELETEs of both copies at the stalled backend', () => [other, third].every((k) => new RegExp(`^DELETE /stall-d/vbu/${k}[ ?]`, 'm').test(hop2.seen())) || undefined, 30_000);
+    await until('both deletes answered while the backend stalls', () => answered.length === 2 || undefined, 30_000);
+    assert.deepEqual(answered.sort(), ['DeleteObject while the backend stalls', 'DeleteObjects while the backend stalls']);
+    const r = await multi;
+    assert.deepEqual([r.Deleted?.map((d) => d.Key), r.Errors ?? []], [[third], []]);
+    const onStalled = async (k: string) => (await direct.scan('stall-d', { prefix: `vbu/${k}`, after: '', limit: 10 })).some((o) => o.key === `vbu/${k}`);
+    for (const k of [other, third]) {
+      assert.ok(await onStalled(k), `${k}: its copy still on the stalled backend (MinIO's listing)`);
+      await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbu', Key: k })), (e: Error) => e.name === 'NoSuchKey', `${k} is not readable after the delete`);
+    }
+    // Nor does the key's next write wait on that DELETE.
     await c.send(new PutObjectCommand({ Bucket: 'vbu', Key: other, Body: 'after' }));
     assert.equal(await body(other), 'after');
     assert.equal(s.status().backends.find((b) => b.name === 'stalls')?.state, 'up', 'never marked down meanwhile');
-    // Once the backend answers again, the old copy goes (the sweeper retries the removal).
+    // Once the backend answers again, the old and the deleted copies go (the background DELETEs
+    // retried, or the remove jobs and the sweeper).
     hop2.stall(false);
-    const held = async () => (await direct.scan('stall-d', { prefix: `vbu/${key}`, after: '', limit: 10 })).some((o) => o.key === `vbu/${key}`);
-    assert.ok(await held(), 'the old copy was still there while the backend stalled');
-    await until('the old copy removed', async () => (await held()) ? undefined : true, 60_000);
+    assert.ok(await onStalled(key), 'the old copy was still there while the backend stalled');
+    for (const k of [key, other, third]) await until(`${k}: its copy on the stalled backend removed`, async () => (await onStalled(k)) ? undefined : true, 60_000);
     assert.equal(await body(key), 'new 3');
-    await deleting;
     assert.equal(await body(other), 'after', 'the DELETE before it does not undo the later PUT');
+    await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbu', Key: third })), (e: Error) => e.name === 'NoSuchKey');
   } finally {
     hop2.stall(false);
     await g.close();

@@ -130,6 +130,33 @@ export function releaseRemoval(ctx: VirtualContext, id: number): void {
   m?.delete(id);
 }
 
+/** Removals this process tries at once in the background; past that, their jobs take them (the queue's concurrency). */
+export const BACKGROUND_REMOVALS = 32;
+const inBackground = new WeakMap<VirtualContext, { n: number }>();
+
+/**
+ * Starts the removals a commit just queued (a delete's, an overwrite's, a refused or lost
+ * write's), never on the client's time: each runs after the key's lock is released, its backend
+ * DELETE bounded by the backend's timeouts. One whose backend is marked down, or past
+ * BACKGROUND_REMOVALS at once (a stalled backend not yet marked down must not gather a DELETE per
+ * key of a DeleteObjects), is left to its remove job and the sweeper.
+ */
+export async function startRemovals(ctx: VirtualContext, gen: Generation, removals: Removal[]): Promise<void> {
+  let started = inBackground.get(ctx);
+  if (!started) inBackground.set(ctx, (started = { n: 0 }));
+  for (const r of removals) {
+    holdForRemoval(ctx, r);
+    if (!ctx.health.healthy(r.backend) || started.n >= BACKGROUND_REMOVALS) {
+      ctx.log('info', 'copy left to its remove job and the sweeper', { bucket: r.bucket, key: r.key, backend: r.backend, down: !ctx.health.healthy(r.backend) });
+      await settleRemovalJob(ctx, r, 'postponed');
+      continue;
+    }
+    const count = started;
+    count.n++;
+    setImmediate(() => void runRemoval(ctx, gen, r).finally(() => { count.n--; }));
+  }
+}
+
 /**
  * Settles one removal intent, checked under the key's lock; the intent is cleared once it is done.
  * The backend delete runs after the lock is released: a stalled backend not yet marked down must

@@ -3,6 +3,8 @@
 //   (key's lock) conditions, backend-side name → intent → backend PUT (no lock) →
 //   (key's lock) conditions again, removal of the replaced copy queued, index commit (clears the
 //   intent) → the replaced copy removed in the background.
+// A DELETE: (key's lock) the copy's removal queued, the record deleted → answer → the copy
+// removed in the background, the same way (removals.ts startRemovals).
 // A crash anywhere leaves an intent, and recovery (repair.ts) settles the key.
 import type { PutInput, PutResult, ObjectMeta } from '../store/types.ts';
 import type { PlacedObject } from '../placement/types.ts';
@@ -12,7 +14,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, queueRemovalJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
+import { holdForRemoval, queueRemoval, queueRemovalJob, runRemoval, startRemovals, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { dropCopyJobs, fanOut, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
@@ -44,16 +46,7 @@ export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: Pla
     if (prev.copies?.length) others.push(...await queueCopyRemovals(ctx, prev));
   }
   if (others.length) await releaseJobs(ctx, others);
-  for (const r of removals) {
-    holdForRemoval(ctx, r);
-    if (!ctx.health.healthy(r.backend)) {
-      ctx.log('info', 'replaced copy is on a backend marked down; its remove job (and the sweeper) removes it', { bucket: rec.bucket, key: rec.key, backend: r.backend });
-      await settleRemovalJob(ctx, r, 'postponed');
-      continue;
-    }
-    // After the lock is released: the removal takes it itself.
-    setImmediate(() => void runRemoval(ctx, gen, r));
-  }
+  await startRemovals(ctx, gen, removals);
 }
 
 function bodyUnread(e: unknown): boolean {
@@ -145,8 +138,7 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
         // its first copy goes (the jobs of the others remove them).
         const removal = { id: await queueRemoval(ctx, target), ...target };
         await ctx.index.endIntent(id);
-        holdForRemoval(ctx, removal);
-        setImmediate(() => void runRemoval(ctx, gen, removal));
+        await startRemovals(ctx, gen, [removal]);
         throw e;
       }
       if (planned.copies.length) rec.copies = planned.copies;
@@ -160,8 +152,7 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
         // Another write won while this body streamed; S3 checks conditions at completion too.
         const removal = { id: await queueRemoval(ctx, target), ...target };
         await ctx.index.endIntent(id);
-        holdForRemoval(ctx, removal);
-        setImmediate(() => void runRemoval(ctx, gen, removal));
+        await startRemovals(ctx, gen, [removal]);
         await dropCopyJobs(ctx, planned);
         throw e;
       }
@@ -201,7 +192,7 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
   const { gen, release } = ctx.rt.enter();
   try {
     vbucketOf(gen, bucket);
-    const removal = await ctx.locks.run(lockKey(bucket, key), async (): Promise<Removal | undefined> => {
+    await ctx.locks.run(lockKey(bucket, key), async () => {
       // First the tombstone: a reader sees the record or the tombstone, never the origin's copy.
       await ctx.origins?.hide(bucket, key);
       const rec = await ctx.index.get(bucket, key);
@@ -209,34 +200,19 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
         // Nothing indexed; a copy the index forgot would come back through read repair, so
         // when read repair is on, make sure no backend has one.
         if (gen.config.readRepair) await reconcileKey(ctx, gen, bucket, key, 'delete');
-        return undefined;
+        return;
       }
-      // The copy's removal is queued with the record's; the client's answer never waits on its
-      // backend when that one is marked down or fails (the sweeper retries).
-      const queued: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
-      holdForRemoval(ctx, queued);
-      // Not the sweeper's until this request has tried it.
-      ctx.running.add(queued.id);
-      try {
-        const others = await queueCopyRemovals(ctx, rec);
-        const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
-        if (gone) ctx.usage.apply(gone, undefined);
-        await releaseJobs(ctx, others);
-      } catch (e) {
-        ctx.running.delete(queued.id);
-        throw e;
-      }
-      return queued;
+      // The copy's removal (intent and job) is queued with the record's, before the record goes:
+      // then the answer, and the backend's DELETE in the background as for an overwrite's old
+      // copy. A backend that stalls before it is marked down holds up neither this answer nor the
+      // key's next writes; until the removal is done, read repair adopts nothing there.
+      const removal: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
+      const others = await queueCopyRemovals(ctx, rec);
+      const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
+      if (gone) ctx.usage.apply(gone, undefined);
+      await releaseJobs(ctx, others);
+      await startRemovals(ctx, gen, [removal]);
     });
-    // Deleted on its backend before the answer when that one is up, but after the key's lock is
-    // released: the key's next writes never wait on it (runRemoval).
-    if (removal) {
-      if (ctx.health.healthy(removal.backend)) await runRemoval(ctx, gen, removal);
-      else {
-        ctx.running.delete(removal.id);
-        await settleRemovalJob(ctx, removal, 'postponed');
-      }
-    }
   } finally {
     release();
   }
