@@ -2,13 +2,16 @@
 // (sqlite.test.ts, postgres.test.ts).
 import assert from 'node:assert/strict';
 import type { PlacedObject, PlacementIndex } from './types.ts';
-import type { JobSpec } from './jobs.ts';
+import { test } from 'node:test';
+import type { JobSpec, SingleKind } from './jobs.ts';
 import { indexTests } from './suite.fixture.ts';
 
 const rec = (extra: Partial<PlacedObject> = {}): PlacedObject =>
   ({ bucket: 'vb', key: 'k', backend: 'a', size: 10, etag: 'e1', lastModified: new Date(1_700_000_000_000), checksums: {}, userMeta: {}, ...extra });
 
 const copyJob = (key: string, backend = 'b'): JobSpec => ({ kind: 'copy', bucket: 'vb', key, backend, location: `.floodgate/w/vb/00/${key}`, etag: 'e1' });
+
+const move = (kind: SingleKind, backend = '', bucket = 'vb'): JobSpec & { kind: SingleKind } => ({ kind, bucket, key: '', backend });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -167,5 +170,58 @@ export function jobsSuite(name: string, open: () => Promise<PlacementIndex>): vo
     assert.equal(await ix.jobs.reclaim('gw', 'gw/1/aa'), 1);
     const lease = async (id: number) => (await ix.jobs.get(id))?.leaseOwner;
     assert.deepEqual(await Promise.all([mine![0]!, theirs![0]!, dead![0]!, cousin[0]!].map(lease)), ['gw/1/aa', 'other/1/bb', undefined, 'gw-2/3/dd']);
+  });
+
+  withIndex('jobs: a drain or rebalance is queued once per bucket and backend, however many ask at once; again once it is done', async (ix) => {
+    const asks = (await Promise.all(Array.from({ length: 8 }, () => ix.jobs.enqueueSingle(move('rebalance'))))).map((a) => ({ id: a.job.id, created: a.created }));
+    assert.equal(asks.filter((a) => a.created).length, 1);
+    const [first] = asks;
+    assert.ok(asks.every((a) => a.id === first!.id), JSON.stringify(asks));
+    // Another bucket, another backend, another kind: each its own.
+    const [other, b1, c, b2] = await Promise.all([move('rebalance', '', 'other'), move('drain', 'b'), move('drain', 'c'), move('drain', 'b')].map(async (m) => {
+      const { job, created } = await ix.jobs.enqueueSingle(m);
+      assert.deepEqual([job.kind, job.bucket, job.backend], [m.kind, m.bucket, m.backend]);
+      return { id: job.id, created };
+    }));
+    assert.deepEqual([other!.created, c!.created, b1!.created !== b2!.created, b1!.id === b2!.id], [true, true, true, true]);
+    assert.equal(new Set([first!.id, other!.id, b1!.id, c!.id]).size, 4);
+    // Running (leased) counts as queued.
+    const claimed = await ix.jobs.claim('w', 10, 60_000);
+    const running = await ix.jobs.enqueueSingle(move('rebalance'));
+    assert.deepEqual([running.job.id, running.job.leaseOwner, running.created], [first!.id, 'w', false]);
+    // Other kinds are not single: the same copy twice is two jobs.
+    assert.equal(new Set(await ix.jobs.enqueue([copyJob('k'), copyJob('k')])).size, 2);
+    assert.equal(await ix.jobs.complete(first!.id, 'w'), true);
+    assert.ok(claimed.some((j) => j.id === first!.id));
+    const again = await ix.jobs.enqueueSingle(move('rebalance'));
+    assert.equal(again.created, true);
+    assert.notEqual(again.job.id, first!.id);
+  });
+}
+
+/** For makeOld: queues every drain and rebalance of the jobs table `t` again, as an older gateway could. */
+export const duplicateMovesSql = (t: string): string => {
+  const cols = 'kind, bucket, key, backend, lease_until, not_before, created';
+  return `INSERT INTO ${t} (${cols}) SELECT ${cols} FROM ${t} WHERE kind IN ('drain', 'rebalance')`;
+};
+
+/**
+ * An index made before drains and rebalances were single (`makeOld`: the unique index dropped,
+ * each drain and rebalance row queued again; how many) keeps the oldest of each on opening, then queues no second.
+ */
+export function singleJobsBackfillSuite(name: string, open: () => Promise<PlacementIndex>, makeOld: () => Promise<number>): void {
+  test(`${name}: drains and rebalances an older gateway queued twice are one each once the index is opened`, async () => {
+    const ix = await open();
+    const ids = await ix.jobs.enqueue([move('rebalance'), move('drain', 'b'), copyJob('k')]);
+    await ix.close();
+    assert.equal(await makeOld(), 2);
+    const again = await open();
+    try {
+      assert.deepEqual((await again.jobs.list({ after: 0, limit: 10 })).map((j) => j.id), ids);
+      const drain = await again.jobs.enqueueSingle(move('drain', 'b'));
+      assert.deepEqual([drain.job.id, drain.created], [ids[1], false]);
+    } finally {
+      await again.close();
+    }
   });
 }

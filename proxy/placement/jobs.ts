@@ -54,6 +54,9 @@ export interface JobSummary {
   errors: { id: number; kind: JobKind; bucket: string; key: string; backend: string; attempts: number; lastError: string }[];
 }
 
+/** The kinds a bucket (and backend) has at most one of, queued or running: a second would only walk the bucket again. */
+export type SingleKind = 'drain' | 'rebalance';
+
 export interface EnqueueOptions {
   /** Enqueue already leased to this worker (it runs the job itself now). */
   owner?: string;
@@ -63,6 +66,12 @@ export interface EnqueueOptions {
 
 export interface JobStore {
   enqueue(specs: JobSpec[], opts?: EnqueueOptions): Promise<number[]>;
+  /**
+   * Queues a drain or rebalance unless one of the same (kind, bucket, backend) is queued or
+   * running, by any replica: a unique index decides, so replicas asking at once queue one. The
+   * job queued, or the one there already (`created` false).
+   */
+  enqueueSingle(spec: JobSpec & { kind: SingleKind }): Promise<{ job: Job; created: boolean }>;
   /** Leases up to `limit` jobs that are due and not leased (or whose lease ran out), oldest first. */
   claim(owner: string, limit: number, leaseMs: number): Promise<Job[]>;
   /** Deletes a finished job while `owner` still holds its lease; false when the lease was lost. */
@@ -89,6 +98,16 @@ export interface JobStore {
 }
 
 export type Row = Record<string, unknown>;
+
+/**
+ * The unique index behind enqueueSingle, made by both databases when missing (`t` the jobs
+ * table, `name` the index). Duplicates an older gateway queued (it checked, then inserted) are
+ * removed first, the oldest kept: each would only walk the bucket again.
+ */
+export const singleJobSql = (t: string, name: string): string[] => [
+  `DELETE FROM ${t} WHERE kind IN ('drain', 'rebalance') AND id NOT IN (SELECT MIN(id) FROM ${t} WHERE kind IN ('drain', 'rebalance') GROUP BY kind, bucket, backend)`,
+  `CREATE UNIQUE INDEX ${name} ON ${t} (kind, bucket, backend) WHERE kind IN ('drain', 'rebalance')`,
+];
 
 export const JOB_COLUMNS = ['kind', 'bucket', 'key', 'backend', 'location', 'etag', 'progress', 'lease_owner', 'lease_until', 'not_before', 'created'] as const;
 

@@ -1,7 +1,7 @@
 // The job queue in the shared PostgreSQL index (jobs.ts). Claims use FOR UPDATE SKIP LOCKED, so
 // replicas claiming at once never get the same job and never wait on each other.
 import type pg from 'pg';
-import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, singleJobSql, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export function jobsSchemaSql(s: string): string {
   return `
@@ -12,7 +12,12 @@ CREATE TABLE IF NOT EXISTS ${s}.jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_due ON ${s}.jobs (not_before, id);
 CREATE INDEX IF NOT EXISTS jobs_at ON ${s}.jobs (bucket, backend);
-CREATE INDEX IF NOT EXISTS jobs_by_key ON ${s}.jobs (bucket, key, kind);`;
+CREATE INDEX IF NOT EXISTS jobs_by_key ON ${s}.jobs (bucket, key, kind);
+DO $$ BEGIN
+  IF to_regclass('${s}.jobs_single') IS NULL THEN
+    ${singleJobSql(`${s}.jobs`, 'jobs_single').join(';\n    ')};
+  END IF;
+END $$;`;
 }
 
 export function postgresJobs(pool: pg.Pool, s: string): JobStore {
@@ -26,6 +31,17 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
       const values = specs.map((_, i) => `(${JOB_COLUMNS.map((__, j) => `$${i * n + j + 1}`).join(', ')})`).join(', ');
       const rows = await all(`INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES ${values} RETURNING id`, specs.flatMap((sp) => jobParams(sp, now, o)));
       return rows.map((r) => Number(r.id));
+    },
+    async enqueueSingle(spec) {
+      const insert = `INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map((_, j) => `$${j + 1}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING *`;
+      // The one there may finish between the two statements: then it is inserted on the next try.
+      for (let tries = 0; tries < 5; tries++) {
+        const [made] = await all(insert, jobParams(spec, Date.now(), {}));
+        if (made) return { job: jobFromRow(made), created: true };
+        const [there] = await all(`SELECT * FROM ${t} WHERE kind = $1 AND bucket = $2 AND backend = $3`, [spec.kind, spec.bucket, spec.backend]);
+        if (there) return { job: jobFromRow(there), created: false };
+      }
+      throw new Error(`${spec.kind} of ${spec.bucket} neither queued nor found queued`);
     },
     async claim(owner, limit, leaseMs) {
       const now = Date.now();

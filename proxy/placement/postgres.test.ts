@@ -6,7 +6,7 @@ import { OBJECT_COLUMNS, objectParams } from './rows.ts';
 import { startPostgres, type PostgresServer } from './postgres.fixture.ts';
 import { placementSuite } from './suite.fixture.ts';
 import { copiesBackfillSuite, findSuite } from './find.fixture.ts';
-import { jobsSuite } from './jobs-suite.fixture.ts';
+import { duplicateMovesSql, jobsSuite, singleJobsBackfillSuite } from './jobs-suite.fixture.ts';
 
 let server: PostgresServer;
 before(async () => { server = await startPostgres(); });
@@ -47,6 +47,29 @@ test('postgres: two replicas on one schema see each other and keep one set of co
   assert.equal(bytes, seen!.size);
   await a.close();
   await b.close();
+});
+
+test('postgres: two replicas asking for the same rebalance at once queue one', async () => {
+  const [a, b] = await Promise.all([0, 1].map(() => openPostgresIndex(server.url, { schema: 'shared_single' })));
+  try {
+    const asks = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a! : b!).jobs.enqueueSingle({ kind: 'rebalance', bucket: 'vb', key: '', backend: '' })));
+    assert.deepEqual([asks.filter((x) => x.created).length, new Set(asks.map((x) => x.job.id)).size], [1, 1]);
+    assert.equal((await b!.jobs.list({ after: 0, limit: 10 })).length, 1);
+  } finally {
+    await a!.close();
+    await b!.close();
+  }
+});
+
+singleJobsBackfillSuite('postgres', () => openPostgresIndex(server.url, { schema: 'pre_single' }), async () => {
+  const c = new pg.Client({ connectionString: server.url });
+  await c.connect();
+  try {
+    await c.query('DROP INDEX pre_single.jobs_single');
+    return (await c.query(duplicateMovesSql('pre_single.jobs'))).rowCount ?? 0;
+  } finally {
+    await c.end();
+  }
 });
 
 test('postgres: a bad schema name is refused before any SQL', async () => {

@@ -1,8 +1,8 @@
 // The job queue in the embedded index's database (jobs.ts). One gateway owns a sqlite index, but
 // the lease rules are the same as PostgreSQL's, so a restarted process finds its jobs again.
-import type { StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { Batcher } from './batch.ts';
-import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, summaryOf, type JobStore, type Row } from './jobs.ts';
+import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, singleJobSql, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export const JOBS_SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -15,6 +15,19 @@ CREATE INDEX IF NOT EXISTS jobs_at ON jobs (bucket, backend);
 CREATE INDEX IF NOT EXISTS jobs_by_key ON jobs (bucket, key, kind);
 `;
 
+/** The unique index of enqueueSingle (jobs.ts singleJobSql), on an index made before it existed. */
+export function addSingleJobIndex(db: DatabaseSync): void {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'jobs_single'").get()) return;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    for (const sql of singleJobSql('jobs', 'jobs_single')) db.exec(sql);
+    db.exec('COMMIT');
+  } catch (e) {
+    db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
 export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): JobStore {
   const insert = `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`;
   return {
@@ -22,6 +35,14 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
       return batch(() => {
         const now = Date.now();
         return specs.map((s) => Number(q(insert).run(...(jobParams(s, now, o) as never[])).lastInsertRowid));
+      });
+    },
+    enqueueSingle(spec) {
+      return batch(() => {
+        const made = q(`${insert} ON CONFLICT DO NOTHING RETURNING *`).get(...(jobParams(spec, Date.now(), {}) as never[])) as Row | undefined;
+        if (made) return { job: jobFromRow(made), created: true };
+        const there = q('SELECT * FROM jobs WHERE kind = ? AND bucket = ? AND backend = ?').get(spec.kind, spec.bucket, spec.backend) as Row;
+        return { job: jobFromRow(there), created: false };
       });
     },
     claim(owner, limit, leaseMs) {

@@ -7,7 +7,7 @@ import { openSqliteIndex } from './sqlite.ts';
 import { placementSuite } from './suite.fixture.ts';
 import { bruteForce, copiesBackfillSuite, findSuite, QUERIES, seedRecords } from './find.fixture.ts';
 import { findDrivers, findSql } from './find.ts';
-import { jobsSuite } from './jobs-suite.fixture.ts';
+import { duplicateMovesSql, jobsSuite, singleJobsBackfillSuite } from './jobs-suite.fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'floodgate-index-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -127,6 +127,15 @@ copiesBackfillSuite('sqlite', async () => openSqliteIndex(join(dir, 'pre-copies.
   const db = new DatabaseSync(join(dir, 'pre-copies.db'));
   db.exec('DROP TRIGGER objects_copies_insert; DROP TRIGGER objects_copies_update; DROP TRIGGER objects_copies_delete; DROP TABLE object_copies');
   db.close();
+});
+
+singleJobsBackfillSuite('sqlite', async () => openSqliteIndex(join(dir, 'pre-single.db')), async () => {
+  const { DatabaseSync } = await import('node:sqlite');
+  const db = new DatabaseSync(join(dir, 'pre-single.db'));
+  db.exec('DROP INDEX jobs_single');
+  const r = db.prepare(duplicateMovesSql('jobs')).run();
+  db.close();
+  return Number(r.changes);
 });
 
 test('sqlite: find — the scan may start from any filter\'s index (the cheapest is picked per page): every start gives the same pages', async () => {

@@ -10,7 +10,7 @@ import { findDrivers, findSql, type Driver } from './find.ts';
 import { prepareSqliteFind } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, relocated, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
-import { JOBS_SCHEMA, sqliteJobs } from './sqlite-jobs.ts';
+import { JOBS_SCHEMA, addSingleJobIndex, sqliteJobs } from './sqlite-jobs.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS objects (
@@ -64,6 +64,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
   db.exec(SCHEMA);
   db.exec(JOBS_SCHEMA);
   addMissingColumns(db);
+  addSingleJobIndex(db);
   prepareSqliteFind(db);
   const batch = createBatcher(db);
   const cache = new Map<string, StatementSync>();

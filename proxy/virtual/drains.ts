@@ -82,7 +82,7 @@ export async function queuedMove(ctx: VirtualContext, kind: 'drain' | 'rebalance
 
 /**
  * Starts draining `backend` of `bucket`: marks it (no new writes from now on) and queues the drain
- * job, unless one is queued already (then that one is the answer).
+ * job, unless one is queued already, by any replica (then that one is the answer).
  */
 export async function startDrain(ctx: VirtualContext, bucket: string, backend: string): Promise<StartResult> {
   const vb = ctx.rt.current().buckets.get(bucket);
@@ -90,26 +90,26 @@ export async function startDrain(ctx: VirtualContext, bucket: string, backend: s
   if (!vb.backends.includes(backend)) return { ok: false, status: 404, message: `backend: "${backend}" is not a backend of ${bucket} (${vb.backends.join(', ')})` };
   const others = vb.backends.filter((b) => b !== backend && !ctx.drains.blocks(bucket, b));
   if (others.length < vb.config.copies) return { ok: false, status: 409, message: `${bucket} keeps ${vb.config.copies} copies: draining ${backend} would leave ${others.length} backends to hold them` };
-  const queued = await queuedMove(ctx, 'drain', bucket, backend);
-  if (queued) return { ok: true, job: queued };
   if (ctx.drains.marks(bucket)[backend]?.state !== 'draining') await ctx.drains.set(bucket, backend, { state: 'draining', since: new Date().toISOString() });
-  const [id] = await ctx.index.jobs.enqueue([{ kind: 'drain', bucket, key: '', backend }]);
-  ctx.jobs.kick();
-  ctx.log('info', 'drain started', { bucket, backend, job: id });
-  return { ok: true, job: (await ctx.index.jobs.get(id!))! };
+  return queueMove(ctx, 'drain', bucket, backend);
 }
 
-/** Queues a rebalance of `bucket` (moves.ts), unless one is queued already. */
+/** Queues the job, or finds the one queued (enqueueSingle: one per bucket and backend across replicas). */
+async function queueMove(ctx: VirtualContext, kind: 'drain' | 'rebalance', bucket: string, backend: string): Promise<StartResult> {
+  const { job, created } = await ctx.index.jobs.enqueueSingle({ kind, bucket, key: '', backend });
+  if (created) {
+    ctx.jobs.kick();
+    ctx.log('info', `${kind} started`, { bucket, ...(backend ? { backend } : {}), job: job.id });
+  }
+  return { ok: true, job };
+}
+
+/** Queues a rebalance of `bucket` (moves.ts), unless one is queued already, by any replica. */
 export async function startRebalance(ctx: VirtualContext, bucket: string): Promise<StartResult> {
   const vb = ctx.rt.current().buckets.get(bucket);
   if (!vb) return { ok: false, status: 404, message: `bucket: no virtual bucket "${bucket}"` };
   if (!rebalances(vb)) return { ok: false, status: 409, message: `${bucket} uses strategy ${vb.config.strategy}: only rendezvous places a key on the same backends every time, so only its objects can be rebalanced` };
-  const queued = await queuedMove(ctx, 'rebalance', bucket, '');
-  if (queued) return { ok: true, job: queued };
-  const [id] = await ctx.index.jobs.enqueue([{ kind: 'rebalance', bucket, key: '', backend: '' }]);
-  ctx.jobs.kick();
-  ctx.log('info', 'rebalance started', { bucket, job: id });
-  return { ok: true, job: (await ctx.index.jobs.get(id!))! };
+  return queueMove(ctx, 'rebalance', bucket, '');
 }
 
 /** Ends a backend's drain (drained or not): its job is cancelled and it takes writes again. */
