@@ -10,7 +10,10 @@
 //    backend, keeping two copies of everything; a drain cancelled through the admin API stops, and
 //    an undrain makes the backend writable again;
 //  - a rebalance after a backend is added moves exactly the objects whose rendezvous placement changed;
-//    a reload that changes the placement (backend set, weights) queues one itself, never a second.
+//    a reload that changes the placement (backend set, weights) queues one itself, never a second;
+//  - on sqlite and PostgreSQL, a gateway started with a placement changed while it was stopped
+//    queues one, as does a switch to rendezvous (a switch away, a first or unchanged start none);
+//    two replicas on one PostgreSQL index starting or reloading at once queue one between them.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -394,6 +397,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   });
 }
 
+/** Where rendezvous places a key over the backends named in `weights` (all up, none full). */
+function rendezvousOver(weights: Record<string, number>): (key: string) => string | undefined {
+  const pick = createBalancer('rendezvous');
+  const candidates = Object.entries(weights).map(([name, weight]) => ({ name, healthy: true, weight, used: 0 }));
+  return (key) => pick.pick(candidates, key, 0);
+}
+
 /** Waits for the bucket's rebalance to end; then every key is where `want` places it, with its bytes. */
 async function rebalanced(o: Opened, vb: string, keys: string[], want: (k: string) => string | undefined, model: Model): Promise<void> {
   await until('the rebalance done', async () => {
@@ -404,6 +414,14 @@ async function rebalanced(o: Opened, vb: string, keys: string[], want: (k: strin
   for (const k of keys) assert.equal(await o.store.locate(vb, k), want(k), k);
   await checkAll(o.s3, vb, model);
 }
+
+/** Logs to pass to openInProcess that collect the ids of the rebalances this process queued. */
+function rebalancesStarted(): { log: LogFn; started: unknown[] } {
+  const started: unknown[] = [];
+  return { started, log: (_level, msg, f) => { if (msg === 'rebalance started') started.push(f?.job); } };
+}
+
+const rebalanceJobs = async (o: Opened) => (await o.store.index.jobs.list({ after: 0, limit: 10, kind: 'rebalance' })).map((j) => j.id);
 
 describe('rebalance (sqlite index)', () => {
   test('after a backend is added, exactly the objects whose rendezvous placement changed move, and every object reads back', { timeout: 180_000 }, async () => {
@@ -418,8 +436,7 @@ describe('rebalance (sqlite index)', () => {
       await seed(o.s3, vb, keys, model);
       assert.equal((await namesOn(prefix, 2)).length, 0);
       await o.store.reload(parseBalancingConfig(config(backends.map((b) => b.name))));
-      const pick = createBalancer('rendezvous');
-      const want = (k: string) => pick.pick(backends.map((b) => ({ name: b.name, healthy: true, weight: 1, used: 0 })), k, 0);
+      const want = rendezvousOver({ [`${prefix}0`]: 1, [`${prefix}1`]: 1, [`${prefix}2`]: 1 });
       const moving = keys.filter((k) => want(k) === `${prefix}2`);
       assert.ok(moving.length >= 20, `${moving.length} keys now placed on the new backend`);
       const r = await admin(o.gw.url, `jobs?kind=rebalance&bucket=${vb}`, 'POST');
@@ -448,9 +465,8 @@ describe('a rebalance queued by a reload (sqlite index)', () => {
       backends: backends.map((b) => (b.name === `${prefix}2` ? { ...b, weight: weight2 } : b)),
       virtualBuckets: [{ name: vb, backends: names, strategy: 'rendezvous' }], health: HEALTH, jobs: { pollInterval: '200ms' },
     });
-    const started: unknown[] = [];
-    const o = await openInProcess(config([`${prefix}0`, `${prefix}1`]), join(dir, vb), (_level, msg, f) => { if (msg === 'rebalance started') started.push(f?.job); });
-    const rebalanceJobs = async () => (await o.store.index.jobs.list({ after: 0, limit: 10, kind: 'rebalance' })).map((j) => j.id);
+    const { log, started } = rebalancesStarted();
+    const o = await openInProcess(config([`${prefix}0`, `${prefix}1`]), join(dir, vb), log);
     try {
       const model: Model = new Map();
       const keys = Array.from({ length: 90 }, (_, i) => `a/${i}`);
@@ -459,16 +475,15 @@ describe('a rebalance queued by a reload (sqlite index)', () => {
       // Another replica holds a rebalance of the bucket: the reload adding a backend queues no second one.
       const [theirs] = await o.store.index.jobs.enqueue([{ kind: 'rebalance', bucket: vb, key: '', backend: '' }], { owner: 'another-replica/1/x', leaseMs: 3_600_000 });
       await o.store.reload(parseBalancingConfig(config(all)));
-      assert.deepEqual([started, await rebalanceJobs()], [[], [theirs]]);
+      assert.deepEqual([started, await rebalanceJobs(o)], [[], [theirs]]);
       assert.equal((await admin(o.gw.url, `jobs?id=${theirs}`, 'DELETE')).status, 200);
       // Placement unchanged (same backends and weights; the backends listed in another order): nothing queued.
       await o.store.reload(parseBalancingConfig({ ...config([...all].reverse()), gc: { minAge: '2h' } }));
-      assert.deepEqual([started, await rebalanceJobs()], [[], []]);
+      assert.deepEqual([started, await rebalanceJobs(o)], [[], []]);
       // A weight changed: one rebalance queued by the reload, no admin call; it moves the keys.
       await o.store.reload(parseBalancingConfig(config(all, 3)));
       assert.equal(started.length, 1, 'the reload queued a rebalance');
-      const pick = createBalancer('rendezvous');
-      const want = (k: string) => pick.pick(backends.map((b) => ({ name: b.name, healthy: true, weight: b.name === `${prefix}2` ? 3 : 1, used: 0 })), k, 0);
+      const want = rendezvousOver({ [`${prefix}0`]: 1, [`${prefix}1`]: 1, [`${prefix}2`]: 3 });
       const moving = keys.filter((k) => want(k) === `${prefix}2`);
       assert.ok(moving.length >= 30, `${moving.length} keys now placed on the new backend`);
       await rebalanced(o, vb, keys, want, model);
@@ -476,6 +491,96 @@ describe('a rebalance queued by a reload (sqlite index)', () => {
       assert.equal(started.length, 1);
     } finally {
       await o.close();
+    }
+  });
+});
+
+for (const kind of ['sqlite', 'postgres'] as const) {
+  describe(`rebalances queued by the placement the index last ran with (${kind} index)`, () => {
+    test('a first start and an unchanged restart queue none; a switch to rendezvous queues one, a switch away none; a start after the backends changed while stopped queues one; the keys move', { timeout: 240_000 }, async () => {
+      const prefix = kind === 'sqlite' ? 'ss' : 'sp';
+      const vb = `startrebal-${kind}`;
+      const backends = await backendsFor(prefix);
+      const index = kind === 'postgres' ? { kind: 'postgres', url: (pg ??= await startPostgres()).url, schema: 'start_rebalance' } : undefined;
+      const two = [`${prefix}0`, `${prefix}1`];
+      const all = [...two, `${prefix}2`];
+      const config = (strategy: string, names: string[]) => parseBalancingConfig({
+        backends, virtualBuckets: [{ name: vb, backends: names, strategy }], health: HEALTH, jobs: { pollInterval: '200ms' }, ...(index ? { index } : {}),
+      });
+      const { log, started } = rebalancesStarted();
+      const open = (strategy: string, names: string[]) => openInProcess(config(strategy, names), join(dir, vb), log);
+      const o = await open('round-robin', two);
+      try {
+        const model: Model = new Map();
+        const keys = Array.from({ length: 60 }, (_, i) => `s/${i}`);
+        await seed(o.s3, vb, keys, model);
+        await o.close();
+        Object.assign(o, await open('round-robin', two));
+        assert.deepEqual([started, await rebalanceJobs(o)], [[], []], 'a first start and an unchanged restart queue no rebalance');
+
+        // Round-robin placed the keys by turn, not by score: the switch to rendezvous queues a rebalance.
+        const byTwo = rendezvousOver({ [two[0]!]: 1, [two[1]!]: 1 });
+        const misplaced = (await Promise.all(keys.map(async (k) => (await o.store.locate(vb, k)) !== byTwo(k)))).filter(Boolean).length;
+        assert.ok(misplaced >= 10, `${misplaced} keys not where rendezvous places them`);
+        await o.store.reload(config('rendezvous', two));
+        assert.equal(started.length, 1, 'the switch to rendezvous queued a rebalance');
+        await rebalanced(o, vb, keys, byTwo, model);
+
+        // Stopped; the configuration gains a backend meanwhile. The start finds the change and queues the rebalance.
+        await o.close();
+        Object.assign(o, await open('rendezvous', all));
+        assert.equal(started.length, 2, 'the start with another backend set queued a rebalance');
+        const byAll = rendezvousOver({ [all[0]!]: 1, [all[1]!]: 1, [all[2]!]: 1 });
+        await rebalanced(o, vb, keys, byAll, model);
+        assert.equal((await namesOn(prefix, 2)).length, keys.filter((k) => byAll(k) === all[2]).length, 'the new backend holds exactly the moved objects');
+
+        // A switch away moves nothing, at reload or at the next start.
+        await o.store.reload(config('round-robin', all));
+        await o.close();
+        Object.assign(o, await open('round-robin', all));
+        assert.deepEqual([started.length, await rebalanceJobs(o)], [2, []]);
+      } finally {
+        await o.close();
+      }
+    });
+  });
+}
+
+describe('two replicas on one PostgreSQL index (in process)', () => {
+  test('started at once with a changed placement, then reloaded at once, they queue one rebalance between them each time; the keys move', { timeout: 240_000 }, async () => {
+    const prefix = 'tr';
+    const vb = 'tworeplicas';
+    const backends = await backendsFor(prefix);
+    const url = (pg ??= await startPostgres()).url;
+    const two = [`${prefix}0`, `${prefix}1`];
+    const all = [...two, `${prefix}2`];
+    const config = (replica: string, names: string[], weight2 = 1) => ({
+      replica, backends: backends.map((b) => (b.name === all[2] ? { ...b, weight: weight2 } : b)),
+      virtualBuckets: [{ name: vb, backends: names, strategy: 'rendezvous' }], health: HEALTH,
+      // Slow: the rebalance is still running when the other replica asks for it.
+      jobs: { pollInterval: '200ms', objectsPerSecond: 10 }, index: { kind: 'postgres', url, schema: 'two_replicas' },
+    });
+    const { log, started } = rebalancesStarted();
+    const names = ['gw-a', 'gw-b'];
+    const model: Model = new Map();
+    const keys = Array.from({ length: 60 }, (_, i) => `t/${i}`);
+    const first = await openInProcess(config(names[0]!, two), join(dir, vb, names[0]!), log);
+    try {
+      await seed(first.s3, vb, keys, model);
+    } finally {
+      await first.close();
+    }
+    const replicas = await Promise.all(names.map((r) => openInProcess(config(r, all), join(dir, vb, r), log)));
+    try {
+      assert.equal(started.length, 1, 'the two starts queued one rebalance');
+      assert.equal((await rebalanceJobs(replicas[1]!)).length, 1);
+      await rebalanced(replicas[0]!, vb, keys, rendezvousOver({ [all[0]!]: 1, [all[1]!]: 1, [all[2]!]: 1 }), model);
+      await Promise.all(replicas.map((o, i) => o.store.reload(parseBalancingConfig(config(names[i]!, all, 3)))));
+      assert.equal(started.length, 2, 'the two reloads queued one rebalance');
+      assert.equal((await rebalanceJobs(replicas[0]!)).length, 1);
+      await rebalanced(replicas[1]!, vb, keys, rendezvousOver({ [all[0]!]: 1, [all[1]!]: 1, [all[2]!]: 3 }), model);
+    } finally {
+      await Promise.all(replicas.map((o) => o.close()));
     }
   });
 });

@@ -12,6 +12,7 @@
 //                     ├─ cors.ts (bucket CORS rules in the index's meta table)
 //                     ├─ jobs/runner.ts: copy-jobs.ts · gc/ (orphans) · origin/ (copier.ts, migrations.ts)
 //                     └─ sweep.ts · reindex.ts · status.ts · reload.ts
+//                        copy-settings.ts · placement-settings.ts: repairs and rebalances a changed configuration needs
 //                        index-check.ts (index-marker.ts): rebuild a stale index before serving
 import { traceIndex } from '../observability/traced-index.ts';
 import { readFileSync } from 'node:fs';
@@ -37,13 +38,14 @@ import { startSweeper, sweepUploads, type Sweeper } from './sweep.ts';
 import { statusSnapshot } from './status.ts';
 import { createUsageTracker } from './usage.ts';
 import { deleteObject, putObject } from './write.ts';
-import { placementChanged, watchConfig } from './reload.ts';
+import { watchConfig } from './reload.ts';
 import { virtualCors } from './cors.ts';
 import type { BucketCorsStore } from '../s3/cors.ts';
 import type { Job, JobKind } from '../placement/jobs.ts';
 import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
 import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
 import { checkCopySettings } from './copy-settings.ts';
+import { checkPlacement } from './placement-settings.ts';
 import { createDrainBook, startConfiguredDrains, startDrain, startRebalance, undrain, type StartResult } from './drains.ts';
 import { createOriginService, type OriginService } from './origin/index.ts';
 import { checkOrigins } from './origin/origin.ts';
@@ -212,6 +214,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   let sweeper: Sweeper = startSweeper(ctx);
   await checkCopySettings(ctx);
   await startConfiguredDrains(ctx, rt.current());
+  await checkPlacement(ctx);
   ctx.drains.start();
   ctx.jobs.start();
 
@@ -219,7 +222,6 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     const cfg = next ?? (opts.configPath ? loadBalancingConfig(opts.configPath) : undefined);
     if (!cfg) throw new Error('reload() needs a configuration: the store was not opened from a file');
     checkOrigins(cfg);
-    const prev = rt.current();
     const gen = await rt.reload(cfg);
     await origins.sync(gen);
     wireHealth(health, gen);
@@ -227,11 +229,7 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
     sweeper = startSweeper(ctx);
     await checkCopySettings(ctx);
     await startConfiguredDrains(ctx, gen);
-    // Placement changed: a rebalance moves the keys to where rendezvous puts them now (one queued is enough).
-    for (const bucket of placementChanged(prev, gen)) {
-      const r = await startRebalance(ctx, bucket);
-      if (!r.ok) log('warn', 'rebalance after the reload not queued', { bucket, error: r.message });
-    }
+    await checkPlacement(ctx);
     log('info', 'configuration reloaded', { generation: gen.id, backends: [...gen.backends.keys()], virtualBuckets: [...gen.buckets.keys()] });
   }
 

@@ -2,29 +2,11 @@
 // file: editors replace files by rename, and Kubernetes updates a mounted ConfigMap by swapping
 // a `..data` symlink, both of which a watch on the old file would miss. Events are debounced
 // and a reload happens only when the content really changed; a bad file is logged and the
-// running configuration stays. A reload that changes where rendezvous places a bucket's keys
-// queues a rebalance of that bucket (placementChanged, called by index.ts).
+// running configuration stays.
 import { watch, readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { LogFn } from './context.ts';
-import { rebalances } from './moves.ts';
-import type { Generation } from './runtime.ts';
-
-/**
- * The buckets rendezvous places in both generations whose placement `next` changes: the backend
- * set, or the weight of one of its backends. Other strategies place a key anew every time.
- */
-export function placementChanged(prev: Generation, next: Generation): string[] {
-  const placing = (gen: Generation, name: string) => {
-    const vb = gen.buckets.get(name);
-    return vb && rebalances(vb) ? JSON.stringify([...vb.backends].sort().map((b) => [b, gen.backends.get(b)?.config.weight])) : undefined;
-  };
-  return [...next.buckets.keys()].filter((name) => {
-    const [was, now] = [placing(prev, name), placing(next, name)];
-    return was !== undefined && now !== undefined && was !== now;
-  });
-}
 
 const hashOf = (path: string): string | undefined => {
   try {
