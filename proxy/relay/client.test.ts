@@ -232,3 +232,31 @@ test('timeouts and garbage: no head in time, a stalled body, a malformed status 
     await up.close();
   }
 });
+
+test('an aborted request ends at once: waiting for its head (the connection is closed), or while it connects (nothing is sent)', async () => {
+  const seen: string[] = [];
+  const closed: string[] = [];
+  const up = await listen((req) => {
+    seen.push(req.url!);
+    req.socket.once('close', () => closed.push(req.url!));
+  });
+  // Far past the test's own timeout: only the abort can end these requests.
+  const relay = pool(up.url, { headersTimeoutMs: 3_600_000 });
+  try {
+    const waiting = new AbortController();
+    const asked = relay.request({ method: 'GET', path: '/silent', headers: host(up.url), signal: waiting.signal });
+    for (let i = 0; i < 200 && !seen.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen, ['/silent']);
+    waiting.abort();
+    await assert.rejects(asked, { name: 'AbortError' });
+    for (let i = 0; i < 200 && !closed.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(closed, ['/silent'], 'its connection closed');
+    const connecting = new AbortController();
+    const early = relay.request({ method: 'GET', path: '/never', headers: host(up.url), signal: connecting.signal });
+    connecting.abort();
+    await assert.rejects(early, { name: 'AbortError' });
+    assert.deepEqual(seen, ['/silent'], 'the request aborted while connecting was never sent');
+  } finally {
+    await up.close();
+  }
+});

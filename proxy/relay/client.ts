@@ -293,6 +293,11 @@ export function createRelayPool(origin: string, options: RelayPoolOptions): Rela
       req.signal?.throwIfAborted();
       const head = headOf(req);
       const conn = take() ?? await connect();
+      // Aborted while connecting: the listener below would never hear of it.
+      if (req.signal?.aborted) {
+        state.release(conn);
+        req.signal.throwIfAborted();
+      }
       return new Promise<RelayResponse>((resolve, reject) => {
         const signal = req.signal;
         const onAbort = () => ex.fail(Object.assign(new Error('request aborted'), { name: 'AbortError', code: 'UND_ERR_ABORTED' }));
