@@ -149,7 +149,7 @@ test('a PUT answered with an error never appears later, though its bytes reached
   }
 });
 
-test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked down) is served by the other copy after the hedge delay, not the first-byte timeout', { timeout: 120_000 }, async () => {
+test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked down) is served by the other copy after the hedge delay, not the first-byte timeout, and its request to the stalled one is closed then', { timeout: 120_000 }, async () => {
   const dir3 = tempDir('floodgate-hedge-');
   const slow = await relay(Number(new URL(minio.endpoint).port));
   for (const b of ['hedge-a', 'hedge-b']) await direct.createBucket(b);
@@ -174,6 +174,7 @@ test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked
       hs.health.reportSuccess('stalls', 0.1);
       hs.health.reportSuccess('healthy', 50);
     }
+    const latency = hs.health.get('stalls')?.latencyMs;
     slow.stall(true);
     const got = await c.send(new GetObjectCommand({ Bucket: 'vbh', Key: 'h' }));
     assert.equal((await bytes(got.Body)).toString(), body);
@@ -181,6 +182,13 @@ test('copies 2: a GET whose fastest copy is on a backend that stalls (not marked
     assert.equal(hs.health.healthy('stalls'), true, 'the stalled backend was never marked down');
     const ranged = await c.send(new GetObjectCommand({ Bucket: 'vbh', Key: 'h', Range: 'bytes=10-19' }));
     assert.equal((await bytes(ranged.Body)).toString(), body.slice(10, 20));
+    // Once the other copy answered, the stalled copy's requests were ended (issue 13): the
+    // gateway closed their connections (seen at the relay), long before the first-byte timeout
+    // (an hour here), and counted them neither for nor against the backend's health.
+    assert.equal(slow.methods().filter((m) => m.startsWith('GET /hedge-b/')).length, 2, 'both GETs asked the stalled copy first');
+    await until('the gateway closed the stalled copy\'s connections', () => slow.closed(/^GET \/hedge-b\//) || undefined, 30_000);
+    assert.equal(hs.health.get('stalls')?.latencyMs, latency, 'an ended request is not timed');
+    assert.equal(hs.health.get('stalls')?.consecutiveFailures, 0, 'nor counted as a failure');
   } finally {
     slow.stall(false);
     await gw3.close();

@@ -92,6 +92,8 @@ export interface GetOptions {
   /** GetObject/HeadObject `partNumber`: serve that part's bytes (1 for an object uploaded whole); never with `range`. */
   partNumber?: number;
   conditions?: ReadConditions;
+  /** Ends the request (remote backends): a hedged read's losing copy is not left open (virtual/read.ts). */
+  signal?: AbortSignal;
 }
 
 export interface GetResult {

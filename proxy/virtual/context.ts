@@ -66,14 +66,18 @@ export function backendOf(ctx: VirtualContext, gen: Generation, name: string): B
   return b;
 }
 
-/** Runs one backend call, feeding its outcome to the health monitor. */
-export async function onBackend<T>(ctx: VirtualContext, b: BackendHandle, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs one backend call, feeding its outcome to the health monitor. A call ended through `signal`
+ * (a hedged read's loser) says nothing of the backend's health: neither counted nor timed.
+ */
+export async function onBackend<T>(ctx: VirtualContext, b: BackendHandle, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const started = performance.now();
   try {
     const out = await fn();
     ctx.health.reportSuccess(b.name, performance.now() - started);
     return out;
   } catch (e) {
+    if (signal?.aborted) throw e;
     if (isBackendFault(e)) ctx.health.reportFailure(b.name, e);
     else if (e instanceof S3Error && e.code === 'NoSuchBucket') {
       // The backend's own bucket is gone: the backend's fault, never the client's.

@@ -23,8 +23,10 @@ type CopyRead = { body?: Readable; range?: { start: number; end: number } };
  * connection error, a 5xx or a missing copy, and also (hedged) when the copy asked has not
  * answered within its hedge delay (config `hedge`: a stalled backend that accepts connections
  * and never answers costs that delay, not the first-byte timeout). The first answer is served;
- * a later one is closed unread. All of it happens before a byte reaches the client: a body that
- * fails once streaming cannot move to another copy, the client sees the truncation and retries.
+ * the requests still waiting are aborted then, so one to a stalled backend does not hold its
+ * connection until the first-byte timeout (nor is it counted for or against that backend's
+ * health: onBackend). All of it happens before a byte reaches the client: a body that fails
+ * once streaming cannot move to another copy, the client sees the truncation and retries.
  */
 async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObject, opts: GetOptions & { head?: boolean }): Promise<CopyRead | undefined> {
   // A part of a multipart object exists only where the copy is that same multipart object.
@@ -40,9 +42,12 @@ async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObjec
     let settled = false;
     let last: unknown;
     let timer: NodeJS.Timeout | undefined;
-    const finish = (fn: () => void) => {
+    const asked = new Set<AbortController>();
+    // `done`: the request that settles the read; every other one still waiting ends now.
+    const finish = (done: AbortController, fn: () => void) => {
       settled = true;
       clearTimeout(timer);
+      for (const a of asked) if (a !== done) a.abort();
       fn();
     };
     const ask = () => {
@@ -51,22 +56,24 @@ async function readCopies(ctx: VirtualContext, gen: Generation, rec: PlacedObjec
       const c = order[next++]!;
       const b = gen.backends.get(c.backend)!;
       inflight++;
+      const ac = new AbortController();
+      asked.add(ac);
       onBackend(ctx, b, () => b.store.getObject(b.bucket, nameOf({ bucket: rec.bucket, key: rec.key, location: c.location }), {
-        head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${c.etag}"` },
-      })).then((r) => {
+        head: opts.head, range: opts.range, partNumber: opts.partNumber, conditions: { ifMatch: `"${c.etag}"` }, signal: ac.signal,
+      }), ac.signal).then((r) => {
         inflight--;
         if (settled) r.body?.destroy();
-        else finish(() => resolve(r));
+        else finish(ac, () => resolve(r));
       }, (e: unknown) => {
         inflight--;
         if (settled) return;
-        if (!(isBackendFault(e) || isStale(e) || (e instanceof S3Error && e.status >= 500))) return finish(() => reject(e));
+        if (!(isBackendFault(e) || isStale(e) || (e instanceof S3Error && e.status >= 500))) return finish(ac, () => reject(e));
         ctx.log(isStale(e) ? 'warn' : 'info', 'copy not readable, trying the next', { bucket: rec.bucket, key: rec.key, backend: c.backend, error: (e as Error).message });
         last = e;
         // Nobody else asked: the next copy now; otherwise the pending hedge timer asks it.
         if (inflight === 0) {
           if (next < order.length) ask();
-          else finish(() => reject(last));
+          else finish(ac, () => reject(last));
         }
       });
       if (next < order.length) {

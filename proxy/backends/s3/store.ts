@@ -82,7 +82,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     const res = await call(http, {
       method: o.head ? 'HEAD' : 'GET', bucket, key, query: o.partNumber ? [['partNumber', String(o.partNumber)]] : undefined,
       headers: { ...rangeHeader(o.range), ...readConditionHeaders(o.conditions), 'x-amz-checksum-mode': 'ENABLED' },
-      payloadHash: EMPTY_SHA256, relay: !o.head,
+      payloadHash: EMPTY_SHA256, relay: !o.head, signal: o.signal,
     }, (s) => s === 200 || s === 206);
     const meta = metaFromResponse(key, res.headers);
     if (o.head) {
