@@ -2,7 +2,8 @@
 // on). PUT and GET rate and throughput for 4 KiB and 64 MiB objects at concurrency 1 and 16, the
 // gateway's own CPU per operation / per GiB (from /proc/<pid>/stat), its RSS growth while a 1 GiB
 // object streams in and out (target < 64 MiB), and the disk written and read directly as the
-// ceiling, and 64 MiB GETs against reading their own blob files (store-floor.ts). Every loop is bounded in count and time; no body is ever held whole in memory.
+// ceiling, and 64 MiB GETs against their own blob files served by a read/write loop
+// (store-floor.ts). Every loop is bounded in count and time; no body is ever held whole in memory.
 import { Agent } from 'node:http';
 import { closeSync, fsyncSync, openSync, readFileSync, rmSync, writeSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { newCredentials, spawnGateway, tempDir, type SpawnedGateway } from '../e
 import { objectPath, openRequest, type RawRequest } from '../e2e/lib/raw-s3.ts';
 import { percentile, printTable, type Cell } from './table.ts';
 import { loadgenBinary } from './loadgen.ts';
-import { STORE_FLOOR_TITLE, storeAgainstCat } from './store-floor.ts';
+import { STORE_FLOOR_TITLE, storeAgainstFloor } from './store-floor.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -178,8 +179,8 @@ export async function bench(): Promise<void> {
       rows.push(row('PUT', '64 MiB', conc, await drive(c, conc, count, 60_000, (i) => put(c, `large/${i}`, large))));
       rows.push(row('GET', '64 MiB', conc, await drive(c, conc, count, 60_000, (i) => get(c, `large/${i}`))));
     }
-    // Every large/ key is a 64 MiB object now: its blob files are what `cat` reads.
-    const floor = await storeAgainstCat(loadgenBinary(), { url: c.url, bucket: BUCKET, creds }, c.pid, join(dir, 'data'), 'large/', 16, 3);
+    // Every large/ key is a 64 MiB object now: its blob files are what the floor serves.
+    const floor = await storeAgainstFloor(loadgenBinary(), { url: c.url, bucket: BUCKET, creds }, c.pid, join(dir, 'data'), 'large/', 16, 3);
     const disk = directDisk(dir, large, 4);
     rows.push(row('disk write+fsync', '64 MiB', 1, disk.write));
     rows.push(row('disk read', '64 MiB', 1, await disk.read));

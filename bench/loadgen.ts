@@ -70,6 +70,28 @@ export function load(bin: string, t: Target, l: Load): Promise<LoadResult> {
   ]);
 }
 
+/**
+ * The files served over loopback HTTP by the load generator's `serve` method (a plain read/write
+ * loop, 256 KiB): GET /<bucket>/<anything><i> is file i. Stopped by `stop()`, or when this process
+ * goes away (it exits once its stdin closes).
+ */
+export async function serveFiles(bin: string, files: string[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const p = spawn(bin, ['-method', 'serve', ...files], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((r) => p.once('close', () => r()));
+  let err = '';
+  p.stderr.on('data', (d: Buffer) => { err += d; });
+  const addr = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+    });
+    p.once('error', reject);
+    p.once('close', (code) => reject(new Error(`loadgen serve exited ${code}: ${err.trim()}`)));
+  });
+  return { url: `http://${addr}`, pid: p.pid!, async stop() { p.stdin.end(); p.kill('SIGTERM'); await exited; } };
+}
+
 /** Reads the files through the load generator's own loop and buffer (the `cat` floor). */
 export function catFiles(bin: string, files: string[], size: number, maxOps: number, maxSeconds: number): Promise<LoadResult> {
   return exec(bin, ['-method', 'cat', '-size', String(size), '-max-ops', String(maxOps), '-max-seconds', String(maxSeconds), ...files]);

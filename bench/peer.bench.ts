@@ -6,7 +6,8 @@
 // interleaved (order rotated each repetition), 3 repetitions, medians. Besides throughput: the
 // middle process's CPU per GiB (user and sys, /proc/PID/stat), its peak RSS (VmHWM) over the whole
 // run, its RSS growth while one 1 GiB object streams in and out, and the embedded store's 64 MiB
-// GET against reading the same blob files. Every run is bounded in operations and seconds.
+// GET against the same blob files served over loopback by a read/write loop (store-floor.ts).
+// Every run is bounded in operations and seconds.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +24,7 @@ import { load, loadgenBinary, type Load, type LoadResult, type Target } from './
 import { cpu, cpuSince, peakRss, rss, type Cpu } from './proc.ts';
 import { SQLITE_PRAGMAS, s3BalanceBinary, startS3Balance } from './s3-balance.ts';
 import { median, printTable, type Cell } from './table.ts';
-import { STORE_FLOOR_TITLE, storeAgainstCat } from './store-floor.ts';
+import { STORE_FLOOR_TITLE, storeAgainstFloor } from './store-floor.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -178,7 +179,7 @@ async function streamOne(lg: string, t: Peer): Promise<Record<string, Cell>[]> {
   return rows;
 }
 
-/** Floodgate on its embedded store: 64 MiB GETs against reading the same blob files with the same loop. */
+/** Floodgate on its embedded store: 64 MiB GETs against its blob files served by the floor (store-floor.ts). */
 async function embeddedStore(lg: string, dir: string): Promise<void> {
   const data = join(dir, 'store-data');
   const creds = { accessKeyId: 'AKST' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
@@ -189,7 +190,7 @@ async function embeddedStore(lg: string, dir: string): Promise<void> {
     s3.destroy();
     const t: Peer = { name: 'store', url: gw.url, bucket: 'store', creds, pid: gw.pid, seeds: true };
     await load(lg, t, { method: 'PUT', size: 64 * MiB, prefix: 'get/', keys: 4, conc: 1, maxOps: 4, maxSeconds: 120 });
-    printTable(STORE_FLOOR_TITLE, [await storeAgainstCat(lg, t, gw.pid, data, 'get/', 4, REPS)]);
+    printTable(STORE_FLOOR_TITLE, [await storeAgainstFloor(lg, t, gw.pid, data, 'get/', 4, REPS)]);
   } finally {
     await gw.stop();
   }

@@ -4,8 +4,10 @@
 // asked to hash, and the client hashes nothing), 256 KiB read and write buffers, every body drained
 // and its length checked. It is written in Go so that the client costs little CPU next to what it
 // measures and is not any target's own stack (Floodgate is Node, S3 Balance is Go's net/http on the
-// server side only). The "cat" method reads files instead, through the same loop and buffer: the
-// floor for streaming an object the embedded store holds.
+// server side only). Two methods stand for the embedded store's floor (bench/store-floor.ts):
+// "cat" reads files through the same loop and buffer, no socket; "serve" is the other side of a
+// fair floor — an HTTP server that streams the files to this client over loopback with a plain
+// read/write loop (no sendfile, which Node cannot do), the least a gateway serving them must do.
 //
 // Every run is bounded by -max-ops and -max-seconds. The result is one JSON line on stdout; any
 // status other than 200 or a body of the wrong length fails the run (exit 1).
@@ -20,9 +22,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +84,7 @@ func main() {
 	flag.StringVar(&c.access, "access", "", "access key id")
 	flag.StringVar(&c.secret, "secret", "", "secret access key")
 	flag.StringVar(&c.region, "region", "us-east-1", "SigV4 region")
-	flag.StringVar(&c.method, "method", "GET", "GET, PUT or cat (read the files given as arguments)")
+	flag.StringVar(&c.method, "method", "GET", "GET, PUT, cat (read the files given as arguments) or serve (serve them over HTTP)")
 	flag.Int64Var(&c.size, "size", 0, "object size in bytes (GETs check it)")
 	flag.IntVar(&c.keys, "keys", 1, "number of keys to cycle through")
 	flag.IntVar(&c.conc, "conc", 1, "workers, one connection each")
@@ -88,6 +92,13 @@ func main() {
 	flag.Float64Var(&c.maxSeconds, "max-seconds", 10, "stop starting operations after this many seconds")
 	flag.Parse()
 	c.files = flag.Args()
+	if c.method == "serve" {
+		if err := serve(c.files); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	r, err := run(c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
@@ -242,6 +253,63 @@ func cat(path string, size int64, buf []byte) (int64, error) {
 		return 0, fmt.Errorf("cat %s: %d bytes, expected %d", path, n, size)
 	}
 	return n, nil
+}
+
+// serve answers GET /<bucket>/<prefix><i> with file i (mod the count) on 127.0.0.1, streamed with
+// one reused 256 KiB buffer: read from the file, write to the socket, as cat does into a pipe. It
+// prints its address, then serves until its stdin closes (the bench that started it is gone).
+func serve(files []string) error {
+	if len(files) == 0 {
+		return fmt.Errorf("serve needs files")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	handler := func(w http.ResponseWriter, r *http.Request) {
+		digits := len(r.URL.Path)
+		for digits > 0 && r.URL.Path[digits-1] >= '0' && r.URL.Path[digits-1] <= '9' {
+			digits--
+		}
+		i, err := strconv.Atoi(r.URL.Path[digits:])
+		if r.Method != "GET" || err != nil {
+			http.Error(w, "GET /bucket/key<n> only", http.StatusBadRequest)
+			return
+		}
+		f, err := os.Open(files[i%len(files)])
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.FormatInt(st.Size(), 10))
+		w.WriteHeader(http.StatusOK)
+		// Not io.Copy: the ResponseWriter's ReadFrom would sendfile the file, skipping the copy
+		// through user space that every Node server makes.
+		buf := make([]byte, bufSize)
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	return http.Serve(ln, http.HandlerFunc(handler))
 }
 
 // escapePath percent-encodes a key as SigV4 wants it for S3 (every byte but unreserved ones and '/').
