@@ -127,9 +127,13 @@ async function sendBody(ctx: S3Context, body: Readable, status: number, h: Outgo
   }
 }
 
+/** How a write to a client that left fails: ECANCELED when the write was still queued (a client that stopped reading). */
+const GONE_CODES = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECANCELED']);
+
 function clientGone(ctx: S3Context, e: unknown): boolean {
-  const code = (e as { code?: unknown }).code;
-  return ctx.res.destroyed && !ctx.res.writableFinished && (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'EPIPE');
+  // A queued write fails as the socket is destroyed, before the response hears of the close.
+  const closed = ctx.res.destroyed || ctx.res.socket?.destroyed === true;
+  return closed && !ctx.res.writableFinished && GONE_CODES.has(String((e as { code?: unknown }).code));
 }
 
 export const getObject: Handler = (ctx) => getOrHead(ctx, false);
