@@ -1,9 +1,9 @@
 // The body of an embedded-store GET: byte ranges of one or more blob files, read in order. Two
 // ways to take it, like a relay body (proxy/relay/body.ts):
 // - relayTo(res): fs.read into two reused 1 MiB buffers, each written into the response as it is;
-//   a buffer is read into again only once its write has reached the socket, so the next read
-//   overlaps the previous write and a slow client holds the reads back (never more than two
-//   buffers per GET, whatever the object's size);
+//   the next read (on libuv's thread pool) starts before a buffer is written, so reads overlap
+//   writes, and a buffer is read into again only once its write has reached the socket, so a slow
+//   client holds the reads back (never more than two buffers per GET, whatever the object's size);
 // - as a Readable (fault stages, CopyObject, multipart copies): every chunk is a new buffer.
 // createReadStream allocated a buffer per read, external memory that forced a full GC about
 // every 64 MiB served (docs/performance.md).
@@ -106,27 +106,35 @@ export class BlobBody extends Readable implements Relayable {
     // A client gone mid-write may never call a write back: its 'close' ends every wait instead.
     let gone = res.destroyed;
     const closed = new Promise<void>((resolve) => res.once('close', () => { gone = true; resolve(); }));
+    /** The read of the next bytes, into the buffer that is not being written. */
+    let reading = this.#readInto(bufs[0]!);
     /** The write of the other buffer, still on its way to the socket. */
     let inFlight: Promise<unknown> | undefined;
     let reusable = false;
     try {
       for (let i = 0; ; i++) {
         const buf = bufs[i % bufs.length]!;
-        const n = await this.#readInto(buf);
+        const n = await reading;
         await inFlight;
         if (gone || this.destroyed) throw premature('the client went away');
         if (n === 0) break;
+        // The other buffer's write has reached the socket: the next read goes into it before this
+        // one is written, so the read (on libuv's thread pool) overlaps the write (on this thread).
+        reading = this.#left > 0 ? this.#readInto(bufs[(i + 1) % bufs.length]!) : Promise.resolve(0);
+        // Awaited only after this write: a failed read must not count as unhandled meanwhile.
+        reading.catch(() => {});
         const written = new Promise<void>((resolve, reject) => {
           res.write(n === buf.length ? buf : buf.subarray(0, n), (e) => (e ? reject(e) : resolve()));
         });
         inFlight = Promise.race([written, closed]);
-        // Awaited only after the next read: a failed write must not count as unhandled meanwhile.
         inFlight.catch(() => {});
       }
       await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
       if (!res.writableFinished) throw premature('the client went away');
       reusable = true;
     } finally {
+      // The fd is closed after this: not while a read on it is still on the thread pool.
+      await reading.catch(() => 0);
       // After a failure a write may still hold a buffer: those are left to the GC.
       if (reusable) for (const b of bufs) giveBack(b);
     }
