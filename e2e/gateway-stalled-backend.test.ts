@@ -316,3 +316,47 @@ test('copies 2, write quorum 2: a PUT streams the client\'s body to both backend
     rmSync(dir4, { recursive: true, force: true });
   }
 });
+
+test('a DeleteObjects of 100 objects on a stalled backend not marked down: answered while it stalls; its background DELETEs are bounded, the rest left to the remove jobs; every copy goes once it answers', { timeout: 120_000 }, async () => {
+  const dir5 = tempDir('floodgate-bounded-');
+  const hop5 = await relay(Number(new URL(minio.endpoint).port));
+  await direct.createBucket('bounded-b');
+  const bs = await openVirtualStore(parseBalancingConfig({
+    backends: [{ name: 'stalls', endpoint: `http://127.0.0.1:${hop5.port}`, bucket: 'bounded-b', credentials: minio.credentials }],
+    virtualBuckets: [{ name: 'vbb', backends: ['stalls'] }],
+    index: { kind: 'sqlite', path: join(dir5, 'index.db') },
+    // Not probed again within the test: the stalled backend stays up as far as the gateway knows.
+    health: { interval: '1h', recoveryInterval: '1h', failureThreshold: 2, recoveryThreshold: 1, probeTimeout: '1s' },
+    timeouts: { connect: '1s', firstByte: '1h', idle: '1h' },
+    jobs: { concurrency: 2, pollInterval: '100ms' },
+  }));
+  const gw5 = await startTestGateway({ store: bs });
+  try {
+    const c = gw5.client({ maxAttempts: 1 });
+    const keys = Array.from({ length: 100 }, (_, i) => `b/${i}`);
+    for (const k of keys) await c.send(new PutObjectCommand({ Bucket: 'vbb', Key: k, Body: k }));
+    const names = async () => (await direct.scan('bounded-b', { prefix: 'vbb/', after: '', limit: 1000 })).length;
+    assert.equal(await names(), 100);
+    hop5.stall(true);
+    const r = await c.send(new DeleteObjectsCommand({ Bucket: 'vbb', Delete: { Objects: keys.map((Key) => ({ Key })) } }));
+    assert.equal(hop5.stalled(), true);
+    assert.deepEqual([r.Deleted?.length, r.Errors ?? []], [100, []]);
+    await assert.rejects(c.send(new GetObjectCommand({ Bucket: 'vbb', Key: keys[0] })), (e: Error) => e.name === 'NoSuchKey');
+    // 32 background tries at once (removals.ts BACKGROUND_REMOVALS), the job queue's 2, and at
+    // most one of the sweeper's: a DELETE per key would be 100.
+    const deletes = () => hop5.methods().filter((m) => m.startsWith('DELETE /bounded-b/')).length;
+    await until('32 + 2 DELETEs at the stalled backend', () => deletes() >= 34 || undefined, 30_000);
+    assert.ok(deletes() <= 35, `${deletes()} DELETEs sent to the stalled backend`);
+    await until('the job queue running its 2 remove jobs', () => bs.jobs.stats().running === 2 || undefined, 30_000);
+    assert.ok(deletes() <= 35, `${deletes()} DELETEs sent to the stalled backend`);
+    assert.equal(await names(), 100, 'every copy still on the stalled backend');
+    hop5.stall(false);
+    await until('every copy removed once the backend answers', async () => (await names()) === 0 || undefined, 60_000);
+    await bs.jobs.idle(30_000);
+  } finally {
+    hop5.stall(false);
+    await gw5.close();
+    hop5.server.close();
+    rmSync(dir5, { recursive: true, force: true });
+  }
+});
