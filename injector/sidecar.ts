@@ -2,8 +2,9 @@
 // points AWS_ENDPOINT_URL_S3 here; with no active fault every request passes through untouched
 // and streamed. Lifecycle of one request:
 //   control route? → classify (operation, bucket, key) → request log line (written at close) →
-//   engine.onRequest (latency, terminal faults) → forward upstream (undici Pool) → wrapBody
-//   (body faults) → client
+//   engine.onRequest (latency, terminal faults) → forward upstream → wrapBody (body faults) → client
+// Forwarding with no fault on the request goes over the relay pool for bodiless GET/HEAD and for
+// large PUT bodies taken off node's parser (sidecar/forward.ts), over undici otherwise.
 // The control API is served under /_floodgate/ on this listener, and also on a separate one
 // (controlHost/controlPort) so an operator can reach it while S3 stays on 127.0.0.1.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +16,7 @@ import type { Effects, FaultRegistry } from './faults/registry.ts';
 import type { FaultSpec } from './faults/model.ts';
 import { createFaultService } from './service.ts';
 import { sendErrorFault } from './faults/s3/error.ts';
+import { isS3Error } from '../proxy/s3/errors.ts';
 import { classify } from './sidecar/operation.ts';
 import { forward } from './sidecar/forward.ts';
 import { createRelayPool } from '../proxy/relay/client.ts';
@@ -127,6 +129,8 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
 
   function upstreamFailed(res: ServerResponse, e: unknown, requestId: string): void {
     if (res.headersSent || res.destroyed) { res.destroy(); return; }
+    // The client's own body failed (a raw PUT body cut short): its S3 error, not the upstream's.
+    if (isS3Error(e)) { sendErrorFault(res, e, requestId); return; }
     event('upstream error', { requestId, error: (e as Error).message });
     sendErrorFault(res, { code: 'BadGateway', status: 502, message: `The injector could not reach the upstream S3 endpoint: ${(e as Error).message}` }, requestId);
   }

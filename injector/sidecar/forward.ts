@@ -7,6 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { RelayPool } from '../../proxy/relay/client.ts';
+import { canTakeOver } from '../../proxy/relay/takeover.ts';
+import { BodyTally } from '../../proxy/auth/verify-body.ts';
+import { RAW_MIN, RawBody } from '../../proxy/s3/raw-body.ts';
 
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade', 'trailer', 'expect', 'proxy-authorization', 'proxy-authenticate']);
 
@@ -61,13 +64,34 @@ function replaced(headers: string[], with_: Record<string, string> | undefined):
   return out;
 }
 
-/** Where requests go: undici for everything, the relay pool (http upstreams) for bodiless GET and HEAD. */
+/**
+ * Where requests go: undici for everything, the relay pool (http upstreams) for bodiless GET and
+ * HEAD and for large PUT bodies taken off node's parser.
+ */
 export interface Upstreams {
   pool: Dispatcher;
   relay?: RelayPool;
 }
 
-/** Sends `req` upstream and streams the answer into `res`. Rejects only on upstream failure before headers. */
+/**
+ * A PUT body the relay pool can move raw (s3/raw-body.ts): framed by a Content-Length of at least
+ * RAW_MIN (not `transfer-encoding: chunked`), on a socket that can be taken over. aws-chunked
+ * bodies with a Content-Length qualify too: the sidecar forwards the framing, it never decodes it.
+ * Digests and signatures are the upstream's to check; only the length is kept to. The answer
+ * then closes the connection, as the gateway's does.
+ */
+function rawPutBody(req: IncomingMessage): RawBody | undefined {
+  const length = req.headers['content-length'];
+  if (req.method !== 'PUT' || req.headers['transfer-encoding'] !== undefined || length === undefined || !/^\d{1,15}$/.test(length)) return undefined;
+  const size = Number(length);
+  if (size < RAW_MIN || !canTakeOver(req)) return undefined;
+  return new RawBody(req, new BodyTally({ expectedSize: size, checksums: {} }), size, 0);
+}
+
+/**
+ * Sends `req` upstream and streams the answer into `res`. Rejects only before headers: on upstream
+ * failure, or with the body's S3 error when a raw body fails (the client went away or sent short).
+ */
 export async function forward(upstreams: Upstreams, req: IncomingMessage, res: ServerResponse, hooks: ForwardHooks = {}): Promise<void> {
   const upstream = upstreams.pool;
   const abort = new AbortController();
@@ -80,9 +104,12 @@ export async function forward(upstreams: Upstreams, req: IncomingMessage, res: S
     body: hasBody(req) ? req : null,
     signal: abort.signal,
   };
-  if (!hooks.wrapBody && upstreams.relay && (opts.method === 'GET' || opts.method === 'HEAD') && opts.body === null) {
-    // Fast path for downloads: the relay pool's read buffers go straight into the response.
-    const up = await upstreams.relay.request({ method: opts.method as 'GET' | 'HEAD', path: opts.path, headers: opts.headers, signal: abort.signal });
+  const bodiless = (opts.method === 'GET' || opts.method === 'HEAD') && opts.body === null;
+  const raw = !hooks.wrapBody && upstreams.relay && !bodiless ? rawPutBody(req) : undefined;
+  if (!hooks.wrapBody && upstreams.relay && (bodiless || raw)) {
+    // Fast path with no fault on the request: the relay pool's read buffers go straight into the
+    // response, and a raw PUT body from one reused buffer straight into the upstream socket.
+    const up = await upstreams.relay.request({ method: opts.method as 'GET' | 'HEAD' | 'PUT', path: opts.path, headers: opts.headers, body: raw, signal: abort.signal });
     if (res.destroyed) {
       up.body.destroy();
       return;

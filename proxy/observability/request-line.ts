@@ -1,7 +1,7 @@
 // The request log line of a process that is not the gateway (the sidecar): the same field names
 // as the gateway's (request-record.ts), written when the response closes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { countBodyBytes, ERROR_CODE } from './request-record.ts';
+import { countBodyBytes, ERROR_CODE, onRawBytes } from './request-record.ts';
 import { parseTraceParent } from './trace-context.ts';
 
 export interface RequestLineFields {
@@ -16,10 +16,12 @@ export interface RequestLineFields {
 /**
  * Counts the body bytes that arrive for `req` without reading it: a 'data' listener would set
  * the body flowing before the upstream request is ready to take it (and faults hold it paused),
- * so the count sits where Node's HTTP parser hands each body chunk to the request stream.
+ * so the count sits where Node's HTTP parser hands each body chunk to the request stream, plus
+ * what is read past the parser (a raw PUT body, s3/raw-body.ts).
  */
 export function countRequestBytes(req: IncomingMessage): () => number {
   let n = 0;
+  onRawBytes(req, (raw) => { n += raw; });
   const push = req.push;
   req.push = function (this: IncomingMessage, chunk: unknown, ...rest: unknown[]) {
     if (chunk !== null && chunk !== undefined) n += typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Uint8Array).byteLength;

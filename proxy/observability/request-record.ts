@@ -34,6 +34,11 @@ export function countRawBytes(req: IncomingMessage, n: number): void {
   rawBytes.get(req)?.(n);
 }
 
+/** Where countRawBytes() counts `req`'s bytes: the gateway's request record, the sidecar's log line. */
+export function onRawBytes(req: IncomingMessage, count: (n: number) => void): void {
+  rawBytes.set(req, count);
+}
+
 export const ERROR_CODE = /<Code>([A-Za-z0-9.]{1,64})<\/Code>/;
 
 export function observeRequest(req: IncomingMessage, res: ServerResponse, o: ObserveOptions): RequestRecord {
@@ -44,7 +49,7 @@ export function observeRequest(req: IncomingMessage, res: ServerResponse, o: Obs
   if (requestScopeWanted()) requestScope.enterWith({ requestId: o.requestId, traceId, span: rec.span });
   let bytesIn = 0;
   req.on('data', (c: Buffer) => { bytesIn += c.length; });
-  rawBytes.set(req, (n) => { bytesIn += n; });
+  onRawBytes(req, (n) => { bytesIn += n; });
   const sent = countBodyBytes(res, (chunk) => {
     if (rec.errorCode === undefined && res.statusCode >= 300) rec.errorCode = ERROR_CODE.exec(chunk)?.[1];
   });
