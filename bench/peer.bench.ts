@@ -134,6 +134,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
       'floodgate/direct': v('floodgate') / v('direct'), 's3balance/direct': v('s3balance') / v('direct'),
       'floodgate/s3balance': v('floodgate') / v('s3balance'), 'relay/direct': v('relay') / v('direct'),
       ...(c.size >= MiB ? { 'sidecar/direct': v('sidecar') / v('direct') } : {}),
+      ...(c.size >= MiB && m.has('sidecar-base') ? { 'sidecar-base/direct': v('sidecar-base') / v('direct') } : {}),
     });
     if (c.size < MiB) {
       latency.push({
@@ -151,6 +152,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
         'client (direct)': median((m.get('direct') ?? []).map(({ r }) => (r.userS + r.sysS) / (r.bytes / GiB))),
         'floodgate/relay': total('floodgate') / total('relay'), 's3balance/relay': total('s3balance') / total('relay'),
         'floodgate/s3balance': total('floodgate') / total('s3balance'), 'sidecar/floodgate': total('sidecar') / total('floodgate'),
+        ...(m.has('sidecar-base') ? { 'sidecar-base/floodgate': total('sidecar-base') / total('floodgate') } : {}),
       });
     }
   }
@@ -222,6 +224,10 @@ export async function bench(): Promise<void> {
     stops.push(() => relay.stop());
     const sidecar = await spawnInjector([], a.endpoint);
     stops.push(() => sidecar.stop());
+    // FLOODGATE_BENCH_BASE=<checkout of another commit>: its sidecar joins as `sidecar-base`, a before/after in one run.
+    const base = process.env.FLOODGATE_BENCH_BASE;
+    const sidecarBase = base ? await spawnInjector([], a.endpoint, base) : undefined;
+    if (sidecarBase) stops.push(() => sidecarBase.stop());
     const peers: Peer[] = [
       { name: 'direct', url: a.endpoint, bucket: 'direct', creds: a.credentials, seeds: true },
       { name: 'floodgate', url: fg.url, bucket: fg.bucket, creds: fg.creds, pid: fg.pid, seeds: true },
@@ -237,6 +243,7 @@ export async function bench(): Promise<void> {
       { name: 'relay', url: relay.url, bucket: 'direct', creds: a.credentials, pid: relay.pid, seeds: false },
       { name: 'sidecar', url: sidecar.url, bucket: 'direct', creds: a.credentials, pid: sidecar.pid, seeds: false, largeOnly: true },
     );
+    if (sidecarBase) peers.push({ name: 'sidecar-base', url: sidecarBase.url, bucket: 'direct', creds: a.credentials, pid: sidecarBase.pid, seeds: false, largeOnly: true });
     const middle = peers.filter((p) => p.pid !== undefined);
     const idle = new Map(middle.map((p) => [p.name, rss(p.pid!)]));
 

@@ -19,9 +19,10 @@ export interface SpawnedInjector {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnInjector(args: string[], upstream = 'http://127.0.0.1:1'): Promise<SpawnedInjector> {
+/** `root`: the checkout whose injector runs (a bench compares another commit's in the same run). */
+export async function spawnInjector(args: string[], upstream = 'http://127.0.0.1:1', root = ROOT): Promise<SpawnedInjector> {
   const token = randomBytes(16).toString('hex');
-  const proc = spawn(process.execPath, [join(ROOT, 'injector/main.ts'), '--listen', '127.0.0.1:0', '--upstream', upstream, ...args], {
+  const proc = spawn(process.execPath, [join(root, 'injector/main.ts'), '--listen', '127.0.0.1:0', '--upstream', upstream, ...args], {
     env: { ...process.env, FLOODGATE_INJECTOR_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
