@@ -1,7 +1,7 @@
 // The sidecar's large PUT bodies taken off node's HTTP parser (injector/sidecar/forward.ts, the
 // gateway's raw bodies: proxy/s3/raw-body.ts, proxy/relay/takeover.ts) in front of a real S3
-// server: byte-identical objects from the AWS SDK (its default checksums) and from an
-// UNSIGNED-PAYLOAD client; a body cut short reported and never stored; a PUT that a
+// server: byte-identical objects from the AWS SDK (its default checksums), from an
+// UNSIGNED-PAYLOAD client and from signed aws-chunked framing (forwarded undecoded); a body cut short reported and never stored; a PUT that a
 // fault matches kept on the stream path. What node's HTTP parser handed to the sidecar's request
 // streams is counted (the sidecar runs in this process): a raw body passes nearly none of it. On
 // the wire, the raw path's answer closes the connection (the parser never saw the body's end).
@@ -13,7 +13,7 @@ import { Agent, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startHarness, type Harness } from '../injector/testing/harness.ts';
-import { objectPath, openRequest, readBody, signHeaders } from './lib/raw-s3.ts';
+import { objectPath, openRequest, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
 import { MiB, bytes, s3Error, sha } from './lib/s3.ts';
 
 type Line = Record<string, unknown>;
@@ -112,6 +112,28 @@ describe('sidecar: large PUT bodies off node\'s parser', () => {
     assert.equal(l.bytesIn, data.length);
     assert.equal(l.complete, true);
     assert.equal(l.requestId, res.headers['x-amz-request-id']);
+  });
+
+  test('an aws-chunked body with a Content-Length (signed chunks) goes raw, framing and all; the upstream decodes it', async () => {
+    const chunks = [data.subarray(0, 4 * MiB), data.subarray(4 * MiB, 8 * MiB), data.subarray(8 * MiB, 8 * MiB + 10)];
+    const decoded = chunks.reduce((n, c) => n + c.length, 0);
+    const path = objectPath(bucket, 'aws-chunked');
+    const headers = signHeaders(new URL(h.sidecar.url), {
+      method: 'PUT', path, creds: h.upstream.creds, payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(decoded), 'content-length': String(signedChunkedLength(chunks.map((c) => c.length))) },
+    });
+    const frames = signedChunks(headers.authorization!, headers['x-amz-date']!, h.upstream.creds, chunks);
+    const agent = new Agent({ keepAlive: true });
+    const res = await openRequest(h.sidecar.url, { method: 'PUT', path, headers, body: Readable.from(frames), agent });
+    const text = (await readBody(res)).toString();
+    agent.destroy();
+    assert.equal(res.statusCode, 200, text);
+    assert.equal(res.headers.connection, 'close');
+    assert.ok(parsedOf(bucket, 'aws-chunked') < RAW_EARLY, `parsed ${parsedOf(bucket, 'aws-chunked')}`);
+    assert.equal(await storedSha('aws-chunked'), sha(Buffer.concat(chunks)));
+    const l = await lineFor('aws-chunked');
+    assert.equal(l.bytesIn, Number(headers['content-length']));
+    assert.equal(l.complete, true);
   });
 
   /** Sends a signed head and `sent` of `size` body bytes on a raw socket, then `how` it ends. */
