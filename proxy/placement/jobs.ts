@@ -4,6 +4,8 @@
 // claims it again. Delivery is at least once, so every job is idempotent (virtual/copy-jobs.ts).
 // A finished job's row is deleted; a job that failed keeps its attempts and last error.
 
+import type { Durability } from './types.ts';
+
 export const JOB_KINDS = ['copy', 'remove', 'repair', 'gc', 'origin-copy', 'migrate', 'drain', 'rebalance'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
@@ -57,7 +59,7 @@ export interface JobSummary {
 /** The kinds a bucket (and backend) has at most one of, queued or running: a second would only walk the bucket again. */
 export type SingleKind = 'drain' | 'rebalance';
 
-export interface EnqueueOptions {
+export interface EnqueueOptions extends Durability {
   /** Enqueue already leased to this worker (it runs the job itself now). */
   owner?: string;
   leaseMs?: number;
@@ -75,7 +77,7 @@ export interface JobStore {
   /** Leases up to `limit` jobs that are due and not leased (or whose lease ran out), oldest first. */
   claim(owner: string, limit: number, leaseMs: number): Promise<Job[]>;
   /** Deletes a finished job while `owner` still holds its lease; false when the lease was lost. */
-  complete(id: number, owner: string): Promise<boolean>;
+  complete(id: number, owner: string, o?: Durability): Promise<boolean>;
   /** Gives a job back to the queue, due at `notBefore`, with an error (counted as an attempt) or new progress. */
   release(id: number, owner: string, o: { notBefore: Date; error?: string; progress?: string }): Promise<void>;
   /** Makes the waiting jobs on `backend` due now (it just came back); how many. */

@@ -1,6 +1,7 @@
 // The job queue in the shared PostgreSQL index (jobs.ts). Claims use FOR UPDATE SKIP LOCKED, so
 // replicas claiming at once never get the same job and never wait on each other.
 import type pg from 'pg';
+import { queryWith } from './postgres-lazy.ts';
 import { JOB_COLUMNS, SUMMARY_SQL, copyAt, jobFromRow, jobParams, listSql, singleJobSql, summaryOf, type JobStore, type Row } from './jobs.ts';
 
 export function jobsSchemaSql(s: string): string {
@@ -29,8 +30,8 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
       const now = Date.now();
       const n = JOB_COLUMNS.length;
       const values = specs.map((_, i) => `(${JOB_COLUMNS.map((__, j) => `$${i * n + j + 1}`).join(', ')})`).join(', ');
-      const rows = await all(`INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES ${values} RETURNING id`, specs.flatMap((sp) => jobParams(sp, now, o)));
-      return rows.map((r) => Number(r.id));
+      const r = await queryWith(pool, `INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES ${values} RETURNING id`, specs.flatMap((sp) => jobParams(sp, now, o)), o);
+      return (r.rows as Row[]).map((x) => Number(x.id));
     },
     async enqueueSingle(spec) {
       const insert = `INSERT INTO ${t} (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map((_, j) => `$${j + 1}`).join(', ')}) ON CONFLICT DO NOTHING RETURNING *`;
@@ -50,8 +51,8 @@ export function postgresJobs(pool: pg.Pool, s: string): JobStore {
       ) RETURNING *`, [owner, now + leaseMs, now, limit]);
       return rows.map(jobFromRow).sort((a, b) => a.notBefore.getTime() - b.notBefore.getTime() || a.id - b.id);
     },
-    async complete(id, owner) {
-      return ((await pool.query(`DELETE FROM ${t} WHERE id = $1 AND lease_owner = $2`, [id, owner])).rowCount ?? 0) > 0;
+    async complete(id, owner, o) {
+      return ((await queryWith(pool, `DELETE FROM ${t} WHERE id = $1 AND lease_owner = $2`, [id, owner], o)).rowCount ?? 0) > 0;
     },
     async release(id, owner, o) {
       await all(`UPDATE ${t} SET lease_owner = NULL, lease_until = 0, not_before = $1, progress = COALESCE($2, progress),

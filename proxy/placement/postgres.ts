@@ -10,6 +10,7 @@ import { postgresFindSql } from './find-schema.ts';
 import { OBJECT_COLUMNS, UPLOAD_COLUMNS, foundFromRow, intentFromRow, objectFromRow, objectParams, originMarkFromRow, partFromRow, uploadFromRow, uploadParams, type Row } from './rows.ts';
 import { keyRange, relocated, usageDeltas, type BackendUsage, type PlacedObject, type PlacementIndex } from './types.ts';
 import { jobsSchemaSql, postgresJobs } from './postgres-jobs.ts';
+import { queryWith } from './postgres-lazy.ts';
 
 export interface PostgresIndexOptions {
   /** Schema holding the tables (created when missing). */
@@ -184,13 +185,17 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
       for (const r of await all(`SELECT backend, bytes, objects FROM ${s}.backend_usage`, [])) out.set(String(r.backend), { bytes: Number(r.bytes), objects: Number(r.objects) });
       return out;
     },
-    async beginIntent(i) {
-      const r = await all(`INSERT INTO ${s}.intents (owner, bucket, key, backend, op, started, location) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-        [i.owner, i.bucket, i.key, i.backend, i.op, Date.now(), i.location ?? null]);
-      return Number(r[0]!.id);
+    async beginIntent(i, o) {
+      const r = await queryWith(pool, numbered(`INSERT INTO ${s}.intents (owner, bucket, key, backend, op, started, location) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+        [i.owner, i.bucket, i.key, i.backend, i.op, Date.now(), i.location ?? null], o);
+      return Number((r.rows as Row[])[0]!.id);
     },
-    async endIntent(id) {
-      await all(`DELETE FROM ${s}.intents WHERE id = ?`, [id]);
+    async syncIntent(id) {
+      // A synchronous commit of a write: the WAL is flushed up to it, the lazy intent included.
+      await all(`UPDATE ${s}.intents SET started = started WHERE id = ?`, [id]);
+    },
+    async endIntent(id, o) {
+      await queryWith(pool, numbered(`DELETE FROM ${s}.intents WHERE id = ?`), [id], o);
     },
     async intents(owner) {
       return (await all(`SELECT * FROM ${s}.intents WHERE owner = ? ORDER BY id`, [owner])).map(intentFromRow);

@@ -35,7 +35,7 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
       return batch(() => {
         const now = Date.now();
         return specs.map((s) => Number(q(insert).run(...(jobParams(s, now, o) as never[])).lastInsertRowid));
-      });
+      }, o);
     },
     enqueueSingle(spec) {
       return batch(() => {
@@ -53,8 +53,8 @@ export function sqliteJobs(q: (sql: string) => StatementSync, batch: Batcher): J
         return rows.map((r) => jobFromRow({ ...r, lease_owner: owner, lease_until: now + leaseMs }));
       });
     },
-    complete(id, owner) {
-      return batch(() => Number(q('DELETE FROM jobs WHERE id = ? AND lease_owner = ?').run(id, owner).changes) > 0);
+    complete(id, owner, o) {
+      return batch(() => Number(q('DELETE FROM jobs WHERE id = ? AND lease_owner = ?').run(id, owner).changes) > 0, o);
     },
     release(id, owner, o) {
       return batch(() => {

@@ -115,6 +115,20 @@ export function placementSuite(name: string, open: () => Promise<PlacementIndex>
     assert.deepEqual((await ix.intents('gw-2')).map((i) => i.id), [i3]);
   });
 
+  withIndex('a lazy intent is listed like any other, syncIntent keeps it as it was, a lazy endIntent clears it; a lazy job completes', async (ix) => {
+    const id = await ix.beginIntent({ owner: 'gw-1', bucket: 'vb', key: 'k', backend: 'b1', op: 'put', location: 'x/1/k' }, { lazy: true });
+    const [before] = await ix.intents('gw-1');
+    assert.deepEqual([before?.id, before?.op, before?.location], [id, 'put', 'x/1/k']);
+    await ix.syncIntent(id);
+    assert.deepEqual(await ix.intents('gw-1'), [before]);
+    await ix.endIntent(id, { lazy: true });
+    assert.deepEqual(await ix.intents('gw-1'), []);
+    const [job] = await ix.jobs.enqueue([{ kind: 'remove', bucket: 'vb', key: 'k', backend: 'b1' }], { owner: 'gw-1', leaseMs: 60_000, lazy: true });
+    assert.equal((await ix.jobs.get(job!))?.kind, 'remove');
+    assert.equal(await ix.jobs.complete(job!, 'gw-1', { lazy: true }), true);
+    assert.equal(await ix.jobs.get(job!), undefined);
+  });
+
   withIndex('a record and an intent keep the backend-side name of a copy that is not at <bucket>/<key>', async (ix) => {
     await ix.put({ ...obj('vb', 'k', 'b1', 3), location: '.floodgate/w/vb/1f/k' });
     assert.equal((await ix.get('vb', 'k'))?.location, '.floodgate/w/vb/1f/k');

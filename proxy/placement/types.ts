@@ -103,6 +103,17 @@ export interface OriginMark {
   at: Date;
 }
 
+/**
+ * `lazy`: the write is committed (visible, and it survives this process being killed) without
+ * waiting for the disk; a power cut or OS crash before the index's next durable commit may lose
+ * it. Every durable commit after it carries it (sqlite's WAL and PostgreSQL's WAL are replayed as
+ * a prefix). For what is useless without a later durable commit — a write's intent ahead of its
+ * record, a removal queued ahead of the commit that orphans the copy — or what is only cleanup.
+ */
+export interface Durability {
+  lazy?: boolean;
+}
+
 export interface PlacementIndex {
   readonly kind: 'sqlite' | 'postgres';
   get(bucket: string, key: string): Promise<PlacedObject | undefined>;
@@ -136,8 +147,10 @@ export interface PlacementIndex {
   /** Bytes and objects per backend, as of the last commit. */
   usage(): Promise<Map<string, BackendUsage>>;
 
-  beginIntent(i: Omit<Intent, 'id' | 'started'>): Promise<number>;
-  endIntent(id: number): Promise<void>;
+  beginIntent(i: Omit<Intent, 'id' | 'started'>, o?: Durability): Promise<number>;
+  /** Commits the intent again, durably: one begun lazily then survives a power cut. */
+  syncIntent(id: number): Promise<void>;
+  endIntent(id: number, o?: Durability): Promise<void>;
   intents(owner: string): Promise<Intent[]>;
   /** Every replica's intents on `backend` for keys of `bucket` (gc leaves their names alone). */
   intentsOn(bucket: string, backend: string): Promise<Intent[]>;
