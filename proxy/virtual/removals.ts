@@ -5,7 +5,7 @@
 // background when the backend is up, and by the sweeper (repair.ts recoverIntents) until it succeeds.
 // A delete's or an overwrite's orphaned copy also gets a `remove` job, settled with the attempt
 // at once: the queue (any replica) retries what that attempt could not remove.
-import type { Intent } from '../placement/types.ts';
+import type { Durability, Intent } from '../placement/types.ts';
 import { S3Error } from '../s3/errors.ts';
 import { lockKey, onBackend, type VirtualContext } from './context.ts';
 import { holdUsualName, nameOf, sameCopy, usualNameBusy, type CopyRef } from './location.ts';
@@ -32,8 +32,8 @@ export const HOLD_MS = 120_000;
  * before the commit). The intent only its own replica settles; the job any replica runs, so a
  * copy is removed even when the replica that orphaned it never comes back.
  */
-export async function queueRemovalJob(ctx: VirtualContext, copy: CopyRef): Promise<number> {
-  const [id] = await ctx.index.jobs.enqueue([{ kind: 'remove', bucket: copy.bucket, key: copy.key, backend: copy.backend, location: copy.location }], { owner: ctx.jobs.owner, leaseMs: HOLD_MS });
+export async function queueRemovalJob(ctx: VirtualContext, copy: CopyRef, o: Durability = {}): Promise<number> {
+  const [id] = await ctx.index.jobs.enqueue([{ kind: 'remove', bucket: copy.bucket, key: copy.key, backend: copy.backend, location: copy.location }], { owner: ctx.jobs.owner, leaseMs: HOLD_MS, ...o });
   return id!;
 }
 
@@ -42,16 +42,20 @@ export async function settleRemovalJob(ctx: VirtualContext, r: Removal, outcome:
   if (r.job === undefined) return;
   const job = r.job;
   r.job = undefined;
-  if (outcome === 'done') await ctx.index.jobs.complete(job, ctx.jobs.owner).catch(() => false);
+  // Lazy: a job a power cut brings back runs again and finds the copy gone.
+  if (outcome === 'done') await ctx.index.jobs.complete(job, ctx.jobs.owner, { lazy: true }).catch(() => false);
   else {
     await ctx.index.jobs.release(job, ctx.jobs.owner, { notBefore: new Date() }).catch(() => {});
     ctx.jobs.kick();
   }
 }
 
-/** Records the removal of `copy` ('refused': of a write the client was told failed); returns its intent id. */
-export function queueRemoval(ctx: VirtualContext, copy: CopyRef, op: 'remove' | 'refused' = 'remove'): Promise<number> {
-  return ctx.index.beginIntent({ owner: ctx.replica, bucket: copy.bucket, key: copy.key, backend: copy.backend, op, location: copy.location });
+/**
+ * Records the removal of `copy` ('refused': of a write the client was told failed); returns its
+ * intent id. Lazy only when a durable commit follows before anyone relies on it (commitWrite).
+ */
+export function queueRemoval(ctx: VirtualContext, copy: CopyRef, op: 'remove' | 'refused' = 'remove', o: Durability = {}): Promise<number> {
+  return ctx.index.beginIntent({ owner: ctx.replica, bucket: copy.bucket, key: copy.key, backend: copy.backend, op, location: copy.location }, o);
 }
 
 /** The removal an intent left in the index stands for; a write's intent left behind is its copy's refusal. */
@@ -169,7 +173,8 @@ export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Remova
     const next = await ctx.locks.run(lockKey(i.bucket, i.key), () => checkRemoval(ctx, gen, i));
     const outcome = next === 'delete' ? await deleteRemoved(ctx, gen, i) : next;
     if (outcome === 'done') {
-      await ctx.index.endIntent(i.id);
+      // Lazy: an intent a power cut brings back is settled again, finding the copy gone.
+      await ctx.index.endIntent(i.id, { lazy: true });
       releaseRemoval(ctx, i.id);
     }
     await settleRemovalJob(ctx, i, outcome);

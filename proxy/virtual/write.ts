@@ -35,7 +35,12 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
  * when the removal fails, the sweeper retries.
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
-  const replaces = current && !sameCopy(current, rec) ? { id: await queueRemoval(ctx, current), job: await queueRemovalJob(ctx, current), ...current } : undefined;
+  // Lazy: they matter only once the record's durable commit below orphans the copy, and that
+  // commit carries them to the disk.
+  const lazy = { lazy: true };
+  const replaces = current && !sameCopy(current, rec)
+    ? { id: await queueRemoval(ctx, current, 'remove', lazy), job: await queueRemovalJob(ctx, current, lazy), ...current }
+    : undefined;
   const others = current?.copies?.length ? await queueCopyRemovals(ctx, current) : [];
   const prev = await ctx.index.put(rec, intent);
   ctx.usage.apply(prev, rec);
@@ -100,7 +105,10 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
   let keepClaim = false;
   let intent: number | undefined;
   try {
-    intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: name, op: 'put', location: claim.location });
+    // Lazy: in the WAL before a byte goes to the backend (recovery after kill -9 finds the copy);
+    // after a power cut an uncommitted copy is at worst an orphan for gc. The record's commit, or
+    // syncIntent on an unknown outcome, makes it durable.
+    intent = await ctx.index.beginIntent({ owner: ctx.replica, bucket, key, backend: name, op: 'put', location: claim.location }, { lazy: true });
     ctx.running.add(intent);
     const target = { bucket, key, backend: name, location: claim.location };
     const vb = vbucketOf(gen, bucket);
@@ -117,6 +125,8 @@ async function putTo(ctx: VirtualContext, gen: Generation, name: string, bucket:
       // A definite refusal (bad body, 4xx) changed nothing; an unknown outcome is settled now if possible.
       if (!isBackendFault(e) || bodyUnread(e)) await ctx.index.endIntent(intent);
       else {
+        // The client is told the write failed: its intent, the refusal of a late copy, must outlast a power cut.
+        await ctx.index.syncIntent(intent).catch((err: Error) => ctx.log('warn', 'write intent not synced', { bucket, key, error: err.message }));
         // Until it is settled, a late copy may still land on the usual name: keep others off it.
         keepClaim = true;
         void settleLater(ctx, gen, { id: intent, ...target }).finally(claim.release);
