@@ -1,7 +1,6 @@
 // What a small PUT costs the disk: `floodgate gateway --config` as a child process over two
 // buckets of a real MinIO, traced with strace while the AWS SDK writes new keys and overwrites
-// them (round-robin, so each overwrite moves the key to the other backend and queues the old
-// copy's removal). The write intent, the removal queued ahead of the commit and the cleanup after
+// them (each overwrite replaces a copy and queues its removal). The write intent, the removal queued ahead of the commit and the cleanup after
 // it are lazy index writes (docs/balancing.md): the record's commit is the one fsync per PUT.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
