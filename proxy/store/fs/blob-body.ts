@@ -103,9 +103,20 @@ export class BlobBody extends Readable implements Relayable {
   async #relay(res: ServerResponse): Promise<void> {
     const size = Math.min(RELAY_CHUNK, Math.max(this.#left, 1));
     const bufs = this.#left > size ? [takeBuffer(size), takeBuffer(size)] : [takeBuffer(size)];
-    // A client gone mid-write may never call a write back: its 'close' ends every wait instead.
+    // A client gone mid-write may never call a write back: its 'close' ends the wait instead —
+    // the one wait there is (a Promise.race with a close promise per write piled a reaction onto
+    // that promise for every MiB until the response closed).
     let gone = res.destroyed;
-    const closed = new Promise<void>((resolve) => res.once('close', () => { gone = true; resolve(); }));
+    let settle: (() => void) | undefined;
+    res.once('close', () => { gone = true; settle?.(); });
+    /** Writes `chunk` (ends the response without one); settles once it reached the socket or the client left. */
+    const send = (chunk?: Buffer) => new Promise<void>((resolve, reject) => {
+      if (gone) return resolve();
+      settle = resolve;
+      const done = (e?: Error | null) => (e ? reject(e) : resolve());
+      if (chunk) res.write(chunk, done);
+      else res.end(done);
+    });
     /** The read of the next bytes, into the buffer that is not being written. */
     let reading = this.#readInto(bufs[0]!);
     /** The write of the other buffer, still on its way to the socket. */
@@ -123,13 +134,10 @@ export class BlobBody extends Readable implements Relayable {
         reading = this.#left > 0 ? this.#readInto(bufs[(i + 1) % bufs.length]!) : Promise.resolve(0);
         // Awaited only after this write: a failed read must not count as unhandled meanwhile.
         reading.catch(() => {});
-        const written = new Promise<void>((resolve, reject) => {
-          res.write(n === buf.length ? buf : buf.subarray(0, n), (e) => (e ? reject(e) : resolve()));
-        });
-        inFlight = Promise.race([written, closed]);
+        inFlight = send(n === buf.length ? buf : buf.subarray(0, n));
         inFlight.catch(() => {});
       }
-      await Promise.race([new Promise<void>((resolve) => res.end(resolve)), closed]);
+      await send();
       if (!res.writableFinished) throw premature('the client went away');
       reusable = true;
     } finally {
