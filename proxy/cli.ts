@@ -55,7 +55,7 @@ function prepareDataDir(dataDir: string): void {
 async function openVirtual(config: GatewayConfig, balancing: BalancingConfig, dataDir: string, logger: Logger, backendDown?: (name: string) => boolean): Promise<VirtualStore> {
   const { openVirtualStore } = await import('./virtual/index.ts');
   return openVirtualStore(balancing, {
-    dataDir, configPath: config.configFile, backendDown,
+    dataDir, configPath: config.configFile, backendDown, checkIndex: true,
     log: (level, msg, fields) => logger.log(level, msg, fields),
   });
 }

@@ -42,7 +42,7 @@ import { watchConfig } from './reload.ts';
 import { virtualCors } from './cors.ts';
 import type { BucketCorsStore } from '../s3/cors.ts';
 import type { Job, JobKind } from '../placement/jobs.ts';
-import { createJobRunner, type JobRunner } from '../jobs/runner.ts';
+import { createJobRunner, type JobHandler, type JobRunner } from '../jobs/runner.ts';
 import { copyJobHandlers, queueRepairs } from './copy-jobs.ts';
 import { checkCopySettings } from './copy-settings.ts';
 import { checkPlacement } from './placement-settings.ts';
@@ -112,6 +112,11 @@ export interface VirtualStoreOptions {
    * say: the gateway's `backendDown` fault (injector/faults). Called per candidate; keep it cheap.
    */
   backendDown?: (name: string) => boolean;
+  /**
+   * The caller calls ensureIndexCurrent() next (the gateway's start): until it finds the index
+   * current, S3 calls answer 503 and background jobs wait. Without it the index is trusted as is.
+   */
+  checkIndex?: boolean;
 }
 
 const FORCED_DOWN = 'a backendDown fault is active';
@@ -176,11 +181,16 @@ export async function openVirtualStore(config: BalancingConfig, opts: VirtualSto
   const j = config.jobs;
   const gc = createGcService(ctx);
   ctx.gc = gc;
-  // Declared here: the origin's jobs wait while the index is rebuilt.
-  let indexReady = true;
-  const origins = createOriginService(ctx, () => indexReady);
+  // False while the index is rebuilt from the backends (and, with `checkIndex`, until it was
+  // checked): S3 calls answer 503 and no job runs. A job on a stale index would act on records
+  // that are missing or old — gc would delete every object the index does not name yet.
+  let indexReady = !opts.checkIndex;
+  const origins = createOriginService(ctx);
   ctx.origins = origins;
-  ctx.jobs = createJobRunner(index.jobs, { ...copyJobHandlers(ctx), gc: gc.handler, ...origins.handlers }, {
+  const handlers: Record<JobKind, JobHandler> = { ...copyJobHandlers(ctx), gc: gc.handler, ...origins.handlers };
+  const waitForIndex = (h: JobHandler): JobHandler => (job, signal) =>
+    indexReady ? h(job, signal) : Promise.resolve({ outcome: 'more', progress: job.progress ?? '', ms: 1_000, objects: 0 });
+  ctx.jobs = createJobRunner(index.jobs, Object.fromEntries(Object.entries(handlers).map(([k, h]) => [k, waitForIndex(h)])) as Record<JobKind, JobHandler>, {
     replica: config.replica, leaseMs: j.lease, concurrency: j.concurrency, jobsPerSecond: j.objectsPerSecond, bytesPerSecond: j.bytesPerSecond, pollMs: j.pollInterval, log,
   });
   // A backend back from an outage: check its copies and write what it missed.

@@ -53,13 +53,11 @@ export interface OriginService {
   close(): Promise<void>;
 }
 
-/** `ready`: false while the index is rebuilt from the backends (index-check.ts); the jobs wait. */
-export function createOriginService(ctx: VirtualContext, ready: () => boolean = () => true): OriginService {
+/** Its jobs wait while the index is rebuilt: index.ts holds every job while it is not ready. */
+export function createOriginService(ctx: VirtualContext): OriginService {
   const origins = new Map<string, Origin>();
   const copier: Copier = createCopier(ctx, (b) => origins.get(b));
   const migrations = createMigrations(ctx, (b) => origins.get(b));
-  const gated = (h: JobHandler): JobHandler => (job, signal) =>
-    ready() ? h(job, signal) : Promise.resolve({ outcome: 'more', progress: job.progress ?? '', ms: 1_000, objects: 0 });
   let autoEnabled = false;
 
   function autoStart(): void {
@@ -118,7 +116,7 @@ export function createOriginService(ctx: VirtualContext, ready: () => boolean = 
       };
     },
     idle: () => copier.idle(),
-    handlers: { 'origin-copy': gated(copier.handler), migrate: gated(migrations.handler) },
+    handlers: { 'origin-copy': copier.handler, migrate: migrations.handler },
     async close() {
       // The job runner is stopped first (index.ts): a step still running ends, its job resumes later.
       migrations.abort();
