@@ -132,6 +132,23 @@ export const OriginProgress = z.object({
   lastError: z.string().max(1024).optional().describe('the run\'s last error'),
 });
 
+const count = (what: string) => z.number().int().min(0).describe(what);
+
+/** Garbage collection: each backend's last (or running) run, summed into one block (virtual/gc/). */
+export const GcProgress = z.object({
+  state: z.enum(['Running', 'Done', 'Cancelled']).describe('Running while a backend\'s run goes on; Cancelled when one was cancelled; else Done'),
+  startedAt: z.string().meta({ format: 'date-time' }).describe('when the earliest of these runs started'),
+  finishedAt: z.string().meta({ format: 'date-time' }).optional().describe('when the last of them ended (absent while one runs)'),
+  backends: count('backends whose last run is counted here'),
+  orphansFound: count('backend objects no record holds, older than gc.minAge, named by no write in flight'),
+  orphansRemoved: count('of those, deleted'),
+  removedBytes: count('their bytes'),
+  youngObjects: count('unreferenced objects kept for being younger than gc.minAge'),
+  missingCopies: count('records whose copy on its backend is missing (repaired where there are copies)'),
+  errors: count('objects that could not be judged or deleted'),
+  lastError: z.string().max(1024).optional().describe('the key and error a run recorded last'),
+});
+
 export const VirtualBucketStatus = z.object({
   ...commonStatus,
   bucketName: z.string().max(63).optional().describe('the bucket name clients use'),
@@ -159,5 +176,6 @@ export const VirtualBucketStatus = z.object({
     lastError: z.string().max(1024).optional().describe('the drain\'s last error'),
   })).max(256).optional().describe('backends drained or being drained (spec.drain, or the admin API)'),
   origin: OriginProgress.optional().describe('read-through origin: reads, copies and the migration\'s progress, from the gateway\'s /status'),
+  gc: GcProgress.optional().describe('garbage collection (orphans, missing copies): the last run on each backend, from the gateway\'s /status'),
 });
 export type VirtualBucketStatus = z.infer<typeof VirtualBucketStatus>;

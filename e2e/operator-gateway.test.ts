@@ -6,6 +6,8 @@
 //     resources and the spec field that changes them, a fault-token Secret the pod mounts and
 //     the gateway's fault API accepts;
 //   - a VirtualBucket is not Ready while its Deployment has no ready pod;
+//   - status.gc: a garbage collection run of its gateway over a real MinIO backend (an orphan
+//     removed, a missing copy found) summed into the VirtualBucket's status;
 //   - `floodgate operator cleanup`: with the operator running every resource is released by it;
 //     with the operator gone the finalizers are stripped so deletion completes.
 import { after, before, test } from 'node:test';
@@ -13,8 +15,12 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startControlPlane, type ControlPlane } from './lib/controlplane.ts';
-import { freePort } from '../proxy/backends/s3/minio.fixture.ts';
+import { freePort, startMinio } from '../proxy/backends/s3/minio.fixture.ts';
+import { openS3Store } from '../proxy/backends/s3/store.ts';
+import type { GcStatus } from '../proxy/health/status.ts';
 import { ROOT, tempDir } from './lib/gateway.ts';
 import type { BackendBucketStatus } from '../crds/backendbucket.ts';
 import { outcome } from '../operator/conditions.ts';
@@ -183,6 +189,65 @@ test('the rendered gateway: index claim, resources, fault token; not Ready until
   // The token survives every reconcile.
   assert.equal((await getObject(cp, 'secret', NS, 'photos-gateway-faults')).data.token, secret.data.token);
   assert.equal((await getObject(cp, 'secret', NS, 'photos-gateway-admin')).data.token, adminSecret.data.token);
+});
+
+test('status.gc: the gateway\'s gc run over a real MinIO backend, in the VirtualBucket status', async () => {
+  const minio = await startMinio();
+  cleanups.push(() => minio.close());
+  const direct = openS3Store({ name: 'direct', endpoint: minio.endpoint, region: 'us-east-1', credentials: minio.credentials, pathStyle: true });
+  cleanups.push(() => direct.close());
+  await direct.createBucket('opgc-data');
+  const port = await freePort();
+  await applyObjects(cp, [
+    secretOf(NS, 'minio-keys', minio.credentials),
+    backendBucketOf(NS, 'minio-store', { endpoint: minio.endpoint, bucket: 'opgc-data' }, 'minio-keys', { probeInterval: '1h' }),
+    vbOf('swept', { backends: ['minio-store'], port, gc: { minAge: '1s' } }),
+  ]);
+  await waitFor('Deployment', () => getObject(cp, 'deployment', NS, 'swept-gateway'));
+  const { gateway, creds, adminToken } = await runVirtualBucketGateway(cp, NS, 'swept', port, join(dir, 'swept'));
+  cleanups.push(() => gateway.stop());
+  await setDeploymentReady(cp, NS, 'swept-gateway', 1);
+  const ready = await waitFor('swept Ready', async () => {
+    const o = await getObject(cp, 'virtualbucket', NS, 'swept');
+    return condition(o, 'Ready')?.status === 'True' && o;
+  });
+  assert.equal(ready.status.gc, undefined, 'no run yet, no block');
+
+  const s3 = new S3Client({ endpoint: gateway.url, region: 'us-east-1', forcePathStyle: true, credentials: creds, maxAttempts: 1 });
+  try {
+    for (const k of ['kept', 'lost']) await s3.send(new PutObjectCommand({ Bucket: 'swept', Key: k, Body: `value of ${k}` }));
+  } finally {
+    s3.destroy();
+  }
+  // A copy gone behind the gateway's back, and an orphan put straight onto the backend bucket.
+  await direct.deleteObject('opgc-data', 'swept/lost');
+  const orphan = Buffer.from('nobody wrote me through the gateway');
+  await direct.putObject('opgc-data', 'swept/orphan', { body: Readable.from([orphan]), size: orphan.length, headers: { userMeta: {} }, checksums: {} });
+  // Older than spec.gc.minAge.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const gcUrl = `${gateway.url}/_floodgate/admin/gc?bucket=swept`;
+  const auth = { authorization: `Bearer ${adminToken}` };
+  assert.equal((await fetch(gcUrl, { method: 'POST', headers: auth })).status, 200);
+  const run = await waitFor('the run done', async () => {
+    const runs = ((await (await fetch(gcUrl, { headers: auth })).json()) as { runs: GcStatus[] }).runs;
+    return runs[0]?.state === 'done' && runs[0];
+  });
+  assert.deepEqual((await direct.scan('opgc-data', { prefix: 'swept/', after: '', limit: 10 })).map((m) => m.key), ['swept/kept'], 'the orphan is gone from MinIO');
+
+  // Written by the next reconcile (a gateway's numbers changing start none: the 30 s requeue).
+  const vb = await waitFor('status.gc of the run', async () => {
+    const o = await getObject(cp, 'virtualbucket', NS, 'swept');
+    return o?.status?.gc?.finishedAt === run.finishedAt && o;
+  }, 90_000);
+  assert.deepEqual(vb.status.gc, {
+    state: 'Done', startedAt: run.startedAt, finishedAt: run.finishedAt, backends: 1,
+    orphansFound: 1, orphansRemoved: 1, removedBytes: orphan.length, youngObjects: 0, missingCopies: 1, errors: 0,
+  });
+
+  // Gone again, so the cleanup tests below find what they did before.
+  for (const [kind, name] of [['virtualbucket', 'swept'], ['backendbucket', 'minio-store'], ['secret', 'minio-keys']]) {
+    await cp.kubectl(['delete', kind!, name!, '-n', NS, '--timeout=60s']);
+  }
 });
 
 test('floodgate operator cleanup with the operator running: everything released by it', async () => {

@@ -1,6 +1,7 @@
 // VirtualBucket: select BackendBuckets, render the gateway (ConfigMap, Service, Deployment) and
 // the access Secret, apply them server-side with owner references (deleting the VirtualBucket
-// garbage-collects them), then report what the running gateway says on /status.
+// garbage-collects them), then report what the running gateway says on /status (backends' health,
+// copies, drains, the origin's migration, garbage collection).
 import { BackendBucketResourceSpec } from '../../crds/backendbucket.ts';
 import { VirtualBucketResourceSpec, type VirtualBucketStatus } from '../../crds/virtualbucket.ts';
 import { describeIssues } from '../../injector/faults/model.ts';
@@ -14,6 +15,7 @@ import { TYPES, type KubeObject } from '../kube/types.ts';
 import { selectBackends } from '../selection.ts';
 import { ensureAccessSecret } from './access.ts';
 import { fetchGatewayStatus, statusUrl } from './gateway-status.ts';
+import { gcProgress } from './gc-progress.ts';
 import type { OriginStatus, StatusSnapshot } from '../../proxy/health/status.ts';
 import { ensureTokenSecret } from './gateway-tokens.ts';
 import { adminSecretName, childName, faultSecretName, render } from './render.ts';
@@ -118,14 +120,15 @@ export async function reconcileVirtualBucket(ctx: Ctx, key: string): Promise<Res
     return { name, health: s.state === 'up' ? 'Up' : 'Down', latencyMs: s.latencyMs, usedBytes: s.usedBytes, objects: s.objects, maxSize: s.maxSize, freeBytes: s.freeBytes, writable };
   });
   rows.push(...missing.map((name) => ({ name, health: 'Missing' as const })));
-  const origin = gw.ok ? originProgress(gw.snapshot.virtualBuckets.find((v) => v.name === bucketName)?.origin) : undefined;
+  const served = gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined;
+  const origin = originProgress(served?.origin);
+  const gc = gcProgress(served?.gc);
   const status: VirtualBucketStatus = {
     ...base, readyReplicas, backendCount: usable.length, backends: rows, configHash: out.configHash,
-    ...copiesStatus(gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined), ...(origin ? { origin } : {}),
+    ...copiesStatus(served), ...(origin ? { origin } : {}), ...(gc ? { gc } : {}),
   };
 
   const deleting = found.filter((b) => b.metadata.deletionTimestamp).map((b) => b.metadata.name);
-  const served = gw.ok ? gw.snapshot.virtualBuckets.find((v) => v.name === bucketName) : undefined;
   const current = served !== undefined && served.backends.join(',') === names.join(',');
   const down = rows.filter((r) => r.health === 'Down').map((r) => r.name);
 
