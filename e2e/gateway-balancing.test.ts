@@ -223,6 +223,19 @@ describe('floodgate gateway --config with three backends', () => {
     });
     assert.deepEqual(s.backends.map((b) => b.name), ['minio-one', 'minio-two', 'local', 'minio-three']);
     assert.equal(s.virtualBuckets.find((b) => b.name === vb)!.strategy, 'rendezvous');
+    // The switch queued a rebalance (the keys were placed by turn, not by score): let it finish,
+    // so the moves counted next are the overwrites' own. Two looks 300 ms apart: none queued or
+    // running, and no backend's count changed in between.
+    let last = '';
+    await until('the rebalance queued by the switch to rendezvous', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = await status(gw.url);
+      const idle = !now.virtualBuckets.find((b) => b.name === vb)!.rebalance;
+      const seen = JSON.stringify(objects(now));
+      const settled = idle && seen === last;
+      last = idle ? seen : '';
+      return settled ? true : undefined;
+    }, 60_000);
     assert.equal(await moves('hash/key'), 0, 'rendezvous: overwrites stay on the key\'s backend');
     // The new backend takes writes: 40 new keys hashed over four backends reach all of them.
     for (let i = 0; i < 40; i++) await s3.send(new PutObjectCommand({ Bucket: vb, Key: `spread/${i}`, Body: String(i) }));
