@@ -180,7 +180,7 @@ export async function bench(): Promise<void> {
       rows.push(row('GET', '64 MiB', conc, await drive(c, conc, count, 60_000, (i) => get(c, `large/${i}`))));
     }
     // Every large/ key is a 64 MiB object now: its blob files are what the floor serves.
-    const floor = await storeAgainstFloor(loadgenBinary(), { url: c.url, bucket: BUCKET, creds }, c.pid, join(dir, 'data'), 'large/', 16, 3);
+    const floor = await storeAgainstFloor(loadgenBinary(), { url: c.url, bucket: BUCKET, creds }, c.pid, join(dir, 'data'), 'large/', 16);
     const disk = directDisk(dir, large, 4);
     rows.push(row('disk write+fsync', '64 MiB', 1, disk.write));
     rows.push(row('disk read', '64 MiB', 1, await disk.read));

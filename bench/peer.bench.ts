@@ -192,7 +192,7 @@ async function embeddedStore(lg: string, dir: string): Promise<void> {
     s3.destroy();
     const t: Peer = { name: 'store', url: gw.url, bucket: 'store', creds, pid: gw.pid, seeds: true };
     await load(lg, t, { method: 'PUT', size: 64 * MiB, prefix: 'get/', keys: 4, conc: 1, maxOps: 4, maxSeconds: 120 });
-    printTable(STORE_FLOOR_TITLE, [await storeAgainstFloor(lg, t, gw.pid, data, 'get/', 4, REPS)]);
+    printTable(STORE_FLOOR_TITLE, [await storeAgainstFloor(lg, t, gw.pid, data, 'get/', 4)]);
   } finally {
     await gw.stop();
   }

@@ -1,8 +1,8 @@
 // The embedded store's floor (issue 11): 64 MiB GETs through the gateway against the same blob files
 // served by the least a server can do — the load generator's `serve` method, a read/write loop
 // over loopback HTTP to the same client (`loadgen -method serve`) — and, for scale, read with no
-// socket at all (`loadgen -method cat`). Interleaved, the order rotated, medians of the
-// repetitions. Used by the `peer` and `gateway` sections.
+// socket at all (`loadgen -method cat`). Interleaved, the order rotated, medians of ROUNDS
+// rounds. Used by the `peer` and `gateway` sections.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { catFiles, load, serveFiles, type Load, type LoadResult, type Target } from './loadgen.ts';
@@ -11,6 +11,8 @@ import { median, type Cell } from './table.ts';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
+/** On the shared 2-core VM one round moves by ±30 % (3 rounds gave GET/served 0.30–0.93 on the same code); a round takes 2–4 s. */
+const ROUNDS = 9;
 
 export const STORE_FLOOR_TITLE = 'embedded store: GET 64 MiB c=1 through the gateway vs the same blob files served over loopback HTTP by a read/write loop (Go, 256 KiB; no sendfile) to the same client; cat = read with no socket — target: GET/served >= 0.8';
 
@@ -28,9 +30,9 @@ const mibs = (runs: LoadResult[]) => median(runs.map((r) => r.bytes / MiB / r.se
 /**
  * `keys` objects of 64 MiB under `prefix` exist in `t`'s bucket and nothing else of that size in
  * `dataDir`: GETs them through the gateway (pid `pid`) and from the floor server, and reads their
- * blob files (one warm-up each, then `reps` rounds).
+ * blob files (one warm-up each, then ROUNDS rounds).
  */
-export async function storeAgainstFloor(lg: string, t: Target, pid: number, dataDir: string, prefix: string, keys: number, reps: number): Promise<Record<string, Cell>> {
+export async function storeAgainstFloor(lg: string, t: Target, pid: number, dataDir: string, prefix: string, keys: number): Promise<Record<string, Cell>> {
   const size = 64 * MiB;
   const files = blobFiles(dataDir, size);
   if (files.length !== keys) throw new Error(`expected ${keys} blob files of 64 MiB under ${dataDir}, found ${files.length}`);
@@ -48,7 +50,7 @@ export async function storeAgainstFloor(lg: string, t: Target, pid: number, data
     const runs = { get: [] as Run[], served: [] as Run[], cat: [] as Run[] };
     await load(lg, t, { ...spec, maxOps: 1 });
     await load(lg, served, { ...spec, maxOps: 1 });
-    for (let rep = 0; rep < reps; rep++) {
+    for (let rep = 0; rep < ROUNDS; rep++) {
       for (let i = 0; i < names.length; i++) {
         const name = names[(i + rep) % names.length]!;
         runs[name].push(await kinds[name]());
