@@ -8,7 +8,7 @@
 //     at a time) is killed after its first page; the restarted process takes its job back at once
 //     (not after the 5 min lease) and goes on from the cursor in the job's progress — the same
 //     run, its counts carried over — until every orphan is gone and every object written through
-//     the gateway stays.
+//     the gateway stays; `jobs list` shows the job's counts meanwhile.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -21,6 +21,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { startMinios, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import type { S3Store } from '../proxy/backends/s3/store.ts';
 import type { GcStatus, StatusSnapshot } from '../proxy/health/status.ts';
+import { runJobs } from '../proxy/admin/jobs-cli.ts';
 import { newCredentials, ROOT, spawnGateway, tempDir, until } from './lib/gateway.ts';
 import { bytes } from './lib/s3.ts';
 
@@ -173,6 +174,10 @@ test('kill -9 mid-collection: the restarted gateway resumes the same run from it
       const g = await gcOf(gw.url);
       return g && g.state === 'running' && g.removed >= 500 ? g : undefined;
     }, 60_000);
+    // `jobs list` shows the run's job with its counts.
+    let out = '';
+    assert.equal(await runJobs(['list', '--kind', 'gc', '--endpoint', gw.url, '--admin-token', ADMIN], {}, { stdout: (t) => { out += t; }, stderr: (t) => { out += t; } }), 0, out);
+    assert.match(out, /^ +\d+  gc +\w+ +attempts=\d+  swept  gck-a  objects scanned \d+ orphans \d+ removed \d+ \(\d+ B\) young 0 records 0 missing 0 errors 0\n$/);
   } finally {
     await gw.stop('SIGKILL');
   }
