@@ -1,8 +1,11 @@
 // The aws-chunked body decoder: strips `size[;chunk-signature=…]\r\n data \r\n` framing as bytes
 // flow (frames may split anywhere across reads, nothing is buffered beyond one header line),
 // verifies the chunk signature chain and the trailer signature, and hands trailers over.
+// ChunkParser does it over buffers pushed into it (s3/raw-body.ts feeds it the reads of a body
+// taken off node's parser); createChunkDecoder() is the same parser as a Transform.
 // Data is passed on before its chunk's signature is checked; a bad signature destroys the
-// stream, and stores commit only on a clean end (see PutInput in store/types.ts).
+// stream (or throws from feed()), and stores commit only on a clean end (see PutInput in
+// store/types.ts).
 import { createHash, timingSafeEqual, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { S3Error } from '../s3/errors.ts';
@@ -28,7 +31,8 @@ type State = 'header' | 'data' | 'data-cr' | 'data-lf' | 'trailer' | 'done';
 
 const malformed = (detail: string) => new S3Error('InvalidRequest', `Malformed aws-chunked body: ${detail}.`);
 
-class ChunkDecoder extends Transform {
+/** The decoder over pushed buffers: feed() the framed bytes in order, then end(). Errors are thrown S3Errors. */
+export class ChunkParser {
   #opts: ChunkDecoderOptions;
   #signed: boolean;
   #state: State = 'header';
@@ -41,34 +45,32 @@ class ChunkDecoder extends Transform {
   #trailers: Record<string, string> = {};
   #trailerCount = 0;
   #trailerSig: string | undefined;
+  #onData: (data: Buffer) => void = () => {};
 
   constructor(opts: ChunkDecoderOptions) {
-    super();
     this.#opts = opts;
     this.#signed = opts.mode !== 'STREAMING-UNSIGNED-PAYLOAD-TRAILER';
-    if (this.#signed && !opts.auth) throw new Error(`createChunkDecoder: ${opts.mode} needs the request's auth result`);
+    if (this.#signed && !opts.auth) throw new Error(`ChunkParser: ${opts.mode} needs the request's auth result`);
     this.#prevSig = opts.auth?.seedSignature ?? '';
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.#consume(chunk);
-      done();
-    } catch (e) {
-      done(e as Error);
-    }
+  /** True once the final chunk and the trailers are read. */
+  get done(): boolean {
+    return this.#state === 'done';
   }
 
-  override _flush(done: TransformCallback): void {
-    try {
-      // Lenient ends: a last trailer line without its CRLF, or no closing empty line at all.
-      if (this.#state === 'trailer' && this.#lineLen > 0) this.#onLine(this.#takeLine(false));
-      if (this.#state === 'trailer' && this.#lineLen === 0) this.#finishTrailers();
-      if (this.#state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
-      done();
-    } catch (e) {
-      done(e as Error);
-    }
+  /** Decodes `b`; each piece of data (a view of `b`) goes to `onData` as it is found. */
+  feed(b: Buffer, onData: (data: Buffer) => void): void {
+    this.#onData = onData;
+    this.#consume(b);
+  }
+
+  /** The framed bytes ended: throws unless the body was complete. */
+  end(): void {
+    // Lenient ends: a last trailer line without its CRLF, or no closing empty line at all.
+    if (this.#state === 'trailer' && this.#lineLen > 0) this.#onLine(this.#takeLine(false));
+    if (this.#state === 'trailer' && this.#lineLen === 0) this.#finishTrailers();
+    if (this.#state !== 'done') throw new S3Error('IncompleteBody', 'The aws-chunked body ended before its final chunk.');
   }
 
   #consume(b: Buffer): void {
@@ -89,7 +91,7 @@ class ChunkDecoder extends Transform {
           const n = Math.min(this.#remaining, b.length - i);
           const piece = b.subarray(i, i + n);
           this.#hash?.update(piece);
-          this.push(piece);
+          this.#onData(piece);
           this.#remaining -= n;
           i += n;
           if (this.#remaining === 0) this.#state = 'data-cr';
@@ -205,6 +207,34 @@ class ChunkDecoder extends Transform {
     if (missing.length) throw new S3Error('InvalidRequest', `The trailer ${missing.join(', ')} was declared in x-amz-trailer but not sent.`);
     this.#state = 'done';
     this.#opts.onTrailers(this.#trailers);
+  }
+}
+
+class ChunkDecoder extends Transform {
+  #parser: ChunkParser;
+  #push = (data: Buffer) => { this.push(data); };
+
+  constructor(opts: ChunkDecoderOptions) {
+    super();
+    this.#parser = new ChunkParser(opts);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.#parser.feed(chunk, this.#push);
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.#parser.end();
+      done();
+    } catch (e) {
+      done(e as Error);
+    }
   }
 }
 
