@@ -53,6 +53,10 @@ export class BodyTally {
     return this.#count;
   }
 
+  get expectedSize(): number {
+    return this.#opts.expectedSize;
+  }
+
   /** True when no digest is computed: only the length is checked. */
   get lengthOnly(): boolean {
     return !this.#md5 && !this.#sha256 && this.#digests.size === 0;

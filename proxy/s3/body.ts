@@ -3,7 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline, type Readable } from 'node:stream';
 import type { AuthResult } from '../auth/sigv4.ts';
-import { createChunkDecoder } from '../auth/chunked.ts';
+import { ChunkParser, createChunkDecoder, type ChunkDecoderOptions, type ChunkMode } from '../auth/chunked.ts';
 import { BodyTally, createBodyVerifier, parseIntegrityHeaders, type BodyVerifierOptions } from '../auth/verify-body.ts';
 import { canTakeOver } from '../relay/takeover.ts';
 import { RAW_MIN, RawBody } from './raw-body.ts';
@@ -25,6 +25,12 @@ function declaredLength(req: IncomingMessage, header: string): number {
   const s = Array.isArray(v) ? v[0]! : v;
   if (!/^\d{1,15}$/.test(s)) throw new S3Error('InvalidArgument', `Invalid ${header}: ${s}`);
   return Number(s);
+}
+
+/** An aws-chunked body's length on the wire: its Content-Length, undefined under chunked transfer. */
+function framedLength(req: IncomingMessage): number | undefined {
+  if (req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] === undefined) return undefined;
+  return declaredLength(req, 'content-length');
 }
 
 /**
@@ -53,23 +59,24 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
     expect: integrity.expect,
     trailerValue: () => (integrity.expect ? trailers[`x-amz-checksum-${integrity.expect.alg}`] : undefined),
   };
-  // A large plain body on a plain-TCP connection: moved without per-chunk streams when its store can (raw-body.ts).
-  if (!streaming && size >= RAW_MIN) {
+  const chunks: ChunkDecoderOptions | undefined = streaming ? {
+    mode: mode as ChunkMode,
+    auth: auth.version === 4 ? auth : undefined,
+    trailerNames: integrity.trailerNames,
+    onTrailers: (t) => { trailers = t; },
+  } : undefined;
+  // A large body framed by a Content-Length (plain or aws-chunked; not chunked transfer) on a
+  // plain-TCP connection: moved without per-chunk streams when its store can (raw-body.ts).
+  const wire = streaming ? framedLength(req) : size;
+  if (wire !== undefined && wire >= RAW_MIN) {
     // The request record's byte counter set the body flowing: hold it until the store takes it.
     req.pause();
-    if (canTakeOver(req)) return { body: new RawBody(req, new BodyTally(verify), size, idleTimeoutMs), size, checksums };
+    if (canTakeOver(req)) return { body: new RawBody(req, new BodyTally(verify), wire, idleTimeoutMs, chunks && new ChunkParser(chunks)), size, checksums };
     req.resume();
   }
   const verifier = createBodyVerifier(verify);
   const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [req];
-  if (streaming) {
-    stages.push(createChunkDecoder({
-      mode: mode as 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
-      auth: auth.version === 4 ? auth : undefined,
-      trailerNames: integrity.trailerNames,
-      onTrailers: (t) => { trailers = t; },
-    }));
-  }
+  if (chunks) stages.push(createChunkDecoder(chunks));
   stages.push(verifier);
   // A client that stops sending mid-body gets RequestTimeout, as from S3, instead of a hung socket.
   req.setTimeout(idleTimeoutMs, () => verifier.destroy(new S3Error('RequestTimeout')));

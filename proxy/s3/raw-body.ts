@@ -1,17 +1,20 @@
-// A PUT body sent without aws-chunked framing (Content-Length known), verified in one pass, and
-// taken either way:
+// A PUT body framed by a Content-Length, verified in one pass — plain, or aws-chunked (its framing
+// decoded by auth/chunked.ts's ChunkParser as the bytes pass: decoded data onward, chunk
+// signatures and the trailer checked) — and taken either way:
 // - pumpTo(socket) (relay/upload.ts: the upload goes to an http backend): the client socket is
 //   taken off node's HTTP parser (relay/takeover.ts) and every read, into one buffer reused for
 //   the whole body, is counted, hashed when a digest was declared, and written straight into the
 //   upstream socket; reading pauses while that write is still queued. The last bytes are written
-//   only once every declared digest has checked out, so a bad body reaches the backend short and
-//   is discarded there (what hold-tail.ts does for streams);
+//   only once every declared digest has checked out (for aws-chunked, the last piece of data is
+//   copied and held until its signature and the trailer are read), so a bad body reaches the
+//   backend short and is discarded there (what hold-tail.ts does for streams);
 // - as a Readable (any other store, an https backend): the request's chunks, counted and hashed
 //   the same way; the last chunk comes only once the checks pass, else the stream errors.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable, finished } from 'node:stream';
 import type { BodyTally } from '../auth/verify-body.ts';
+import type { ChunkParser } from '../auth/chunked.ts';
 import { canTakeOver, takeOver } from '../relay/takeover.ts';
 import { countRawBytes } from '../observability/request-record.ts';
 import { S3Error } from './errors.ts';
@@ -33,18 +36,25 @@ export class RawBody extends Readable {
   #idleTimeoutMs: number;
   #mode: 'idle' | 'stream' | 'pump' = 'idle';
   #ended = false;
-  /** Pump mode: bytes still to come, the destination, and the pump's promise. */
+  /** aws-chunked framing to decode, else the bytes are the data. */
+  #framing: ChunkParser | undefined;
+  /** The last piece of data, held until every check passed. */
+  #last: Buffer | undefined;
+  /** Bytes on the wire still to come. */
   #left: number;
+  /** Pump mode: the destination and the pump's promise. */
   #dest: Socket | undefined;
   #paused = false;
   #settle: { resolve(): void; reject(e: Error): void } | undefined;
   #unlisten: (() => void) | undefined;
 
-  constructor(req: IncomingMessage, tally: BodyTally, size: number, idleTimeoutMs: number) {
+  /** `size`: the Content-Length; `framing`: the decoder of an aws-chunked body (the tally counts decoded bytes). */
+  constructor(req: IncomingMessage, tally: BodyTally, size: number, idleTimeoutMs: number, framing?: ChunkParser) {
     super();
     this.#req = req;
     this.#tally = tally;
     this.#left = size;
+    this.#framing = framing;
     this.#idleTimeoutMs = idleTimeoutMs;
     // Consumers see errors through their own listeners; an abandoned body must not end the process.
     this.on('error', ignore);
@@ -125,21 +135,19 @@ export class RawBody extends Readable {
     return !this.#paused;
   }
 
-  /** Counts, hashes and writes one piece; false when the body is complete or failed. */
+  /** Counts, decodes, hashes and writes one read; false when the body is complete or failed. */
   #take(chunk: Buffer): boolean {
     const dest = this.#dest!;
     // Bytes past the body (a pipelined request) are dropped: the connection closes after the answer.
     const data = chunk.length > this.#left ? chunk.subarray(0, this.#left) : chunk;
+    let end: boolean;
     try {
-      this.#tally.update(data);
-      this.#left -= data.length;
-      if (this.#left === 0) this.#tally.check();
+      end = this.#consume(data, (d) => dest.write(d, this.#onFlushed));
     } catch (e) {
       this.#fail(e as Error);
       return false;
     }
-    dest.write(data, this.#onFlushed);
-    if (this.#left === 0) {
+    if (end) {
       this.#ended = true;
       this.#unlisten?.();
       const s = this.#settle;
@@ -151,6 +159,30 @@ export class RawBody extends Readable {
       return false;
     }
     if (dest.writableLength > 0) this.#paused = true;
+    return true;
+  }
+
+  /**
+   * Takes `data`, the body's next bytes on the wire: decodes, counts and hashes it and hands the
+   * data to `out` — all but the last piece at once, that one once every check passed. Returns
+   * true at the body's end; throws the S3 error of a bad body.
+   */
+  #consume(data: Buffer, out: (d: Buffer) => void): boolean {
+    this.#left -= data.length;
+    const tally = this.#tally;
+    const onData = (d: Buffer) => {
+      tally.update(d);
+      if (tally.count < tally.expectedSize) out(d);
+      // The trailer and the last signature may come in a later read, into the same buffer.
+      else this.#last = this.#framing ? Buffer.from(d) : d;
+    };
+    if (this.#framing) this.#framing.feed(data, onData);
+    else onData(data);
+    if (this.#left > 0) return false;
+    this.#framing?.end();
+    tally.check();
+    if (this.#last) out(this.#last);
+    this.#last = undefined;
     return true;
   }
 
@@ -185,27 +217,20 @@ export class RawBody extends Readable {
     // A client that stops sending mid-body gets RequestTimeout, as from S3, instead of a hung socket.
     req.setTimeout(this.#idleTimeoutMs, () => this.destroy(new S3Error('RequestTimeout')));
     req.on('data', (c: Buffer) => {
-      if (this.destroyed) return; // the rest is drained, so the client reads the answer
+      if (this.destroyed || this.#ended) return; // the rest is drained, so the client reads the answer
       try {
-        this.#tally.update(c);
-        // The last bytes only once they check out (as hold-tail.ts): a consumer never sees a whole bad body.
-        if (this.#tally.count === this.#left) this.#tally.check();
+        this.#ended = this.#consume(c, (d) => { if (!this.push(d)) req.pause(); });
       } catch (e) {
         this.#ended = true;
         this.destroy(e as Error);
         return;
       }
-      if (!this.push(c)) req.pause();
+      if (this.#ended) this.push(null);
     });
     req.once('end', () => {
       req.setTimeout(0);
-      if (this.destroyed) return;
-      if (this.#tally.count !== this.#left) {
-        this.destroy(new S3Error('IncompleteBody', `You did not provide the number of bytes declared (${this.#left}); received ${this.#tally.count}.`));
-        return;
-      }
-      this.#ended = true;
-      this.push(null);
+      if (this.destroyed || this.#ended) return;
+      this.destroy(new S3Error('IncompleteBody', `The body ended ${this.#left} bytes short of its Content-Length.`));
     });
     finished(req, (err) => {
       if (err && !this.destroyed) this.destroy(new S3Error('IncompleteBody', undefined, { cause: err }));
