@@ -1,6 +1,7 @@
 // Application pods (e2e/apps/s3-app.ts in a Job) and reading back what they recorded, plus an
-// S3 client on the test's side through a port-forward to a gateway Service.
+// S3 client and an admin API client on the test's side through port-forwards to a gateway Service.
 import { ListObjectsV2Command, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { StatusSnapshot } from '../../proxy/health/status.ts';
 import { contentOf, sha256, sizeOfKey } from '../apps/content.ts';
 import { outcomes, type Kube } from './kube.ts';
 
@@ -83,5 +84,35 @@ export async function gatewayClient(k: Kube, ns: string, service: string, secret
       s3.destroy();
       fwd.close();
     },
+  };
+}
+
+/**
+ * The admin API of a VirtualBucket's gateway (docs/gateway.md#admin-api) through a port-forward to
+ * its Service, with the token of the Secret its status names (`status.adminSecret`).
+ */
+export async function adminApi(k: Kube, ns: string, vb: any) {
+  const secret = await k.get('secret', ns, vb.status.adminSecret);
+  if (!secret) throw new Error(`secret ${ns}/${vb.status.adminSecret} not found`);
+  const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
+  const fwd = await k.portForward(ns, `svc/${vb.metadata.name}-gateway`, 9000);
+  return {
+    /** The forwarded gateway, e.g. for a request without the token. */
+    url: fwd.url,
+    /** `method /_floodgate/admin/<path>` with the token: its JSON answer, or an error unless 200. */
+    async call(method: 'GET' | 'POST' | 'DELETE', path: string): Promise<any> {
+      const r = await fetch(`${fwd.url}/_floodgate/admin/${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+      const text = await r.text();
+      if (r.status !== 200) throw new Error(`${method} /_floodgate/admin/${path} answered ${r.status}: ${text}`);
+      return JSON.parse(text);
+    },
+    /** The gateway's own view of one virtual bucket on /status (what the operator copies into the status). */
+    async bucketStatus(bucket: string): Promise<StatusSnapshot['virtualBuckets'][number]> {
+      const s = (await (await fetch(`${fwd.url}/status`)).json()) as StatusSnapshot;
+      const v = s.virtualBuckets.find((b) => b.name === bucket);
+      if (!v) throw new Error(`the gateway's /status has no bucket ${bucket}`);
+      return v;
+    },
+    close: () => fwd.close(),
   };
 }

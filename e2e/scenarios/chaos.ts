@@ -4,11 +4,11 @@
 // that tests nothing, and the refusals. Every assertion is on what the application recorded, on
 // S3 answers, on cgroup figures read in the pods, or on the experiment's status.
 import assert from 'node:assert/strict';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { contentOf } from '../apps/content.ts';
 import { condition, manifest, type Kube } from './kube.ts';
 import { finishApp, gatewayClient, startApp, type AppRun } from './apps.ts';
-import { NS, SYSTEM_NS, VB, GATEWAY, type Scenario } from './platform.ts';
+import { backendKeys, NS, SYSTEM_NS, VB, GATEWAY, type Scenario } from './platform.ts';
 
 const ACCESS = `${VB}-access`;
 const SIDECAR = 'floodgate-injector';
@@ -119,23 +119,8 @@ const slowdown: Scenario = {
 
 /** Which of these keys the VirtualBucket placed on a backend bucket, read from MinIO itself. */
 async function keysOnBackend(k: Kube, bucket: string, keys: string[]): Promise<string[]> {
-  const fwd = await k.portForward(NS, 'svc/minio', 9000);
-  const root = await k.get('secret', NS, 'minio-root');
-  const d = (x: string) => Buffer.from(root.data[x], 'base64').toString('utf8');
-  const s3 = new S3Client({ endpoint: fwd.url, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: d('accessKeyId'), secretAccessKey: d('secretAccessKey') } });
-  try {
-    const stored: string[] = [];
-    let token: string | undefined;
-    do {
-      const r = await s3.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-      stored.push(...(r.Contents ?? []).map((o) => o.Key!));
-      token = r.NextContinuationToken;
-    } while (token);
-    return keys.filter((key) => stored.some((s) => s.endsWith(`/${key}`) || s === key));
-  } finally {
-    s3.destroy();
-    fwd.close();
-  }
+  const stored = new Set((await backendKeys(k, VB, [bucket]))[bucket]);
+  return keys.filter((key) => stored.has(key));
 }
 
 const backendDown: Scenario = {

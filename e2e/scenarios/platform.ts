@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { condition, type Kube } from './kube.ts';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { contentOf, sizeOfKey } from '../apps/content.ts';
-import { finishApp, gatewayClient, runApp, startApp } from './apps.ts';
+import { adminApi, finishApp, gatewayClient, runApp, startApp } from './apps.ts';
 
 export const SYSTEM_NS = 'floodgate-system';
 export const NS = 'floodgate-e2e';
@@ -15,6 +15,29 @@ export const GATEWAY = `${VB}-gateway`;
 const ACCESS = `${VB}-access`;
 
 export interface Scenario { name: string; run(k: Kube): Promise<void> }
+
+/** The MinIO pod's Service and root keys, and the two buckets on it that the BackendBuckets name. */
+export const MINIO = { service: 'minio', secret: 'minio-root' };
+export const BACKEND_BUCKETS = ['backend-a', 'backend-b'];
+
+/**
+ * The keys of virtual bucket `vb` in each backend bucket, from MinIO's own listing (its root keys):
+ * stored under `<vb>/<key>` or under a name of their own, `.floodgate/w/<vb>/<token>/<key>`.
+ */
+export async function backendKeys(k: Kube, vb: string, buckets = BACKEND_BUCKETS): Promise<Record<string, string[]>> {
+  const minio = await gatewayClient(k, NS, MINIO.service, MINIO.secret);
+  try {
+    const out: Record<string, string[]> = {};
+    for (const bucket of buckets) {
+      const direct = (await minio.listAll(`${vb}/`, bucket)).map((name) => name.slice(vb.length + 1));
+      const own = (await minio.listAll(`.floodgate/w/${vb}/`, bucket)).map((name) => name.split('/').slice(4).join('/'));
+      out[bucket] = [...direct, ...own].sort();
+    }
+    return out;
+  } finally {
+    minio.close();
+  }
+}
 
 const operatorPods = (k: Kube) => k.list('pods', SYSTEM_NS, 'app.kubernetes.io/component=operator');
 const ready = (pod: any) => pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !pod.metadata.deletionTimestamp;
@@ -60,7 +83,7 @@ const storage: Scenario = {
     await k.apply('namespace.yaml', { NS, NS_LABELS: JSON.stringify({ 'floodgate.io/injection': 'enabled' }) });
     await k.apply('minio.yaml', { NS, MINIO_USER: 'e2e-minio-root', MINIO_PASSWORD: 'e2e-minio-root-secret' });
     await k.kubectl(['rollout', 'status', 'deployment/minio', '-n', NS, '--timeout=180s']);
-    const mb = await runApp(k, { job: 'make-buckets', ns: NS, secret: 'minio-root', mode: 'buckets', buckets: ['backend-a', 'backend-b'] });
+    const mb = await runApp(k, { job: 'make-buckets', ns: NS, secret: MINIO.secret, mode: 'buckets', buckets: BACKEND_BUCKETS });
     assert.ok(mb.outcomes.filter((o) => o.op === 'mb' && o.ok).length === 2, JSON.stringify(mb.outcomes));
     await k.apply('backends.yaml', { NS, VB });
     const vb = await k.waitFor('the VirtualBucket to be Ready with per-backend status', async () => {
@@ -120,32 +143,19 @@ const copies: Scenario = {
       c.close();
     }
     await k.waitFor('none under-replicated', async () => (await k.get('virtualbucket', NS, COPIES_VB))?.status?.underReplicated === 0);
-    const secret = await k.get('secret', NS, vb.status.adminSecret);
-    const token = Buffer.from(secret.data.token, 'base64').toString('utf8');
-    const fwd = await k.portForward(NS, `svc/${COPIES_VB}-gateway`, 9000);
+    const admin = await adminApi(k, NS, vb);
     try {
-      const url = `${fwd.url}/_floodgate/admin/find?bucket=${vb.status.bucketName}&prefix=two/`;
-      assert.equal((await fetch(url)).status, 401, 'no token, no search');
-      const r = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(r.status, 200);
-      const found = (await r.json()) as { objects: { key: string; replicas: number }[] };
+      const find = `find?bucket=${vb.status.bucketName}&prefix=two/`;
+      assert.equal((await fetch(`${admin.url}/_floodgate/admin/${find}`)).status, 401, 'no token, no search');
+      const found = (await admin.call('GET', find)) as { objects: { key: string; replicas: number }[] };
       assert.deepEqual(found.objects.map((o) => o.key).sort(), [...keys].sort());
       assert.deepEqual(found.objects.filter((o) => o.replicas !== 2).map((o) => o.key), [], 'every object has 2 copies in the index');
     } finally {
-      fwd.close();
+      admin.close();
     }
-    // And on the backends themselves, read with MinIO's own keys: the 21 objects in each bucket,
-    // under <bucket>/<key> or a name of their own (.floodgate/w/<bucket>/<token>/<key>).
-    const minio = await gatewayClient(k, NS, 'minio', 'minio-root');
-    const b = vb.status.bucketName;
-    try {
-      for (const bucket of ['backend-a', 'backend-b']) {
-        const names = (await minio.listAll('', bucket)).map((name) => name.replace(/^\.floodgate\/w\/[^/]+\/[0-9a-z]+\//, `${b}/`))
-          .filter((key) => key.startsWith(`${b}/two/`));
-        assert.equal(names.length, 21, `objects in ${bucket}: ${names.join(', ')}`);
-      }
-    } finally {
-      minio.close();
+    // And on the backends themselves, read with MinIO's own keys: the 21 objects in each bucket.
+    for (const [bucket, stored] of Object.entries(await backendKeys(k, vb.status.bucketName))) {
+      assert.deepEqual(stored, [...keys].sort(), `objects in ${bucket}`);
     }
     // Gone again, so the scenarios after this one see the cluster as before.
     await k.kubectl(['delete', 'virtualbucket', COPIES_VB, '-n', NS, '--timeout=120s']);
