@@ -23,11 +23,13 @@ const COMMAND_TIMEOUT_MS = 300_000;
 
 export function run(bin: string, args: string[], env: ScenarioEnv, o: { input?: string; allowFail?: boolean; timeoutMs?: number } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env: { ...process.env, KUBECONFIG: env.kubeconfig }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // No input, no pipe: a command that exits before we close its stdin (kubectl delete --wait=false)
+    // made the write fail with EPIPE, an error outside the test's await that failed the scenario.
+    const child = spawn(bin, args, { env: { ...process.env, KUBECONFIG: env.kubeconfig }, stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout!.on('data', (d) => { stdout += d; });
+    child.stderr!.on('data', (d) => { stderr += d; });
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? COMMAND_TIMEOUT_MS);
     child.on('error', reject);
     child.on('close', (code) => {
@@ -36,7 +38,8 @@ export function run(bin: string, args: string[], env: ScenarioEnv, o: { input?: 
       if (r.code !== 0 && !o.allowFail) reject(new Error(`${bin.split('/').at(-1)} ${args.join(' ')} exited ${r.code}: ${stderr.trim() || stdout.trim()}`));
       else resolve(r);
     });
-    child.stdin.end(o.input ?? '');
+    // With input, one that exits without reading it all says why in its exit code, not our EPIPE.
+    if (o.input !== undefined) child.stdin!.on('error', (e: NodeJS.ErrnoException) => { if (e.code !== 'EPIPE') reject(e); }).end(o.input);
   });
 }
 
