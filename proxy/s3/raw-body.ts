@@ -26,6 +26,15 @@ const SLAB = 256 * 1024;
 
 function ignore(): void {}
 
+/**
+ * Framing the upstream request puts around the data (backends/s3/trailer-body.ts: a trailer
+ * checksum sent on as a trailer): data() frames each piece, end() follows the last one.
+ */
+export interface UpstreamFraming {
+  data(data: Buffer, out: (b: Buffer | string) => boolean): boolean;
+  end(out: (b: Buffer | string) => boolean): void;
+}
+
 export function isRawBody(body: unknown): body is RawBody {
   return body instanceof RawBody;
 }
@@ -40,6 +49,7 @@ export class RawBody extends Readable {
   #framing: ChunkParser | undefined;
   /** The last piece of data, held until every check passed. */
   #last: Buffer | undefined;
+  #upstream: UpstreamFraming | undefined;
   /** Bytes on the wire still to come. */
   #left: number;
   /** Pump mode: the destination and the pump's promise. */
@@ -63,6 +73,13 @@ export class RawBody extends Readable {
   /** True once any byte was taken from the request. */
   get started(): boolean {
     return this.#mode !== 'idle';
+  }
+
+  /** The data goes on in `framing` (set before the body is taken). */
+  reframe(framing: UpstreamFraming): this {
+    if (this.started) throw new Error('RawBody.reframe: the body was already taken');
+    this.#upstream = framing;
+    return this;
   }
 
   /** Whether pumpTo() can take the socket (else read the body as a stream). */
@@ -141,11 +158,15 @@ export class RawBody extends Readable {
     // Bytes past the body (a pipelined request) are dropped: the connection closes after the answer.
     const data = chunk.length > this.#left ? chunk.subarray(0, this.#left) : chunk;
     let end: boolean;
+    // One writev for the pieces and framing of one read.
+    dest.cork();
     try {
       end = this.#consume(data, (d) => dest.write(d, this.#onFlushed));
     } catch (e) {
       this.#fail(e as Error);
       return false;
+    } finally {
+      dest.uncork();
     }
     if (end) {
       this.#ended = true;
@@ -167,9 +188,11 @@ export class RawBody extends Readable {
    * data to `out` — all but the last piece at once, that one once every check passed. Returns
    * true at the body's end; throws the S3 error of a bad body.
    */
-  #consume(data: Buffer, out: (d: Buffer) => void): boolean {
+  #consume(data: Buffer, write: (d: Buffer | string) => boolean): boolean {
     this.#left -= data.length;
     const tally = this.#tally;
+    const up = this.#upstream;
+    const out = up ? (d: Buffer) => up.data(d, write) : write;
     const onData = (d: Buffer) => {
       tally.update(d);
       if (tally.count < tally.expectedSize) out(d);
@@ -183,6 +206,7 @@ export class RawBody extends Readable {
     tally.check();
     if (this.#last) out(this.#last);
     this.#last = undefined;
+    up?.end(write);
     return true;
   }
 
@@ -219,7 +243,11 @@ export class RawBody extends Readable {
     req.on('data', (c: Buffer) => {
       if (this.destroyed || this.#ended) return; // the rest is drained, so the client reads the answer
       try {
-        this.#ended = this.#consume(c, (d) => { if (!this.push(d)) req.pause(); });
+        this.#ended = this.#consume(c, (d) => {
+          const more = this.push(d);
+          if (!more) req.pause();
+          return more;
+        });
       } catch (e) {
         this.#ended = true;
         this.destroy(e as Error);

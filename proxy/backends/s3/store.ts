@@ -10,7 +10,7 @@ import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
 import { call, drain, text } from './call.ts';
 import { holdTail } from './hold-tail.ts';
 import { isRawBody } from '../../s3/raw-body.ts';
-import { TrailerEncoder, trailerBodyLength } from './trailer-body.ts';
+import { TrailerEncoder, TrailerFramer, trailerBodyLength } from './trailer-body.ts';
 import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
 import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
 import { multipartOps } from './multipart.ts';
@@ -51,8 +51,9 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     const body = isRawBody(input.body) ? input.body : holdTail(input.body);
     // A checksum the client sends as a trailer goes upstream as a trailer too.
     const trailer = input.integrity?.checksum && !input.integrity.checksum.value ? input.integrity.checksum.alg : undefined;
-    const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer ? {
-      body: new TrailerEncoder(body, trailer, () => input.checksums[trailer]),
+    const trailerFraming = trailer && new TrailerFramer(input.size, trailer, () => input.checksums[trailer]);
+    const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer && trailerFraming ? {
+      body: isRawBody(body) ? body.reframe(trailerFraming) : new TrailerEncoder(body, trailerFraming),
       payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
       headers: {
         'content-length': String(trailerBodyLength(input.size, trailer)), 'content-encoding': 'aws-chunked',

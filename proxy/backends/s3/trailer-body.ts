@@ -2,6 +2,8 @@
 // STREAMING-UNSIGNED-PAYLOAD-TRAILER in fixed-size chunks, and the trailer carries the digest the
 // front's verifier computed — known only once the body has ended. Fixed chunks make the encoded
 // length computable up front, so the request keeps a Content-Length.
+// TrailerFramer writes that framing around data pushed through it, for any writer: TrailerEncoder
+// (a stream body) and a raw body pumped into the upstream socket (s3/raw-body.ts).
 import type { Readable } from 'node:stream';
 import { OnDemand } from './hold-tail.ts';
 import { DIGEST_BYTES } from '../../auth/checksums.ts';
@@ -23,51 +25,74 @@ export function trailerBodyLength(size: number, alg: ChecksumAlgorithm): number 
   return full * framed(TRAILER_CHUNK) + (rest ? framed(rest) : 0) + 3 + trailerLine(alg, 'x'.repeat(b64)).length + 2;
 }
 
+/** Writes bytes onward; false: the writer would like a pause. */
+export type Out = (b: Buffer | string) => boolean;
+
 /**
- * Re-chunks the source and appends `0`, the trailer (its value read at the end) and the final
- * CRLF. Like HoldTail it reads nothing before the upstream connection asks for bytes.
+ * The framing of `size` bytes of data: each TRAILER_CHUNK (the last one shorter) gets its size
+ * line and CRLF, data passes through as the views it came in, and end() adds `0`, the trailer
+ * (its value read then) and the final CRLF.
  */
-export class TrailerEncoder extends OnDemand {
+export class TrailerFramer {
   #alg: ChecksumAlgorithm;
   #value: () => string | undefined;
-  #pending: Buffer[] = [];
-  #pendingBytes = 0;
+  /** Data still to come, and of that in the current chunk. */
+  #rest: number;
+  #inChunk = 0;
 
-  constructor(source: Readable, alg: ChecksumAlgorithm, value: () => string | undefined) {
-    super(source);
+  constructor(size: number, alg: ChecksumAlgorithm, value: () => string | undefined) {
+    this.#rest = size;
     this.#alg = alg;
     this.#value = value;
   }
 
-  #frame(chunk: Buffer): boolean {
-    this.push(`${chunk.length.toString(16)}\r\n`);
-    this.push(chunk);
-    return this.push('\r\n');
-  }
-
-  protected onChunk(chunk: Buffer): boolean {
-    this.#pending.push(chunk);
-    this.#pendingBytes += chunk.length;
-    if (this.#pendingBytes < TRAILER_CHUNK) return true;
-    let all = Buffer.concat(this.#pending, this.#pendingBytes);
+  /** Frames `data`; returns the last write's answer. */
+  data(data: Buffer, out: Out): boolean {
     let more = true;
-    while (all.length >= TRAILER_CHUNK) {
-      more = this.#frame(all.subarray(0, TRAILER_CHUNK));
-      all = all.subarray(TRAILER_CHUNK);
+    for (let i = 0; i < data.length;) {
+      if (this.#inChunk === 0) {
+        this.#inChunk = Math.min(TRAILER_CHUNK, this.#rest);
+        out(`${this.#inChunk.toString(16)}\r\n`);
+      }
+      const n = Math.min(this.#inChunk, data.length - i);
+      more = out(i === 0 && n === data.length ? data : data.subarray(i, i + n));
+      i += n;
+      this.#inChunk -= n;
+      this.#rest -= n;
+      if (this.#inChunk === 0) more = out('\r\n');
     }
-    this.#pending = all.length ? [all] : [];
-    this.#pendingBytes = all.length;
     return more;
   }
 
-  protected onEnd(): void {
-    if (this.#pendingBytes) this.#frame(Buffer.concat(this.#pending, this.#pendingBytes));
+  /** After the last data: the trailer. Throws when there is no digest to send. */
+  end(out: Out): void {
     const value = this.#value();
-    if (!value) {
-      this.destroy(new Error(`no ${this.#alg} digest to send as the trailer`));
+    if (!value) throw new Error(`no ${this.#alg} digest to send as the trailer`);
+    out(`0\r\n${trailerLine(this.#alg, value)}\r\n`);
+  }
+}
+
+/** A stream body in that framing. Like HoldTail it reads nothing before the upstream connection asks for bytes. */
+export class TrailerEncoder extends OnDemand {
+  #framer: TrailerFramer;
+  #push: Out = (b) => this.push(b);
+
+  constructor(source: Readable, framer: TrailerFramer) {
+    super(source);
+    this.#framer = framer;
+  }
+
+  protected onChunk(chunk: Buffer): boolean {
+    return this.#framer.data(chunk, this.#push);
+  }
+
+  protected onEnd(): void {
+    try {
+      this.#framer.end(this.#push);
+    } catch (e) {
+      this.destroy(e as Error);
       return;
     }
-    this.push(`0\r\n${trailerLine(this.#alg, value)}\r\n`);
     this.push(null);
   }
 }
