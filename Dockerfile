@@ -39,5 +39,6 @@ LABEL org.opencontainers.image.title=floodgate \
       org.opencontainers.image.version=${VERSION} \
       org.opencontainers.image.source=https://github.com/floodgate/floodgate \
       org.opencontainers.image.revision=${REVISION}
-ENTRYPOINT ["/usr/local/bin/node", "/app/main.ts"]
+# The node flags of bin/floodgate (why: there).
+ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=8", "--heap-growing-percent=50", "/app/main.ts"]
 CMD ["--help"]

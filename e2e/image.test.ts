@@ -19,7 +19,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const UID = 65532;
 const EXIT_BOUND_MS = 20_000;
 /** ctr run's arguments replace the whole command line (a pod's `args:` replace only the CMD). */
-const ENTRYPOINT = ['/usr/local/bin/node', '/app/main.ts'];
+const ENTRYPOINT = ['/usr/local/bin/node', '--max-semi-space-size=8', '--heap-growing-percent=50', '/app/main.ts'];
 
 interface ImageConfig {
   config: { User?: string; Entrypoint?: string[]; Cmd?: string[]; WorkingDir?: string; Env?: string[]; Labels?: Record<string, string>; Volumes?: Record<string, object>; ExposedPorts?: Record<string, object> };
@@ -109,7 +109,7 @@ describe('the image archive', { skip: cannotBuild }, () => {
     assert.deepEqual(m!.RepoTags, [IMAGE]);
     const { config } = configOf(archive);
     assert.equal(config.User, `${UID}:${UID}`);
-    assert.deepEqual(config.Entrypoint, ['/usr/local/bin/node', '/app/main.ts']);
+    assert.deepEqual(config.Entrypoint, ENTRYPOINT);
     assert.deepEqual(Object.keys(config.Volumes ?? {}).sort(), ['/tmp', '/var/lib/floodgate']);
     const revision = execFileSync('git', ['-C', src, 'rev-parse', 'HEAD'], { encoding: 'utf8' }).trim();
     assert.deepEqual(config.Labels, {
@@ -122,7 +122,7 @@ describe('the image archive', { skip: cannotBuild }, () => {
     try { execFileSync('sh', ['-c', 'command -v skopeo'], { stdio: 'ignore' }); } catch { return t.skip('skopeo not installed (apt-get install skopeo)'); }
     const docker = JSON.parse(execFileSync('skopeo', ['inspect', '--config', `docker-archive:${archive}`], { encoding: 'utf8' })) as ImageConfig;
     assert.equal(docker.config.User, `${UID}:${UID}`);
-    assert.deepEqual(docker.config.Entrypoint, ['/usr/local/bin/node', '/app/main.ts']);
+    assert.deepEqual(docker.config.Entrypoint, ENTRYPOINT);
     assert.equal(docker.config.Labels?.['org.opencontainers.image.version'], VERSION);
     const oci = JSON.parse(execFileSync('skopeo', ['inspect', `oci-archive:${archive}`], { encoding: 'utf8' })) as { Digest: string };
     assert.equal(oci.Digest, manifestDigest(archive));

@@ -97,9 +97,13 @@ export interface SpawnedGateway {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Runs `floodgate gateway` as a child process on a free loopback port; one that does not start in `startMs` is killed. */
-export async function spawnGateway(dataDir: string, creds: TestCredentials, args: string[] = [], startMs = 20_000): Promise<SpawnedGateway> {
-  const proc = spawn(process.execPath, [join(ROOT, 'main.ts'), 'gateway', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
+/**
+ * Runs `floodgate gateway` as a child process on a free loopback port; one that does not start in
+ * `startMs` is killed. `viaBin`: started by ./bin/floodgate (with its node flags) instead of `node main.ts`.
+ */
+export async function spawnGateway(dataDir: string, creds: TestCredentials, args: string[] = [], startMs = 20_000, viaBin = false): Promise<SpawnedGateway> {
+  const command = viaBin ? [join(ROOT, 'bin', 'floodgate')] : [process.execPath, join(ROOT, 'main.ts')];
+  const proc = spawn(command[0]!, [...command.slice(1), 'gateway', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], {
     env: { ...process.env, FLOODGATE_ACCESS_KEY: creds.accessKeyId, FLOODGATE_SECRET_KEY: creds.secretAccessKey, FLOODGATE_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

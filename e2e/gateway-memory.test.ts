@@ -1,0 +1,63 @@
+// The gateway's memory under a stream of small requests (issue 11, docs/performance.md "Memory"):
+// V8 grows its young generation with the machine's memory (two semi-spaces of up to 64 MiB each
+// on a machine with several GiB), and a steady load of small requests grows it to that size for
+// good. ./bin/floodgate and the image cap it with node flags; these tests check that the flags
+// are the same in both and that a gateway started by ./bin/floodgate keeps its young generation
+// within the cap however many requests it serves — read from its own /metrics
+// (nodejs_heap_space_size_total_bytes), nothing timed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { newCredentials, ROOT, spawnGateway, tempDir } from './lib/gateway.ts';
+
+const MiB = 1024 * 1024;
+
+/** The node flags ./bin/floodgate passes (its `node_flags=(…)` line). */
+function binFlags(): string[] {
+  const m = /^node_flags=\(([^)]*)\)$/m.exec(readFileSync(join(ROOT, 'bin', 'floodgate'), 'utf8'));
+  assert.ok(m, 'bin/floodgate has a node_flags=(…) line');
+  return m[1]!.split(/\s+/).filter(Boolean);
+}
+
+test('./bin/floodgate and the image ENTRYPOINT give node the same flags, a capped semi-space among them', () => {
+  const flags = binFlags();
+  assert.ok(flags.some((f) => /^--max-semi-space-size=\d+$/.test(f)), `a semi-space cap in ${flags.join(' ')}`);
+  const entry = /^ENTRYPOINT (\[.*"\/app\/main\.ts"\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  assert.ok(entry, 'the Dockerfile has the floodgate ENTRYPOINT');
+  assert.deepEqual(JSON.parse(entry[1]!), ['/usr/local/bin/node', ...flags, '/app/main.ts']);
+});
+
+test('a gateway started by ./bin/floodgate keeps its young generation within the cap under small requests', async () => {
+  const cap = Number(binFlags().find((f) => f.startsWith('--max-semi-space-size='))!.split('=')[1]) * MiB;
+  const dir = tempDir('floodgate-memory-');
+  const creds = newCredentials();
+  const gw = await spawnGateway(join(dir, 'data'), creds, [], 20_000, true);
+  const s3 = new S3Client({ endpoint: gw.url, region: 'us-east-1', forcePathStyle: true, credentials: creds });
+  const newSpace = async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const m = /^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(text);
+    assert.ok(m, 'the new space is in /metrics');
+    return Number(m[1]);
+  };
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: 'mem' }));
+    const body = Buffer.alloc(4096, 'm');
+    // Bounded: 8 workers x 150 rounds of one 4 KiB PUT and one GET.
+    await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; i < 150; i++) {
+        const Key = `k/${w}/${i % 16}`;
+        await s3.send(new PutObjectCommand({ Bucket: 'mem', Key, Body: body }));
+        await (await s3.send(new GetObjectCommand({ Bucket: 'mem', Key }))).Body!.transformToByteArray();
+      }
+    }));
+    // Both semi-spaces: at most twice the cap (the default on this machine may be 2 x 64 MiB).
+    const size = await newSpace();
+    assert.ok(size <= 2 * cap, `new space ${(size / MiB).toFixed(1)} MiB, cap 2 x ${cap / MiB} MiB`);
+  } finally {
+    s3.destroy();
+    await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
