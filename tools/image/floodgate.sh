@@ -17,6 +17,10 @@
 # it and e2e/image.test.ts checks that both say the same.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# The node flags ./bin/floodgate runs with (why: there), for the ENTRYPOINT and the in-image wrapper.
+eval "$(grep '^node_flags=(' "$root/bin/floodgate")"
+entrypoint=$(printf '"%s",' /usr/local/bin/node "${node_flags[@]}" /app/main.ts)
+entrypoint="[${entrypoint%,}]"
 cache=${FLOODGATE_CACHE:-$HOME/.cache/floodgate}/image
 out='' rootfs=''
 while [ $# -gt 0 ]; do
@@ -74,7 +78,7 @@ fi
 # base: node, its libraries and those of every native addon, busybox, users.
 libs=$({ ldd "$nodebin"; find "$deps" -name '*.node' -type f -exec ldd {} \;; } \
   | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | LC_ALL=C sort -u)
-base_key=$(stat -L -c '%n %s %Y' "$nodebin" "$busybox" $libs | cat - <(echo "$scripts") | sha256sum | cut -c1-16)
+base_key=$(stat -L -c '%n %s %Y' "$nodebin" "$busybox" $libs | cat - <(echo "$scripts ${node_flags[*]}") | sha256sum | cut -c1-16)
 base_tar=$cache/base-$base_key.tar
 b=$stage/base
 assemble_base() {
@@ -86,7 +90,7 @@ assemble_base() {
   printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'floodgate:x:65532:65532:floodgate:/tmp:/bin/false' > "$b/etc/passwd"
   printf '%s\n' 'root:x:0:' 'floodgate:x:65532:' > "$b/etc/group"
   printf '%s\n' 'passwd: files' 'group: files' 'hosts: files dns' > "$b/etc/nsswitch.conf"
-  printf '%s\n' '#!/bin/sh' 'exec /usr/local/bin/node /app/main.ts "$@"' > "$b/usr/local/bin/floodgate"
+  printf '%s\n' '#!/bin/sh' "exec /usr/local/bin/node ${node_flags[*]} /app/main.ts \"\$@\"" > "$b/usr/local/bin/floodgate"
   chmod 0755 "$b/usr/local/bin/floodgate"
   normalize "$b"
   chmod 1777 "$b/tmp" "$b/var/lib/floodgate"
@@ -122,7 +126,7 @@ fi
 
 out=${out:-$root/dist/floodgate-image-$VERSION.tar}
 "$archive" --ref "$IMAGE" --out "$out" \
-  --entrypoint '["/usr/local/bin/node","/app/main.ts"]' --cmd '["--help"]' \
+  --entrypoint "$entrypoint" --cmd '["--help"]' \
   --user 65532:65532 --workdir /var/lib/floodgate \
   --volume /tmp --volume /var/lib/floodgate \
   --expose 8080/tcp --expose 9000/tcp \
