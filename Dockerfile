@@ -31,6 +31,7 @@ ARG VERSION=0.1.0
 ARG REVISION=unknown
 COPY --from=build /rootfs/ /
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ENV MALLOC_MMAP_THRESHOLD_=131072
 USER 65532:65532
 WORKDIR /var/lib/floodgate
 VOLUME ["/tmp", "/var/lib/floodgate"]
@@ -39,6 +40,6 @@ LABEL org.opencontainers.image.title=floodgate \
       org.opencontainers.image.version=${VERSION} \
       org.opencontainers.image.source=https://github.com/floodgate/floodgate \
       org.opencontainers.image.revision=${REVISION}
-# The node flags of bin/floodgate (why: there).
+# The node flags and the malloc setting of bin/floodgate (why: there).
 ENTRYPOINT ["/usr/local/bin/node", "--max-semi-space-size=8", "--heap-growing-percent=50", "/app/main.ts"]
 CMD ["--help"]

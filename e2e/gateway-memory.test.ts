@@ -1,10 +1,10 @@
 // The gateway's memory under a stream of small requests (issue 11, docs/performance.md "Memory"):
 // V8 grows its young generation with the machine's memory (two semi-spaces of up to 64 MiB each
 // on a machine with several GiB), and a steady load of small requests grows it to that size for
-// good. ./bin/floodgate and the image cap it with node flags; these tests check that the flags
-// are the same in both and that a gateway started by ./bin/floodgate keeps its young generation
-// within the cap however many requests it serves — read from its own /metrics
-// (nodejs_heap_space_size_total_bytes), nothing timed.
+// good. ./bin/floodgate and the image cap it with node flags (and fix glibc's mmap threshold);
+// these tests check that both say the same and that a gateway started by ./bin/floodgate keeps
+// its young generation within the cap however many requests it serves — read from its own
+// /metrics (nodejs_heap_space_size_total_bytes), nothing timed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
@@ -21,12 +21,16 @@ function binFlags(): string[] {
   return m[1]!.split(/\s+/).filter(Boolean);
 }
 
-test('./bin/floodgate and the image ENTRYPOINT give node the same flags, a capped semi-space among them', () => {
+test('./bin/floodgate and the image give node the same flags (a capped semi-space among them) and malloc setting', () => {
   const flags = binFlags();
   assert.ok(flags.some((f) => /^--max-semi-space-size=\d+$/.test(f)), `a semi-space cap in ${flags.join(' ')}`);
-  const entry = /^ENTRYPOINT (\[.*"\/app\/main\.ts"\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const entry = /^ENTRYPOINT (\[.*"\/app\/main\.ts"\])$/m.exec(dockerfile);
   assert.ok(entry, 'the Dockerfile has the floodgate ENTRYPOINT');
   assert.deepEqual(JSON.parse(entry[1]!), ['/usr/local/bin/node', ...flags, '/app/main.ts']);
+  const malloc = /^export MALLOC_MMAP_THRESHOLD_=\$\{MALLOC_MMAP_THRESHOLD_:-(\d+)\}$/m.exec(readFileSync(join(ROOT, 'bin', 'floodgate'), 'utf8'));
+  assert.ok(malloc, 'bin/floodgate sets MALLOC_MMAP_THRESHOLD_');
+  assert.match(dockerfile, new RegExp(`^ENV MALLOC_MMAP_THRESHOLD_=${malloc[1]}$`, 'm'));
 });
 
 test('a gateway started by ./bin/floodgate keeps its young generation within the cap under small requests', async () => {

@@ -21,6 +21,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 eval "$(grep '^node_flags=(' "$root/bin/floodgate")"
 entrypoint=$(printf '"%s",' /usr/local/bin/node "${node_flags[@]}" /app/main.ts)
 entrypoint="[${entrypoint%,}]"
+# …and the environment it sets for glibc's malloc.
+malloc_env=$(sed -n 's/^export \(MALLOC_MMAP_THRESHOLD_\)=\${MALLOC_MMAP_THRESHOLD_:-\([0-9]*\)}$/\1=\2/p' "$root/bin/floodgate")
+[ -n "$malloc_env" ] || { echo "floodgate.sh: no MALLOC_MMAP_THRESHOLD_ in bin/floodgate" >&2; exit 1; }
 cache=${FLOODGATE_CACHE:-$HOME/.cache/floodgate}/image
 out='' rootfs=''
 while [ $# -gt 0 ]; do
@@ -78,7 +81,7 @@ fi
 # base: node, its libraries and those of every native addon, busybox, users.
 libs=$({ ldd "$nodebin"; find "$deps" -name '*.node' -type f -exec ldd {} \;; } \
   | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | LC_ALL=C sort -u)
-base_key=$(stat -L -c '%n %s %Y' "$nodebin" "$busybox" $libs | cat - <(echo "$scripts ${node_flags[*]}") | sha256sum | cut -c1-16)
+base_key=$(stat -L -c '%n %s %Y' "$nodebin" "$busybox" $libs | cat - <(echo "$scripts ${node_flags[*]} $malloc_env") | sha256sum | cut -c1-16)
 base_tar=$cache/base-$base_key.tar
 b=$stage/base
 assemble_base() {
@@ -126,7 +129,7 @@ fi
 
 out=${out:-$root/dist/floodgate-image-$VERSION.tar}
 "$archive" --ref "$IMAGE" --out "$out" \
-  --entrypoint "$entrypoint" --cmd '["--help"]' \
+  --entrypoint "$entrypoint" --cmd '["--help"]' --env "$malloc_env" \
   --user 65532:65532 --workdir /var/lib/floodgate \
   --volume /tmp --volume /var/lib/floodgate \
   --expose 8080/tcp --expose 9000/tcp \
