@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createChunkDecoder, type ChunkDecoderOptions } from './chunked.ts';
+import { ChunkParser, createChunkDecoder, type ChunkDecoderOptions } from './chunked.ts';
 import { verifyRequest, type SigV4Auth } from './sigv4.ts';
 import { S3Error } from '../s3/errors.ts';
 import { EXAMPLE_NOW, lookupExample } from './aws-examples.fixture.ts';
@@ -198,4 +198,25 @@ test('data flows out before its chunk is complete (no whole-chunk buffering)', a
   dec.end('\r\n0\r\n\r\n');
   await new Promise((r) => dec.on('end', r));
   assert.equal(seen, size);
+});
+
+test('ChunkParser fed from one reused buffer (a raw body\'s reads): header and trailer lines split across reads survive the next read', () => {
+  const auth = trailerExample();
+  const slab = Buffer.alloc(700);
+  for (const seedValue of [31, 32, 33, 34]) {
+    let trailers: Record<string, string> = {};
+    const parser = new ChunkParser({ mode: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER', auth, trailerNames: ['x-amz-checksum-crc32c'], onTrailers: (t) => { trailers = t; } });
+    const out: Buffer[] = [];
+    for (let i = 0, s = seedValue; i < TRAILER_BODY.length;) {
+      s = (s * 1103515245 + 12345) >>> 0;
+      const n = Math.min(1 + (s % slab.length), TRAILER_BODY.length - i);
+      TRAILER_BODY.copy(slab, 0, i, i + n);
+      parser.feed(slab.subarray(0, n), (d) => out.push(Buffer.from(d)));
+      slab.fill(0x7a); // the next read lands in the same buffer
+      i += n;
+    }
+    parser.end();
+    assert.deepEqual(Buffer.concat(out), Buffer.concat([A64K, A1K]));
+    assert.equal(trailers['x-amz-checksum-crc32c'], 'sOO8/Q==');
+  }
 });

@@ -59,7 +59,7 @@ export class ChunkParser {
     return this.#state === 'done';
   }
 
-  /** Decodes `b`; each piece of data (a view of `b`) goes to `onData` as it is found. */
+  /** Decodes `b`; each piece of data (a view of `b`) goes to `onData` as it is found. `b` may be reused once this returns. */
   feed(b: Buffer, onData: (data: Buffer) => void): void {
     this.#onData = onData;
     this.#consume(b);
@@ -82,7 +82,8 @@ export class ChunkParser {
           const end = nl < 0 ? b.length : nl + 1;
           this.#lineLen += end - i;
           if (this.#lineLen > MAX_LINE) throw malformed(`a chunk header or trailer line is longer than ${MAX_LINE} bytes`);
-          this.#line.push(b.subarray(i, end));
+          // A line left unfinished is kept as a copy: the caller may read into `b` again (raw-body.ts).
+          this.#line.push(nl < 0 ? Buffer.from(b.subarray(i, end)) : b.subarray(i, end));
           i = end;
           if (nl >= 0) this.#onLine(this.#takeLine(true));
           break;
