@@ -40,6 +40,11 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+/** The body in upstream trailer framing: a raw body frames its own pieces as it pumps them. */
+function trailerBody(body: Readable, framer: TrailerFramer): Readable {
+  return isRawBody(body) ? body.reframe(framer) : new TrailerEncoder(body, framer);
+}
+
 export function openS3Store(opts: S3EndpointOptions): S3Store {
   const http = createS3Http(opts);
   const name = opts.name;
@@ -51,9 +56,8 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     const body = isRawBody(input.body) ? input.body : holdTail(input.body);
     // A checksum the client sends as a trailer goes upstream as a trailer too.
     const trailer = input.integrity?.checksum && !input.integrity.checksum.value ? input.integrity.checksum.alg : undefined;
-    const trailerFraming = trailer && new TrailerFramer(input.size, trailer, () => input.checksums[trailer]);
-    const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer && trailerFraming ? {
-      body: isRawBody(body) ? body.reframe(trailerFraming) : new TrailerEncoder(body, trailerFraming),
+    const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer ? {
+      body: trailerBody(body, new TrailerFramer(input.size, trailer, () => input.checksums[trailer])),
       payloadHash: 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
       headers: {
         'content-length': String(trailerBodyLength(input.size, trailer)), 'content-encoding': 'aws-chunked',

@@ -46,11 +46,13 @@ export class TrailerFramer {
     this.#value = value;
   }
 
-  /** Frames `data`; returns the last write's answer. */
+  /** Frames `data`; returns the last write's answer. Throws past the declared size. */
   data(data: Buffer, out: Out): boolean {
     let more = true;
     for (let i = 0; i < data.length;) {
       if (this.#inChunk === 0) {
+        // The front's verifier stops a body longer than declared before it gets here.
+        if (this.#rest === 0) throw new Error('TrailerFramer: more data than the declared size');
         this.#inChunk = Math.min(TRAILER_CHUNK, this.#rest);
         out(`${this.#inChunk.toString(16)}\r\n`);
       }
@@ -83,7 +85,12 @@ export class TrailerEncoder extends OnDemand {
   }
 
   protected onChunk(chunk: Buffer): boolean {
-    return this.#framer.data(chunk, this.#push);
+    try {
+      return this.#framer.data(chunk, this.#push);
+    } catch (e) {
+      this.destroy(e as Error);
+      return false;
+    }
   }
 
   protected onEnd(): void {
