@@ -185,6 +185,19 @@ async function putMultipart(s3: S3Client, bucket: string, key: string, body: Buf
   return (await s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId, MultipartUpload: { Parts: parts } }))).ETag!;
 }
 
+/** A multipart upload round-robin put on `backend` (one of up to 6 tried), with one 3000-byte part. */
+async function pinUpload(s3: S3Client, vb: string, backend: string): Promise<{ key: string; id: string; part: Buffer; ETag: string }> {
+  for (let i = 0; i < 6; i++) {
+    const key = `up/${i}`;
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: vb, Key: key }));
+    if (decodeUploadId(UploadId!)?.backend !== backend) continue;
+    const part = randomBytes(3000);
+    const { ETag } = await s3.send(new UploadPartCommand({ Bucket: vb, Key: key, UploadId, PartNumber: 1, Body: part }));
+    return { key, id: UploadId!, part, ETag: ETag! };
+  }
+  throw new Error(`round-robin put no upload on ${backend}`);
+}
+
 describe('a drain under load, the gateway killed with SIGKILL in the middle (process, sqlite index)', () => {
   test('the drain resumes and finishes: nothing lost, nothing stale, the backend empty and drained, no new writes there', { timeout: 300_000 }, async () => {
     const prefix = 'kd';
@@ -217,6 +230,9 @@ describe('a drain under load, the gateway killed with SIGKILL in the middle (pro
       const onDrained = async () => (await namesOn(prefix, 2)).length;
       assert.ok(await onDrained() >= 100, 'round-robin put a third of the objects on the backend to drain');
       assert.ok((await namesOn(prefix, 2)).some((n) => n.startsWith(`${vb}/mp/`)), 'a multipart object among them');
+      // Open on the backend until after the restart: the drain cannot finish before the kill, and
+      // the object it completes into is moved by the restarted gateway (however fast the first was).
+      const upload = await pinUpload(s3, vb, `${prefix}2`);
 
       // Started with the CLI.
       let out = '';
@@ -251,12 +267,15 @@ describe('a drain under load, the gateway killed with SIGKILL in the middle (pro
       const donePhase2 = await mixedLoad(s3, vb, keys, model, 60, { now: false }, wrong);
       assert.equal(donePhase2, 240);
       assert.deepEqual(wrong.slice(0, 5), []);
+      await until('the drain waiting for the upload', async () => (await vbStatus(gw.url, vb)).drains[0]?.progress?.waiting, 120_000);
+      await s3.send(new CompleteMultipartUploadCommand({ Bucket: vb, Key: upload.key, UploadId: upload.id, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: upload.ETag }] } }));
+      model.set(upload.key, [upload.part]);
 
       const drained = await until('the drain finished', async () => {
         const d = (await vbStatus(gw.url, vb)).drains[0];
         return d?.state === 'drained' ? d : undefined;
       }, 180_000);
-      // Some of its objects were deleted or overwritten elsewhere by the load before their turn came.
+      // At least the completed upload was moved after the restart.
       assert.ok((drained.moved ?? 0) > movedBefore, JSON.stringify(drained));
       await checkAll(s3, vb, model);
       for (const [key, m] of multipart) {
@@ -598,14 +617,8 @@ describe('a drain asked for by the configuration (sqlite index)', () => {
       const model: Model = new Map();
       await seed(o.s3, vb, Array.from({ length: 30 }, (_, i) => `f/${i}`), model);
       // An upload pinned to the backend to drain, open when the drain begins.
-      let upload: { key: string; id: string } | undefined;
-      for (let i = 0; !upload && i < 6; i++) {
-        const { UploadId } = await o.s3.send(new CreateMultipartUploadCommand({ Bucket: vb, Key: `up/${i}` }));
-        if (decodeUploadId(UploadId!)?.backend === `${prefix}2`) upload = { key: `up/${i}`, id: UploadId! };
-      }
-      assert.ok(upload, 'round-robin pinned an upload to the backend');
-      const part = randomBytes(3000);
-      const { ETag } = await o.s3.send(new UploadPartCommand({ Bucket: vb, Key: upload.key, UploadId: upload.id, PartNumber: 1, Body: part }));
+      const upload = await pinUpload(o.s3, vb, `${prefix}2`);
+      const { part, ETag } = upload;
       await o.store.reload(parseBalancingConfig(config([`${prefix}2`])));
       assert.ok(!statusOf(o.store, vb).writable.includes(`${prefix}2`), 'no new writes from the reload on');
       const waiting = await until('the drain waiting for the upload', async () => {
