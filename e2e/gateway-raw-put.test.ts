@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -20,21 +19,11 @@ import { openS3Store } from '../proxy/backends/s3/store.ts';
 import { openVirtualStore, parseBalancingConfig } from '../proxy/virtual/index.ts';
 import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
 import { isolatedAwsEnv, noPython, runPython } from './lib/python.ts';
-import { errorCode, objectPath, openRequest, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
+import { countParsedPutBytes, errorCode, objectPath, openRequest, RAW_EARLY, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
 import { MiB, bytes, s3Error, sha } from './lib/s3.ts';
 
-/** Body bytes node's HTTP parser pushed into each PUT request stream of this process, by path (no query). */
-const parsed = new Map<string, number>();
-const push = IncomingMessage.prototype.push;
-IncomingMessage.prototype.push = function (this: IncomingMessage, chunk: unknown, ...rest: unknown[]) {
-  const path = this.url?.split('?')[0];
-  if (this.method === 'PUT' && path && chunk) parsed.set(path, (parsed.get(path) ?? 0) + (chunk as Buffer).length);
-  return (push as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-} as typeof push;
-after(() => { IncomingMessage.prototype.push = push; });
-
-/** Raw: what the parser delivered before the socket was taken over, far less than the body. */
-const RAW_EARLY = 1024 * 1024;
+const parsed = countParsedPutBytes();
+after(() => parsed.restore());
 
 const crc32 = (b: Buffer) => {
   const d = createDigest('crc32');
@@ -80,7 +69,7 @@ describe('gateway: large PUT bodies off node\'s parser, over MinIO', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  const parsedOf = (key: string) => parsed.get(objectPath(bucket, key)) ?? 0;
+  const parsedOf = (key: string) => parsed.of(bucket, key);
   const storedSha = async (key: string) => sha(await bytes((await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body));
   const headCrc32 = async (key: string) => (await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumCRC32;
 

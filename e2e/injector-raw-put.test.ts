@@ -9,28 +9,18 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { Agent, IncomingMessage } from 'node:http';
+import { Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startHarness, type Harness } from '../injector/testing/harness.ts';
-import { objectPath, openRequest, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
+import { countParsedPutBytes, objectPath, openRequest, RAW_EARLY, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
 import { MiB, bytes, s3Error, sha } from './lib/s3.ts';
 
 type Line = Record<string, unknown>;
 
-/** Body bytes node's HTTP parser pushed into each PUT request stream of this process, by path (no query). */
-const parsed = new Map<string, number>();
-const push = IncomingMessage.prototype.push;
-IncomingMessage.prototype.push = function (this: IncomingMessage, chunk: unknown, ...rest: unknown[]) {
-  const path = this.url?.split('?')[0];
-  if (this.method === 'PUT' && path && chunk) parsed.set(path, (parsed.get(path) ?? 0) + (chunk as Buffer).length);
-  return (push as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-} as typeof push;
-after(() => { IncomingMessage.prototype.push = push; });
-
-/** Raw: what the parser delivered before the socket was taken over, far less than the body. */
-const RAW_EARLY = 1024 * 1024;
-const parsedOf = (bucket: string, key: string) => parsed.get(objectPath(bucket, key)) ?? 0;
+const parsed = countParsedPutBytes();
+after(() => parsed.restore());
+const parsedOf = parsed.of;
 
 /** Every response header the SDK received, by request, read off its deserialize step. */
 function recordHeaders(s3: S3Client): Record<string, string>[] {

@@ -2,7 +2,7 @@
 // target is sent and signed byte for byte as given (no URL normalisation), so tests can send what
 // SDKs never would — `..` segments, control characters, tampered chunk signatures, short bodies.
 import { createHash } from 'node:crypto';
-import { Agent, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { Agent, IncomingMessage, request, type IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { signRequest, encodeS3Path, type Credentials } from '../../proxy/auth/sigv4.ts';
 import { deriveSigningKey } from '../../proxy/auth/signing-key.ts';
@@ -124,4 +124,25 @@ export function signedChunks(authorization: string, amzDate: string, creds: Cred
 /** Length of the framed body for decoded chunks of these sizes (signed framing). */
 export function signedChunkedLength(sizes: readonly number[]): number {
   return [...sizes, 0].reduce((n, s) => n + s.toString(16).length + ';chunk-signature='.length + 64 + 2 + s + 2, 0);
+}
+
+/** Under this many body bytes handed over by node's parser, a PUT took the raw path (the socket was taken over). */
+export const RAW_EARLY = 1024 * 1024;
+
+/**
+ * Counts the body bytes node's HTTP parser pushes into each PUT request stream of this process,
+ * by path (no query), until `restore()`: a PUT that took the raw path shows far fewer than its body.
+ */
+export function countParsedPutBytes(): { of(bucket: string, key: string): number; restore(): void } {
+  const parsed = new Map<string, number>();
+  const push = IncomingMessage.prototype.push;
+  IncomingMessage.prototype.push = function (this: IncomingMessage, chunk: unknown, ...rest: unknown[]) {
+    const path = this.url?.split('?')[0];
+    if (this.method === 'PUT' && path && chunk) parsed.set(path, (parsed.get(path) ?? 0) + (chunk as Buffer).length);
+    return (push as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof push;
+  return {
+    of: (bucket, key) => parsed.get(objectPath(bucket, key)) ?? 0,
+    restore: () => { IncomingMessage.prototype.push = push; },
+  };
 }

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { get, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,26 +12,11 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { startGateway } from '../../server.ts';
 import { openFsStore } from '../../store/fs/index.ts';
+import { openFdsUnder, until } from '../../store/fs/fds.fixture.ts';
 import { createLogger } from '../../observability/log.ts';
 
 const MiB = 1024 * 1024;
 
-/** File descriptors of this process open on files under `dir`. */
-function openFds(dir: string): number {
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(join('/proc/self/fd', fd)).startsWith(dir);
-    } catch {
-      return false; // closed since the listing
-    }
-  }).length;
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(ok(), what);
-}
 
 test('a client that stops reading a GET and then leaves is the client gone, not an internal error; the blob fd is closed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'floodgate-get-gone-'));
@@ -60,10 +45,10 @@ test('a client that stops reading a GET and then leaves is the client gone, not 
       last = now;
     }
     assert.ok(last < 64 * MiB, `${last} bytes arrived at a client that reads nothing`);
-    assert.equal(openFds(blobs), 1, 'the GET holds its blob open');
+    assert.equal(openFdsUnder(blobs), 1, 'the GET holds its blob open');
     res.destroy();
     // The handler is done once its body is closed (its catch runs before the close completes).
-    await until('the blob fd is closed once the client is gone', () => openFds(blobs) === 0);
+    await until('the blob fd is closed once the client is gone', () => openFdsUnder(blobs) === 0);
     await until('the request is logged', () => lines.some((l) => l.msg === 'request'));
     assert.deepEqual(lines.filter((l) => l.level === 'error'), []);
     assert.equal(lines.find((l) => l.msg === 'request')?.errorCode, undefined);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { ObjectStore, PutInput, RangeSpec } from '../types.ts';
 import { openFsStore } from './index.ts';
+import { openFdsUnder, until } from './fds.fixture.ts';
 import { MIN_PART_SIZE } from './multipart.ts';
 import type { BlobBody } from './blob-body.ts';
 
@@ -26,22 +27,7 @@ function blobFiles(dir: string): string[] {
 }
 
 /** File descriptors of this process open on the store's blob files. */
-function openBlobFds(dir: string): number {
-  const root = join(dir, 'blobs');
-  return readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(join('/proc/self/fd', fd)).startsWith(root);
-    } catch {
-      return false; // closed since the listing
-    }
-  }).length;
-}
-
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(ok(), what);
-}
+const openBlobFds = (dir: string) => openFdsUnder(join(dir, 'blobs'));
 
 interface Ctx { store: ObjectStore; dir: string; url: string; relays: Promise<string>[]; responses: ServerResponse[] }
 
