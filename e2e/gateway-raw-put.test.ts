@@ -20,7 +20,7 @@ import { openVirtualStore, parseBalancingConfig } from '../proxy/virtual/index.t
 import { startTestGateway, tempDir, type TestGateway } from './lib/gateway.ts';
 import { isolatedAwsEnv, noPython, runPython } from './lib/python.ts';
 import { countParsedPutBytes, errorCode, objectPath, openRequest, RAW_EARLY, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
-import { MiB, bytes, s3Error, sha } from './lib/s3.ts';
+import { MiB, bytes, recordHeaders, s3Error, sha } from './lib/s3.ts';
 
 const parsed = countParsedPutBytes();
 after(() => parsed.restore());
@@ -96,12 +96,7 @@ describe('gateway: large PUT bodies off node\'s parser, over MinIO', () => {
   }
 
   test('AWS SDK v3, default client, Body a Buffer (signed SHA-256, CRC32 header): raw, byte-identical, CRC32 on HEAD', async () => {
-    const seen: Record<string, string>[] = [];
-    s3.middlewareStack.add((next) => async (args) => {
-      const out = await next(args);
-      seen.push((out.response as { headers: Record<string, string> }).headers);
-      return out;
-    }, { step: 'deserialize', name: 'recordHeaders' });
+    const seen = recordHeaders(s3);
     const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sdk-buffer', Body: data }));
     s3.middlewareStack.remove('recordHeaders');
     assert.equal(seen.at(-1)!.connection, 'close');

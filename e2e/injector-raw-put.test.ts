@@ -11,27 +11,16 @@ import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Agent } from 'node:http';
 import { Readable } from 'node:stream';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { startHarness, type Harness } from '../injector/testing/harness.ts';
 import { countParsedPutBytes, objectPath, openRequest, RAW_EARLY, readBody, signHeaders, signedChunkedLength, signedChunks } from './lib/raw-s3.ts';
-import { MiB, bytes, s3Error, sha } from './lib/s3.ts';
+import { MiB, bytes, recordHeaders, s3Error, sha } from './lib/s3.ts';
 
 type Line = Record<string, unknown>;
 
 const parsed = countParsedPutBytes();
 after(() => parsed.restore());
 const parsedOf = parsed.of;
-
-/** Every response header the SDK received, by request, read off its deserialize step. */
-function recordHeaders(s3: S3Client): Record<string, string>[] {
-  const seen: Record<string, string>[] = [];
-  s3.middlewareStack.add((next) => async (args) => {
-    const out = await next(args);
-    seen.push((out.response as { headers: Record<string, string> }).headers);
-    return out;
-  }, { step: 'deserialize', name: 'recordHeaders' });
-  return seen;
-}
 
 describe('sidecar: large PUT bodies off node\'s parser', () => {
   let h: Harness;
