@@ -19,12 +19,13 @@ const BUCKET = 'fg-bench';
 
 /**
  * `floodgate gateway` in its own process at log level warn (no per-request log lines), started as
- * `./bin/floodgate` starts it (with its node flags; `exec`, so the pid is node's).
+ * `./bin/floodgate` starts it (with its node flags; `exec`, so the pid is node's). `root`: the
+ * checkout whose gateway runs (the peer bench compares another commit's in the same run).
  */
-export async function startCliGateway(args: string[], env: Record<string, string> = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startCliGateway(args: string[], env: Record<string, string> = {}, root = ROOT): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawn(join(ROOT, 'bin', 'floodgate'), ['gateway', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
+  const proc = spawn(join(root, 'bin', 'floodgate'), ['gateway', '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = new Promise<void>((r) => proc.once('exit', () => r()));

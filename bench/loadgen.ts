@@ -31,7 +31,7 @@ export interface Target {
 }
 
 export interface Load {
-  method: 'GET' | 'PUT';
+  method: 'GET' | 'HEAD' | 'PUT';
   size: number;
   /** Key i is prefix + (i mod keys). */
   prefix: string;

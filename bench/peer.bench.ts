@@ -8,6 +8,10 @@
 // run, its RSS growth while one 1 GiB object streams in and out, and the embedded store's 64 MiB
 // GET against the same blob files served over loopback by a read/write loop (store-floor.ts).
 // Every run is bounded in operations and seconds.
+// FLOODGATE_BENCH_ONLY=small runs the 4 KiB cells alone (GET, HEAD, PUT; no sidecar, no 1 GiB
+// stream, no embedded store); FLOODGATE_BENCH_BASE=<checkout> adds that checkout's gateway and
+// sidecar (floodgate-base, sidecar-base) for a before/after in one run; FLOODGATE_BENCH_CPU_PROF=
+// <dir> runs every Floodgate gateway under --cpu-prof, its profile written there when it stops.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,7 +45,7 @@ interface Peer extends Target {
   largeOnly?: boolean;
 }
 
-interface CellSpec { method: 'GET' | 'PUT'; size: number; conc: number; maxOps: number; maxSeconds: number }
+interface CellSpec { method: 'GET' | 'HEAD' | 'PUT'; size: number; conc: number; maxOps: number; maxSeconds: number }
 
 const CELLS: CellSpec[] = [
   { method: 'GET', size: 64 * MiB, conc: 1, maxOps: 6, maxSeconds: 6 },
@@ -50,9 +54,12 @@ const CELLS: CellSpec[] = [
   { method: 'PUT', size: 64 * MiB, conc: 4, maxOps: 8, maxSeconds: 10 },
   { method: 'GET', size: 4 * KiB, conc: 1, maxOps: 2000, maxSeconds: 3 },
   { method: 'GET', size: 4 * KiB, conc: 16, maxOps: 8000, maxSeconds: 3 },
+  { method: 'HEAD', size: 4 * KiB, conc: 1, maxOps: 2000, maxSeconds: 3 },
   { method: 'PUT', size: 4 * KiB, conc: 1, maxOps: 1000, maxSeconds: 3 },
   { method: 'PUT', size: 4 * KiB, conc: 16, maxOps: 4000, maxSeconds: 3 },
 ];
+const ONLY_SMALL = process.env.FLOODGATE_BENCH_ONLY === 'small';
+const cells = () => (ONLY_SMALL ? CELLS.filter((c) => c.size < MiB) : CELLS);
 const getKeys = (size: number) => (size >= MiB ? 4 : 64);
 const putKeys = (size: number) => (size >= MiB ? 8 : 64);
 const label = (size: number) => (size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`);
@@ -76,7 +83,8 @@ async function startRelay(upstreamPort: number): Promise<{ url: string; pid: num
   return { url: `http://127.0.0.1:${port}`, pid: proc.pid!, async stop() { proc.kill('SIGTERM'); await exited; } };
 }
 
-async function startFloodgate(dir: string, backends: { name: string; minio: Minio; bucket: string }[]) {
+/** `root`: the checkout whose gateway runs (FLOODGATE_BENCH_BASE); a CPU profile when FLOODGATE_BENCH_CPU_PROF names a folder. */
+async function startFloodgate(dir: string, backends: { name: string; minio: Minio; bucket: string }[], root?: string) {
   const creds = { accessKeyId: 'AKFG' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
   const config = join(dir, 'gateway.yaml');
   writeFileSync(config, stringify({
@@ -84,22 +92,24 @@ async function startFloodgate(dir: string, backends: { name: string; minio: Mini
     virtualBuckets: [{ name: 'peer-fg', backends: backends.map((b) => b.name), strategy: 'round-robin' }],
     credentials: [creds],
   }));
-  const gw = await startCliGateway(['--config', config, '--data-dir', join(dir, 'fg-data')]);
+  const prof = process.env.FLOODGATE_BENCH_CPU_PROF;
+  const env: Record<string, string> = prof ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${prof}`.trim() } : {};
+  const gw = await startCliGateway(['--config', config, '--data-dir', join(dir, 'fg-data')], env, root);
   return { ...gw, creds, bucket: 'peer-fg' };
 }
 
 /** Interleaved repetitions of every cell; returns the samples per cell and target. */
 async function runCells(lg: string, peers: Peer[]): Promise<Map<CellSpec, Map<string, Sample[]>>> {
   const out = new Map<CellSpec, Map<string, Sample[]>>();
-  for (const size of [...new Set(CELLS.map((c) => c.size))]) {
+  for (const size of [...new Set(cells().map((c) => c.size))]) {
     for (const t of peers.filter((p) => p.seeds)) {
       await load(lg, t, { method: 'PUT', size, prefix: `get/${size}/`, keys: getKeys(size), conc: 4, maxOps: getKeys(size), maxSeconds: 120 });
     }
-    for (const c of CELLS.filter((x) => x.size === size)) {
+    for (const c of cells().filter((x) => x.size === size)) {
       const targets = peers.filter((p) => !(p.largeOnly && size < MiB));
       const spec = (t: Peer): Load => ({
         method: c.method, size, conc: c.conc, maxOps: c.maxOps, maxSeconds: c.maxSeconds,
-        prefix: c.method === 'GET' ? `get/${size}/` : `put/${t.name}/${size}/`, keys: c.method === 'GET' ? getKeys(size) : putKeys(size),
+        prefix: c.method === 'PUT' ? `put/${t.name}/${size}/` : `get/${size}/`, keys: c.method === 'PUT' ? putKeys(size) : getKeys(size),
       });
       // One short warm-up each (connections, JIT, page cache), not counted.
       for (const t of targets) await load(lg, t, { ...spec(t), maxOps: c.conc * (size >= MiB ? 1 : 20), maxSeconds: 3 });
@@ -133,6 +143,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
       ...head, unit: c.size >= MiB ? 'MiB/s' : 'ops/s', ...Object.fromEntries(names.map((n) => [n, v(n)])),
       'floodgate/direct': v('floodgate') / v('direct'), 's3balance/direct': v('s3balance') / v('direct'),
       'floodgate/s3balance': v('floodgate') / v('s3balance'), 'relay/direct': v('relay') / v('direct'),
+      ...(m.has('floodgate-base') ? { 'floodgate/floodgate-base': v('floodgate') / v('floodgate-base') } : {}),
       ...(c.size >= MiB ? { 'sidecar/direct': v('sidecar') / v('direct') } : {}),
       ...(c.size >= MiB && m.has('sidecar-base') ? { 'sidecar-base/direct': v('sidecar-base') / v('direct') } : {}),
     });
@@ -140,6 +151,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
       latency.push({
         ...head, ...Object.fromEntries(names.filter((n) => m.has(n)).map((n) => [`${n} p50 ms`, p50(m.get(n))])),
         'floodgate added p50 ms': p50(m.get('floodgate')) - p50(m.get('direct')), 's3balance added p50 ms': p50(m.get('s3balance')) - p50(m.get('direct')),
+        ...(m.has('floodgate-base') ? { 'floodgate-base added p50 ms': p50(m.get('floodgate-base')) - p50(m.get('direct')) } : {}),
       });
       cpuSmall.push({
         ...head, ...Object.fromEntries(middle.filter((n) => m.has(n)).map((n) => [`${n} ms/op`, msPerOp(m.get(n))])),
@@ -158,7 +170,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
   }
   printTable(`peer: throughput, median of ${REPS} interleaved repetitions (one neutral Go client, UNSIGNED-PAYLOAD, keep-alive) — targets: floodgate >= s3balance at 64 MiB, >= 0.9 of direct at c=1; sidecar >= 0.95 of direct`, through);
   printTable('peer: 4 KiB latency, median of the repetitions\' p50 — target: floodgate added p50 <= 1 ms at c=1', latency);
-  printTable('peer: CPU s per GiB moved, user + sys, of the process in the middle (/proc/PID/stat), and ratios of the totals — targets: floodgate <= s3balance and <= 2x relay; sidecar <= floodgate', cpuLarge);
+  if (cpuLarge.length) printTable('peer: CPU s per GiB moved, user + sys, of the process in the middle (/proc/PID/stat), and ratios of the totals — targets: floodgate <= s3balance and <= 2x relay; sidecar <= floodgate', cpuLarge);
   printTable('peer: CPU ms per 4 KiB operation (user + sys) of the process in the middle', cpuSmall);
 }
 
@@ -213,7 +225,7 @@ export async function bench(): Promise<void> {
     stops.push(() => a.close());
     const b = await startMinio();
     stops.push(() => b.close());
-    for (const [m, buckets] of [[a, ['direct', 'fg-a', 's3b-a']], [b, ['fg-b', 's3b-b']]] as const) {
+    for (const [m, buckets] of [[a, ['direct', 'fg-a', 'fgb-a', 's3b-a']], [b, ['fg-b', 'fgb-b', 's3b-b']]] as const) {
       const st = openS3Store({ name: 'setup', endpoint: m.endpoint, region: 'us-east-1', credentials: m.credentials, pathStyle: true });
       for (const name of buckets) await st.createBucket(name);
       await st.close();
@@ -222,16 +234,23 @@ export async function bench(): Promise<void> {
     stops.push(() => fg.stop());
     const relay = await startRelay(a.port);
     stops.push(() => relay.stop());
-    const sidecar = await spawnInjector([], a.endpoint);
-    stops.push(() => sidecar.stop());
-    // FLOODGATE_BENCH_BASE=<checkout of another commit>: its sidecar joins as `sidecar-base`, a before/after in one run.
+    const sidecar = ONLY_SMALL ? undefined : await spawnInjector([], a.endpoint);
+    if (sidecar) stops.push(() => sidecar.stop());
+    // FLOODGATE_BENCH_BASE=<checkout of another commit>: its gateway and sidecar join as
+    // `floodgate-base` and `sidecar-base`, a before/after in one run.
     const base = process.env.FLOODGATE_BENCH_BASE;
-    const sidecarBase = base ? await spawnInjector([], a.endpoint, base) : undefined;
+    const sidecarBase = base && !ONLY_SMALL ? await spawnInjector([], a.endpoint, base) : undefined;
     if (sidecarBase) stops.push(() => sidecarBase.stop());
     const peers: Peer[] = [
       { name: 'direct', url: a.endpoint, bucket: 'direct', creds: a.credentials, seeds: true },
       { name: 'floodgate', url: fg.url, bucket: fg.bucket, creds: fg.creds, pid: fg.pid, seeds: true },
     ];
+    if (base) {
+      mkdirSync(join(dir, 'base'));
+      const fgb = await startFloodgate(join(dir, 'base'), [{ name: 'a', minio: a, bucket: 'fgb-a' }, { name: 'b', minio: b, bucket: 'fgb-b' }], base);
+      stops.push(() => fgb.stop());
+      peers.push({ name: 'floodgate-base', url: fgb.url, bucket: fgb.bucket, creds: fgb.creds, pid: fgb.pid, seeds: true });
+    }
     if ('bin' in s3b) {
       mkdirSync(join(dir, 's3b'));
       const s = await startS3Balance(s3b.bin, join(dir, 's3b'), 'peer-s3b', [
@@ -239,16 +258,15 @@ export async function bench(): Promise<void> {
       stops.push(() => s.stop());
       peers.push({ name: 's3balance', url: s.url, bucket: s.bucket, creds: s.creds, pid: s.pid, seeds: true });
     }
-    peers.push(
-      { name: 'relay', url: relay.url, bucket: 'direct', creds: a.credentials, pid: relay.pid, seeds: false },
-      { name: 'sidecar', url: sidecar.url, bucket: 'direct', creds: a.credentials, pid: sidecar.pid, seeds: false, largeOnly: true },
-    );
+    peers.push({ name: 'relay', url: relay.url, bucket: 'direct', creds: a.credentials, pid: relay.pid, seeds: false });
+    if (sidecar) peers.push({ name: 'sidecar', url: sidecar.url, bucket: 'direct', creds: a.credentials, pid: sidecar.pid, seeds: false, largeOnly: true });
     if (sidecarBase) peers.push({ name: 'sidecar-base', url: sidecarBase.url, bucket: 'direct', creds: a.credentials, pid: sidecarBase.pid, seeds: false, largeOnly: true });
     const middle = peers.filter((p) => p.pid !== undefined);
     const idle = new Map(middle.map((p) => [p.name, rss(p.pid!)]));
 
     const results = await runCells(lg, peers);
     tables(results, peers.map((p) => p.name));
+    if (ONLY_SMALL) return;
     const streamed: Record<string, Cell>[] = [];
     for (const p of middle.filter((x) => x.name !== 'relay')) streamed.push(...await streamOne(lg, p));
     printTable('peer: one 1 GiB object streamed in (PUT) and out (GET) — target: RSS growth < 64 MiB', streamed);

@@ -84,7 +84,7 @@ func main() {
 	flag.StringVar(&c.access, "access", "", "access key id")
 	flag.StringVar(&c.secret, "secret", "", "secret access key")
 	flag.StringVar(&c.region, "region", "us-east-1", "SigV4 region")
-	flag.StringVar(&c.method, "method", "GET", "GET, PUT, cat (read the files given as arguments) or serve (serve them over HTTP)")
+	flag.StringVar(&c.method, "method", "GET", "GET, HEAD, PUT, cat (read the files given as arguments) or serve (serve them over HTTP)")
 	flag.Int64Var(&c.size, "size", 0, "object size in bytes (GETs check it)")
 	flag.IntVar(&c.keys, "keys", 1, "number of keys to cycle through")
 	flag.IntVar(&c.conc, "conc", 1, "workers, one connection each")
@@ -228,6 +228,13 @@ func request(client *http.Client, c config, i int, buf []byte) (int64, error) {
 			return 0, fmt.Errorf("GET %s: %d bytes, expected %d", key, n, c.size)
 		}
 		return n, nil
+	}
+	// HEAD moves no body: the object's length is checked in the headers and no bytes are counted.
+	if c.method == "HEAD" {
+		if n != 0 || resp.ContentLength != c.size {
+			return 0, fmt.Errorf("HEAD %s: Content-Length %d and %d body bytes, expected %d and none", key, resp.ContentLength, n, c.size)
+		}
+		return 0, nil
 	}
 	return c.size, nil
 }
