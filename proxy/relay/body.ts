@@ -32,6 +32,8 @@ export class RelayBody extends Readable implements Relayable {
   #chunked: ChunkedDecoder | undefined;
   #untilClose: boolean;
   #complete = false;
+  /** Complete before relaying began: every byte is in the stream's own buffer (a small body, read with its head). */
+  #buffered = false;
   #paused = false;
   #dest: ServerResponse | undefined;
   #settle: { resolve(): void; reject(e: Error): void } | undefined;
@@ -119,11 +121,20 @@ export class RelayBody extends Readable implements Relayable {
   }
 
   relayTo(res: ServerResponse): Promise<void> {
-    if (this.#chunked || this.#untilClose || this.#complete || this.#dest || this.destroyed) return pipeline(this, res);
+    // A body already whole is ended into the response in one write, headers included, without
+    // pipeline()'s per-call AbortController (and the DOMException its abort() builds at the end).
+    const whole = this.#buffered && !this.#dest && !this.destroyed && this.readableFlowing === null;
+    if (!whole && (this.#chunked || this.#untilClose || this.#complete || this.#dest || this.destroyed)) return pipeline(this, res);
     return new Promise<void>((resolve, reject) => {
       this.#settle = { resolve, reject };
       this.#dest = res;
+      // A client gone before the first byte: its 'close' has already fired.
+      if (res.destroyed) return this.#onDestClose();
       res.once('close', this.#onDestClose);
+      if (whole) {
+        this.#endDest((this.read() as Buffer | null) ?? undefined);
+        return;
+      }
       // What arrived before relaying began was copied into the stream's buffer.
       for (let c = this.read() as Buffer | null; c !== null; c = this.read() as Buffer | null) res.write(c);
       if (this.#paused) {
@@ -171,12 +182,18 @@ export class RelayBody extends Readable implements Relayable {
   #finish(clean: boolean): void {
     this.#complete = true;
     this.#ex.done(clean);
-    const res = this.#dest;
-    if (!res) {
+    if (!this.#dest) {
+      this.#buffered = true;
       this.push(null);
       return;
     }
-    res.end(() => {
+    this.#endDest();
+  }
+
+  /** Ends the response (with its last bytes, when given); settles relayTo() once it has gone out. */
+  #endDest(last?: Buffer): void {
+    const res = this.#dest!;
+    res.end(last, () => {
       res.off('close', this.#onDestClose);
       const s = this.#settle;
       this.#settle = undefined;

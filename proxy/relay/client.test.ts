@@ -211,6 +211,95 @@ test('a client that goes away mid-body ends the relay and closes the upstream co
   }
 });
 
+/** Counts the writes (write or writev calls, one syscall each when the socket takes them) made on each accepted socket. */
+function countWrites(server: Server): Map<Socket, number> {
+  const counts = new Map<Socket, number>();
+  server.on('connection', (s: Socket) => {
+    counts.set(s, 0);
+    const sock = s as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+    const write = sock._write, writev = sock._writev;
+    sock._write = function (...a: unknown[]) { counts.set(s, counts.get(s)! + 1); return write.apply(this, a); };
+    sock._writev = function (...a: unknown[]) { counts.set(s, counts.get(s)! + 1); return writev.apply(this, a); };
+  });
+  return counts;
+}
+
+test('a small body that arrived whole with its head goes out in one write with every header, and without pipe()', async () => {
+  const body = randomBytes(4096);
+  const up = await listen((_req, res) => {
+    res.writeHead(200, { 'content-length': body.length, etag: '"small"', 'x-amz-meta-colour': 'blue' });
+    res.end(body);
+  });
+  const relay = pool(up.url);
+  let piped = 0;
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/small', headers: host(up.url) });
+    res.on('pipe', () => { piped++; });
+    res.setHeader('x-amz-request-id', 'REQ1');
+    res.writeHead(r.statusCode, { 'content-length': String(r.headers['content-length']), etag: r.headers.etag!, 'x-amz-meta-colour': String(r.headers['x-amz-meta-colour']) });
+    await r.body.relayTo(res);
+  });
+  const writes = countWrites(front.server);
+  try {
+    for (let i = 0; i < 3; i++) {
+      const got = await new Promise<{ headers: IncomingMessage['headers']; data: Buffer }>((resolve, reject) => {
+        const req = httpRequest(front.url, { agent: false }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (c: Buffer) => parts.push(c));
+          res.on('end', () => resolve({ headers: res.headers, data: Buffer.concat(parts) }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.deepEqual(got.data, body);
+      assert.equal(got.headers['content-length'], '4096');
+      assert.equal(got.headers.etag, '"small"');
+      assert.equal(got.headers['x-amz-meta-colour'], 'blue');
+      assert.equal(got.headers['x-amz-request-id'], 'REQ1');
+    }
+    // Each response, head and body together, was one write on its connection (three connections).
+    assert.deepEqual([...writes.values()], [1, 1, 1]);
+    assert.equal(piped, 0);
+    assert.equal(up.connections(), 1, 'the upstream connection is reused');
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
+test('a whole body relayed to a client already gone rejects as the client gone; the upstream connection stays reusable', async () => {
+  const up = await listen((_req, res) => { res.writeHead(200, { 'content-length': 4096 }); res.end(randomBytes(4096)); });
+  const relay = pool(up.url);
+  const outcomes: unknown[] = [];
+  const bodies: { destroyed: boolean }[] = [];
+  const front = await listen(async (_req, res) => {
+    const r = await relay.request({ method: 'GET', path: '/', headers: host(up.url) });
+    bodies.push(r.body);
+    // Relay only once the client has left: the response is closed before its first byte.
+    if (!res.destroyed) await new Promise<void>((resolve) => res.once('close', () => resolve()));
+    res.writeHead(200, { 'content-length': 4096 });
+    await r.body.relayTo(res).then(() => outcomes.push('resolved'), (e: unknown) => outcomes.push((e as { code?: string }).code));
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve) => {
+        const req = httpRequest(front.url, { agent: false });
+        req.on('error', () => resolve());
+        req.end();
+        setTimeout(() => req.destroy(), 20);
+      });
+    }
+    const deadline = Date.now() + 10_000;
+    while (outcomes.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(outcomes, ['ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_PREMATURE_CLOSE']);
+    assert.ok(bodies.every((b) => b.destroyed), 'every relay body is destroyed');
+    assert.equal(up.connections(), 1, 'the body had arrived whole: its connection went back to the pool');
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
 test('timeouts and garbage: no head in time, a stalled body, a malformed status line', async () => {
   const up = await listen((req, res) => {
     if (req.url === '/silent') return;
