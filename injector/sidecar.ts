@@ -8,7 +8,6 @@
 // The control API is served under /_floodgate/ on this listener, and also on a separate one
 // (controlHost/controlPort) so an operator can reach it while S3 stays on 127.0.0.1.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import type { FaultEngine } from './faults/engine.ts';
@@ -23,6 +22,7 @@ import { createRelayPool } from '../proxy/relay/client.ts';
 import { requestScope } from '../proxy/observability/request-scope.ts';
 import { signedHeaderNames } from '../proxy/observability/trace-context.ts';
 import { logRequestLine } from '../proxy/observability/request-line.ts';
+import { newRequestId } from '../proxy/observability/request-id.ts';
 import { endSpan, SpanKind, startChildSpan, startServerSpan, traceHeaders, tracing, type Span } from '../proxy/observability/tracing.ts';
 
 export interface SidecarOptions {
@@ -82,8 +82,6 @@ export async function startSidecar(o: SidecarOptions): Promise<Sidecar> {
   const upstreams = { pool, relay };
   const event = o.onEvent ?? (() => {});
   const domains = o.domains ?? [];
-
-  const newRequestId = () => randomBytes(8).toString('hex').toUpperCase();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (control(req, res)) return;

@@ -3,7 +3,6 @@
 //   resolveOperation → verifyRequest → faults (when an engine is wired) → handler →
 //   (any error) sendError → finish: metrics + log
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { verifyRequest, type KeyLookup } from './auth/sigv4.ts';
 import { S3Error, isS3Error } from './s3/errors.ts';
@@ -21,6 +20,7 @@ import type { ObjectStore } from './store/types.ts';
 import { createMetrics, type GatewayMetrics } from './observability/metrics.ts';
 import { observeRequest, traceStage } from './observability/request-record.ts';
 import { errorFields, type Logger } from './observability/log.ts';
+import { newRequestId } from './observability/request-id.ts';
 
 export interface GatewayOptions {
   store: ObjectStore;
@@ -108,7 +108,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (closing) res.setHeader('connection', 'close');
     const turn = takeTurn(req, res);
     if (turn) await turn;
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = newRequestId();
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', requestId);
     res.setHeader('server', 'Floodgate');
@@ -220,7 +220,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     if (!socket.writable) return void socket.destroy();
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const requestId = newRequestId();
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code === 'HPE_HEADER_OVERFLOW' ? 'RequestHeaderSectionTooLarge' : 'BadRequest'}</Code><Message>Malformed HTTP request</Message><RequestId>${requestId}</RequestId></Error>`;
     socket.end(`HTTP/1.1 ${status}\r\nx-amz-request-id: ${requestId}\r\nContent-Type: application/xml\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   }
