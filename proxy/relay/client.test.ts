@@ -300,6 +300,56 @@ test('a whole body relayed to a client already gone rejects as the client gone; 
   }
 });
 
+test('a small body whose rest arrives after its head is gathered and goes out in one write; an upstream cut or a client gone meanwhile fails it', async () => {
+  const body = randomBytes(4096);
+  const up = await listen((req, res) => {
+    res.writeHead(200, { 'content-length': body.length });
+    res.write(body.subarray(0, 1000));
+    if (req.url === '/cut') setTimeout(() => res.socket!.destroy(), 50);
+    else setTimeout(() => res.end(body.subarray(1000)), req.url === '/slow' ? 300 : 50);
+  });
+  const relay = pool(up.url);
+  const outcomes: unknown[] = [];
+  let piped = 0;
+  const front = await listen(async (req, res) => {
+    const r = await relay.request({ method: 'GET', path: req.url!, headers: host(up.url) });
+    res.on('pipe', () => { piped++; });
+    res.writeHead(200, { 'content-length': String(r.headers['content-length']) });
+    await r.body.relayTo(res).then(() => outcomes.push('resolved'), (e: unknown) => {
+      outcomes.push((e as { code?: string }).code ?? (e as Error).message);
+      res.destroy(); // as the gateway does once its head is out (sendError)
+    });
+  });
+  const writes = countWrites(front.server);
+  try {
+    const whole = await fetchRaw(`${front.url}/late`);
+    assert.equal(whole.sha, createHash('sha256').update(body).digest('hex'));
+    assert.deepEqual([...writes.values()], [1], 'head and body in one write');
+    assert.equal(piped, 0);
+    // The upstream dies before the rest: the client's response is cut, nothing half-sent as whole.
+    const cut = await fetchRaw(`${front.url}/cut`).catch((e: Error) => ({ error: e.message, length: 0 }));
+    assert.ok(cut.error, 'the cut response fails at the client');
+    assert.equal(cut.length, 0);
+    // The client leaves while the rest is awaited: the relay ends as the client gone.
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${front.url}/slow`, { agent: false });
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => req.destroy(), 100);
+    });
+    const deadline = Date.now() + 10_000;
+    while (outcomes.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(outcomes[0], 'resolved');
+    assert.equal(outcomes[1], 'UND_ERR_SOCKET');
+    assert.equal(outcomes[2], 'ERR_STREAM_PREMATURE_CLOSE');
+    // The cut and the abandoned exchanges closed their connections; the first was reused by the second.
+    assert.equal(up.connections(), 2);
+  } finally {
+    await front.close();
+    await up.close();
+  }
+});
+
 test('timeouts and garbage: no head in time, a stalled body, a malformed status line', async () => {
   const up = await listen((req, res) => {
     if (req.url === '/silent') return;
