@@ -18,6 +18,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import {
@@ -36,6 +37,8 @@ import type { LogFn } from '../proxy/virtual/context.ts';
 import { createBalancer } from '../proxy/balancer/index.ts';
 import { runJobs } from '../proxy/admin/jobs-cli.ts';
 import { decodeUploadId } from '../proxy/virtual/upload-id.ts';
+import { DRAIN_SEEN_MS } from '../proxy/virtual/drains.ts';
+import { objectPath, openRequest, readBody } from './lib/raw-s3.ts';
 import type { JobView } from '../proxy/admin/jobs-route.ts';
 import { newCredentials, spawnGateway, tempDir, until } from './lib/gateway.ts';
 import { bytes, MiB } from './lib/s3.ts';
@@ -329,8 +332,8 @@ interface Opened {
   close(): Promise<void>;
 }
 
-async function openInProcess(config: object, dataDir: string, log?: LogFn): Promise<Opened> {
-  const store = await openVirtualStore(parseBalancingConfig(config), { dataDir, ...(log ? { log } : {}) });
+async function openInProcess(config: object, dataDir: string, log?: LogFn, backendDown?: (name: string) => boolean): Promise<Opened> {
+  const store = await openVirtualStore(parseBalancingConfig(config), { dataDir, ...(log ? { log } : {}), ...(backendDown ? { backendDown } : {}) });
   const gw = await startFront({
     store, virtual: store, adminToken: ADMIN, keys: (id) => (id === creds.accessKeyId ? creds.secretAccessKey : undefined),
     host: '127.0.0.1', port: 0, domains: ['localhost'], region: 'us-east-1', idleTimeoutMs: 10_000, logger: createLogger('error'),
@@ -600,6 +603,62 @@ describe('two replicas on one PostgreSQL index (in process)', () => {
       await rebalanced(replicas[1]!, vb, keys, rendezvousOver({ [all[0]!]: 1, [all[1]!]: 1, [all[2]!]: 3 }), model);
     } finally {
       await Promise.all(replicas.map((o) => o.close()));
+    }
+  });
+});
+
+describe('a drain while another replica streams a PUT to the backend (PostgreSQL index, in process)', () => {
+  test('the drain waits for the other replica\'s write, by its intent in the shared index, and then moves it: the backend ends empty', { timeout: 240_000 }, async () => {
+    const prefix = 'lp';
+    const vb = 'latewrite';
+    const backends = await backendsFor(prefix);
+    const url = (pg ??= await startPostgres()).url;
+    const names = backends.map((b) => b.name);
+    const config = (replica: string) => ({
+      replica, backends, virtualBuckets: [{ name: vb, backends: names, strategy: 'round-robin' }], health: HEALTH,
+      jobs: { pollInterval: '200ms' }, index: { kind: 'postgres', url, schema: 'late_write' },
+    });
+    const model: Model = new Map();
+    const a = await openInProcess(config('gw-a'), join(dir, vb, 'a'));
+    // Replica b sees the two other backends down while it chooses, so its PUT streams to lp2.
+    const forced = new Set([names[0]!, names[1]!]);
+    const b = await openInProcess(config('gw-b'), join(dir, vb, 'b'), undefined, (n) => forced.has(n));
+    try {
+      await seed(a.s3, vb, Array.from({ length: 30 }, (_, i) => `l/${i}`), model);
+      const body = randomBytes(256 * 1024);
+      const stream = new PassThrough();
+      const put = openRequest(b.gw.url, {
+        method: 'PUT', path: objectPath(vb, 'late/slow'), creds: plain(creds), body: stream,
+        headers: { 'content-length': String(body.length) },
+      });
+      put.catch(() => {}); // awaited below; a failed assertion before that closes the gateway under it
+      stream.write(body.subarray(0, 1000));
+      await until('the slow PUT\'s intent in the shared index', async () => (await a.store.index.intentsOn(vb, `${prefix}2`)).length > 0 || undefined);
+      forced.clear();
+      const started = await a.store.moves.drain(vb, `${prefix}2`);
+      assert.ok(started.ok, JSON.stringify(started));
+      // Past the 5 s the drain gives replicas to see its mark, and more passes: still draining.
+      const seenBy = Date.now() + DRAIN_SEEN_MS + 3_000;
+      for (let i = 0; Date.now() < seenBy && i < 1_000; i++) {
+        await a.store.jobs.refreshSummary();
+        assert.equal(statusOf(a.store, vb).drains[0]?.state, 'draining', 'not drained while the other replica\'s PUT streams');
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      stream.end(body.subarray(1000));
+      const res = await put;
+      assert.equal(res.statusCode, 200, (await readBody(res)).toString());
+      await readBody(res);
+      model.set('late/slow', [body]);
+      await until('the drain finished', async () => {
+        await a.store.jobs.refreshSummary();
+        return statusOf(a.store, vb).drains[0]?.state === 'drained' || undefined;
+      }, 120_000);
+      await checkAll(a.s3, vb, model);
+      await until('the drained backend bucket empty', async () => (await namesOn(prefix, 2)).length === 0 || undefined, 60_000)
+        .catch(async (e: Error) => { throw new Error(`${e.message}: ${(await namesOn(prefix, 2)).slice(0, 5).join(', ')}`); });
+    } finally {
+      await b.close();
+      await a.close();
     }
   });
 });

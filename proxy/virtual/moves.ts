@@ -168,11 +168,20 @@ async function moveRecord(ctx: VirtualContext, gen: Generation, vb: VirtualBucke
 }
 
 /**
- * Writes that may still commit a record on `backend` of `bucket`: PUTs of this process streaming
- * there, and multipart uploads pinned to it (they complete on their backend).
+ * How long another replica's write intent counts as a PUT still streaming: nothing tells a slow
+ * upload from a replica that died mid-write (its intent stays until a gateway of its name starts).
+ */
+const FOREIGN_WRITE_MS = 3_600_000;
+
+/**
+ * Writes that may still commit a record on `backend` of `bucket`: PUTs streaming there — this
+ * process's, and other replicas' on a shared index, by their write intents — and multipart uploads
+ * pinned to it (they complete on their backend).
  */
 async function writesInFlight(ctx: VirtualContext, bucket: string, backend: string): Promise<{ puts: number; uploads: number }> {
-  const puts = (await ctx.index.intents(ctx.replica)).filter((i) => i.bucket === bucket && i.backend === backend && i.op === 'put').length;
+  const now = Date.now();
+  const puts = (await ctx.index.intentsOn(bucket, backend))
+    .filter((i) => i.op === 'put' && (i.owner === ctx.replica || now - i.started.getTime() < FOREIGN_WRITE_MS)).length;
   let uploads = 0;
   for (let marker = { keyMarker: '', uploadIdMarker: '' }; ;) {
     const page = await ctx.index.listUploads(bucket, { prefix: '', ...marker, limit: 1000 });
@@ -222,7 +231,7 @@ async function moveJob(ctx: VirtualContext, job: Job, signal: AbortSignal): Prom
 }
 
 /**
- * A drain is done after a pass that found nothing left to move, with no write of this process
+ * A drain is done after a pass that found nothing left to move, with no write of any replica
  * streaming to the backend: a record committed there by a write that chose it before the drain
  * began, after the scan had passed its key, is found by that pass.
  */
