@@ -73,8 +73,8 @@ export function createDrainBook(ctx: Pick<VirtualContext, 'index' | 'rt' | 'log'
 
 export type StartResult = { ok: true; job: Job } | { ok: false; status: number; message: string };
 
-/** The queued drain or rebalance job of (bucket, backend), if any. */
-export async function queuedMove(ctx: VirtualContext, kind: 'drain' | 'rebalance', bucket: string, backend: string): Promise<Job | undefined> {
+/** The queued drain or rebalance job of (bucket, backend), if any (undrain cancels it). */
+async function queuedMove(ctx: VirtualContext, kind: 'drain' | 'rebalance', bucket: string, backend: string): Promise<Job | undefined> {
   const s = await ctx.index.jobs.summary();
   const m = s.moves.find((j) => j.kind === kind && j.bucket === bucket && j.backend === backend);
   return m ? ctx.index.jobs.get(m.id) : undefined;
