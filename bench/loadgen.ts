@@ -75,8 +75,23 @@ export function load(bin: string, t: Target, l: Load): Promise<LoadResult> {
  * loop, 256 KiB): GET /<bucket>/<anything><i> is file i. Stopped by `stop()`, or when this process
  * goes away (it exits once its stdin closes).
  */
-export async function serveFiles(bin: string, files: string[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const p = spawn(bin, ['-method', 'serve', ...files], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function serveFiles(bin: string, files: string[]): Promise<Served> {
+  return listening(bin, ['-method', 'serve', ...files]);
+}
+
+/**
+ * The Go socket relay floor (loadgen's `relay` method: io.Copy both ways per connection, which
+ * Linux serves with splice) on 127.0.0.1 in front of 127.0.0.1:<upstreamPort>; stopped like serveFiles.
+ */
+export function relayGo(bin: string, upstreamPort: number): Promise<Served> {
+  return listening(bin, ['-method', 'relay', `127.0.0.1:${upstreamPort}`]);
+}
+
+interface Served { url: string; pid: number; stop(): Promise<void> }
+
+/** Runs a load generator method that prints its address, then serves until its stdin closes. */
+async function listening(bin: string, args: string[]): Promise<Served> {
+  const p = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((r) => p.once('close', () => r()));
   let err = '';
   p.stderr.on('data', (d: Buffer) => { err += d; });
@@ -87,7 +102,7 @@ export async function serveFiles(bin: string, files: string[]): Promise<{ url: s
       if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
     });
     p.once('error', reject);
-    p.once('close', (code) => reject(new Error(`loadgen serve exited ${code}: ${err.trim()}`)));
+    p.once('close', (code) => reject(new Error(`loadgen ${args[1]} exited ${code}: ${err.trim()}`)));
   });
   return { url: `http://${addr}`, pid: p.pid!, async stop() { p.stdin.end(); p.kill('SIGTERM'); await exited; } };
 }

@@ -1,6 +1,7 @@
 // `make bench ARGS=peer` (issue 11): Floodgate's balancing gateway against direct MinIO, against
 // S3 Balance (the Go project it replaces, built by tools/s3-balance.sh) and against the relay floor
-// (bench/relay.ts: `net` piping, no HTTP), all over the same two MinIO backends and through the
+// (bench/relay.ts: `net` piping, no HTTP) and the Go relay floor (bench/loadgen's `relay`: io.Copy,
+// which Linux serves with splice — what any proxy here can reach), all over the same two MinIO backends and through the
 // same neutral Go load generator (bench/loadgen). Cells: GET/PUT 64 MiB at c=1 and c=4 (the
 // sidecar passing through to MinIO joins these) and GET/PUT 4 KiB at c=1 and c=16. Targets run
 // interleaved (order rotated each repetition), 3 repetitions, medians. Besides throughput: the
@@ -12,7 +13,7 @@
 // stream, no embedded store); FLOODGATE_BENCH_ONLY=large runs the 64 MiB cells alone (GET, PUT;
 // with the sidecar, no 1 GiB stream, no embedded store); FLOODGATE_BENCH_BASE=<checkout> adds that checkout's gateway and
 // sidecar (floodgate-base, sidecar-base) for a before/after in one run; FLOODGATE_BENCH_CPU_PROF=
-// <dir> runs every Floodgate gateway under --cpu-prof, its profile written there when it stops.
+// <dir> runs every Floodgate gateway and sidecar under --cpu-prof, its profile written there when it stops.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,7 +26,7 @@ import { startMinio, type Minio } from '../proxy/backends/s3/minio.fixture.ts';
 import { openS3Store } from '../proxy/backends/s3/store.ts';
 import { spawnInjector } from '../injector/testing/spawn.ts';
 import { startCliGateway } from './balancing.bench.ts';
-import { load, loadgenBinary, type Load, type LoadResult, type Target } from './loadgen.ts';
+import { load, loadgenBinary, relayGo, type Load, type LoadResult, type Target } from './loadgen.ts';
 import { cpu, cpuSince, peakRss, rss, type Cpu } from './proc.ts';
 import { SQLITE_PRAGMAS, s3BalanceBinary, startS3Balance } from './s3-balance.ts';
 import { median, printTable, type Cell } from './table.ts';
@@ -85,6 +86,12 @@ async function startRelay(upstreamPort: number): Promise<{ url: string; pid: num
   return { url: `http://127.0.0.1:${port}`, pid: proc.pid!, async stop() { proc.kill('SIGTERM'); await exited; } };
 }
 
+/** What a Floodgate process (gateway or sidecar) runs with: --cpu-prof into FLOODGATE_BENCH_CPU_PROF, if set. */
+function profEnv(): Record<string, string> {
+  const prof = process.env.FLOODGATE_BENCH_CPU_PROF;
+  return prof ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${prof}`.trim() } : {};
+}
+
 /** `root`: the checkout whose gateway runs (FLOODGATE_BENCH_BASE); a CPU profile when FLOODGATE_BENCH_CPU_PROF names a folder. */
 async function startFloodgate(dir: string, backends: { name: string; minio: Minio; bucket: string }[], root?: string) {
   const creds = { accessKeyId: 'AKFG' + randomBytes(4).toString('hex').toUpperCase(), secretAccessKey: randomBytes(24).toString('base64url') };
@@ -94,9 +101,7 @@ async function startFloodgate(dir: string, backends: { name: string; minio: Mini
     virtualBuckets: [{ name: 'peer-fg', backends: backends.map((b) => b.name), strategy: 'round-robin' }],
     credentials: [creds],
   }));
-  const prof = process.env.FLOODGATE_BENCH_CPU_PROF;
-  const env: Record<string, string> = prof ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${prof}`.trim() } : {};
-  const gw = await startCliGateway(['--config', config, '--data-dir', join(dir, 'fg-data')], env, root);
+  const gw = await startCliGateway(['--config', config, '--data-dir', join(dir, 'fg-data')], profEnv(), root);
   return { ...gw, creds, bucket: 'peer-fg' };
 }
 
@@ -144,7 +149,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
     through.push({
       ...head, unit: c.size >= MiB ? 'MiB/s' : 'ops/s', ...Object.fromEntries(names.map((n) => [n, v(n)])),
       'floodgate/direct': v('floodgate') / v('direct'), 's3balance/direct': v('s3balance') / v('direct'),
-      'floodgate/s3balance': v('floodgate') / v('s3balance'), 'relay/direct': v('relay') / v('direct'),
+      'floodgate/s3balance': v('floodgate') / v('s3balance'), 'relay/direct': v('relay') / v('direct'), 'relay-go/direct': v('relay-go') / v('direct'),
       ...(m.has('floodgate-base') ? { 'floodgate/floodgate-base': v('floodgate') / v('floodgate-base') } : {}),
       ...(c.size >= MiB ? { 'sidecar/direct': v('sidecar') / v('direct') } : {}),
       ...(c.size >= MiB && m.has('sidecar-base') ? { 'sidecar-base/direct': v('sidecar-base') / v('direct') } : {}),
@@ -165,6 +170,7 @@ function tables(results: Map<CellSpec, Map<string, Sample[]>>, names: string[]):
         ...head, ...Object.fromEntries(middle.filter((n) => m.has(n)).map((n) => [n, `${perGiB(m.get(n), 'user').toFixed(2)} + ${perGiB(m.get(n), 'sys').toFixed(2)}`])),
         'client (direct)': median((m.get('direct') ?? []).map(({ r }) => (r.userS + r.sysS) / (r.bytes / GiB))),
         'floodgate/relay': total('floodgate') / total('relay'), 's3balance/relay': total('s3balance') / total('relay'),
+        'sidecar/relay-go': total('sidecar') / total('relay-go'),
         'floodgate/s3balance': total('floodgate') / total('s3balance'), 'sidecar/floodgate': total('sidecar') / total('floodgate'),
         ...(m.has('sidecar-base') ? { 'sidecar-base/floodgate': total('sidecar-base') / total('floodgate') } : {}),
       });
@@ -236,12 +242,14 @@ export async function bench(): Promise<void> {
     stops.push(() => fg.stop());
     const relay = await startRelay(a.port);
     stops.push(() => relay.stop());
-    const sidecar = ONLY_SMALL ? undefined : await spawnInjector([], a.endpoint);
+    const relayG = await relayGo(lg, a.port);
+    stops.push(() => relayG.stop());
+    const sidecar = ONLY_SMALL ? undefined : await spawnInjector([], a.endpoint, undefined, profEnv());
     if (sidecar) stops.push(() => sidecar.stop());
     // FLOODGATE_BENCH_BASE=<checkout of another commit>: its gateway and sidecar join as
     // `floodgate-base` and `sidecar-base`, a before/after in one run.
     const base = process.env.FLOODGATE_BENCH_BASE;
-    const sidecarBase = base && !ONLY_SMALL ? await spawnInjector([], a.endpoint, base) : undefined;
+    const sidecarBase = base && !ONLY_SMALL ? await spawnInjector([], a.endpoint, base, profEnv()) : undefined;
     if (sidecarBase) stops.push(() => sidecarBase.stop());
     const peers: Peer[] = [
       { name: 'direct', url: a.endpoint, bucket: 'direct', creds: a.credentials, seeds: true },
@@ -261,6 +269,7 @@ export async function bench(): Promise<void> {
       peers.push({ name: 's3balance', url: s.url, bucket: s.bucket, creds: s.creds, pid: s.pid, seeds: true });
     }
     peers.push({ name: 'relay', url: relay.url, bucket: 'direct', creds: a.credentials, pid: relay.pid, seeds: false });
+    peers.push({ name: 'relay-go', url: relayG.url, bucket: 'direct', creds: a.credentials, pid: relayG.pid, seeds: false });
     if (sidecar) peers.push({ name: 'sidecar', url: sidecar.url, bucket: 'direct', creds: a.credentials, pid: sidecar.pid, seeds: false, largeOnly: true });
     if (sidecarBase) peers.push({ name: 'sidecar-base', url: sidecarBase.url, bucket: 'direct', creds: a.credentials, pid: sidecarBase.pid, seeds: false, largeOnly: true });
     const middle = peers.filter((p) => p.pid !== undefined);
@@ -271,7 +280,7 @@ export async function bench(): Promise<void> {
     if (ONLY_SMALL) return;
     if (!ONLY_LARGE) {
       const streamed: Record<string, Cell>[] = [];
-      for (const p of middle.filter((x) => x.name !== 'relay')) streamed.push(...await streamOne(lg, p));
+      for (const p of middle.filter((x) => !x.name.startsWith('relay'))) streamed.push(...await streamOne(lg, p));
       printTable('peer: one 1 GiB object streamed in (PUT) and out (GET) — target: RSS growth < 64 MiB', streamed);
     }
     printTable('peer: memory of the process in the middle — target: peak < 150 MiB through the whole run', middle.map((p) => ({

@@ -19,11 +19,11 @@ export interface SpawnedInjector {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** `root`: the checkout whose injector runs (a bench compares another commit's in the same run). */
-export async function spawnInjector(args: string[], upstream = 'http://127.0.0.1:1', root = ROOT): Promise<SpawnedInjector> {
+/** `root`: the checkout whose injector runs (a bench compares another commit's in the same run); `env`: added to this process's. */
+export async function spawnInjector(args: string[], upstream = 'http://127.0.0.1:1', root = ROOT, env: Record<string, string> = {}): Promise<SpawnedInjector> {
   const token = randomBytes(16).toString('hex');
   const proc = spawn(process.execPath, [join(root, 'injector/main.ts'), '--listen', '127.0.0.1:0', '--upstream', upstream, ...args], {
-    env: { ...process.env, FLOODGATE_INJECTOR_TOKEN: token },
+    env: { ...process.env, ...env, FLOODGATE_INJECTOR_TOKEN: token },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
