@@ -7,7 +7,9 @@
 // /metrics (nodejs_heap_space_size_total_bytes), nothing timed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { newCredentials, ROOT, spawnGateway, tempDir } from './lib/gateway.ts';
@@ -62,6 +64,35 @@ test('a gateway started by ./bin/floodgate keeps its young generation within the
   } finally {
     s3.destroy();
     await gw.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a first start on a cold compile cache: the gateway ./bin/floodgate starts strips no TypeScript itself (the stripper stays out of its memory)', async () => {
+  const dir = tempDir('floodgate-coldcache-');
+  const cache = join(dir, 'cache');
+  const creds = newCredentials();
+  // Node's own compile-cache debug log, on the server's stderr: a module it has to strip is
+  // "no transpile cache for StrippedTypeScript <url>" (the stripper loaded), a cached one "retrieving … success".
+  const proc = spawn(join(ROOT, 'bin', 'floodgate'), ['gateway', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')], {
+    env: { ...process.env, NODE_COMPILE_CACHE: cache, NODE_DEBUG_NATIVE: 'COMPILE_CACHE', FLOODGATE_ACCESS_KEY: creds.accessKeyId, FLOODGATE_SECRET_KEY: creds.secretAccessKey },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  let stderr = '';
+  proc.stderr!.on('data', (d: Buffer) => { stderr += d; });
+  try {
+    await new Promise<void>((res, rej) => {
+      createInterface({ input: proc.stdout! }).on('line', (line) => { if (line.includes('"gateway listening"')) res(); });
+      void exited.then(() => rej(new Error(`gateway exited: ${stderr.slice(-2000)}`)));
+    });
+    const stripped = [...stderr.matchAll(/no transpile cache for StrippedTypeScript (\S+)/g)].map((m) => m[1]);
+    assert.deepEqual(stripped, [], 'modules the server stripped itself');
+    assert.match(stderr, /retrieving transpile cache for StrippedTypeScript \S+\/proxy\/cli\.ts\.\.\.success/);
+    assert.ok(readdirSync(cache).some((f) => f.startsWith('floodgate-warm-')), 'bin/floodgate stamped the cache it filled');
+  } finally {
+    proc.kill('SIGTERM');
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   }
 });
