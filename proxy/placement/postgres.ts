@@ -119,6 +119,7 @@ export async function openPostgresIndex(url: string, opts: PostgresIndexOptions 
 
   const index: PlacementIndex = {
     kind: 'postgres',
+    groupsWrites: false,
     jobs: postgresJobs(pool, s),
     async get(bucket, key) {
       const r = await all(`SELECT * FROM ${s}.objects WHERE bucket = ? AND key = ?`, [bucket, key]);

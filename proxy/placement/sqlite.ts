@@ -81,6 +81,7 @@ export function openSqliteIndex(path: string): PlacementIndex {
 
   const index: PlacementIndex = {
     kind: 'sqlite',
+    groupsWrites: true,
     jobs: sqliteJobs(q, batch),
     async get(bucket, key) {
       const r = getRow(bucket, key);

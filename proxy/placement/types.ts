@@ -116,6 +116,12 @@ export interface Durability {
 
 export interface PlacementIndex {
   readonly kind: 'sqlite' | 'postgres';
+  /**
+   * Writes called within one turn of the event loop commit in one transaction, in the order
+   * called (sqlite's group commit, batch.ts). PostgreSQL's run on connections of their own, in
+   * no set order: a write that must commit before another is awaited first.
+   */
+  readonly groupsWrites: boolean;
   get(bucket: string, key: string): Promise<PlacedObject | undefined>;
   /**
    * Inserts or replaces the record of (bucket, key) and returns the one it replaced, moving the

@@ -173,11 +173,11 @@ export async function runRemoval(ctx: VirtualContext, gen: Generation, i: Remova
     const next = await ctx.locks.run(lockKey(i.bucket, i.key), () => checkRemoval(ctx, gen, i));
     const outcome = next === 'delete' ? await deleteRemoved(ctx, gen, i) : next;
     if (outcome === 'done') {
-      // Lazy: an intent a power cut brings back is settled again, finding the copy gone.
-      await ctx.index.endIntent(i.id, { lazy: true });
+      // Lazy: an intent a power cut brings back is settled again, finding the copy gone. The
+      // job is completed alongside (one transaction on sqlite): either left behind is retried.
+      await Promise.all([ctx.index.endIntent(i.id, { lazy: true }), settleRemovalJob(ctx, i, outcome)]);
       releaseRemoval(ctx, i.id);
-    }
-    await settleRemovalJob(ctx, i, outcome);
+    } else await settleRemovalJob(ctx, i, outcome);
     return outcome;
   } catch (e) {
     ctx.log('warn', 'copy not removed yet; the sweeper retries', { bucket: i.bucket, key: i.key, backend: i.backend, error: (e as Error).message });

@@ -36,13 +36,21 @@ export function chooseBackend(ctx: VirtualContext, gen: Generation, vb: VirtualB
  */
 export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: PlacedObject, current: PlacedObject | undefined, intent: number): Promise<void> {
   // Lazy: they matter only once the record's durable commit below orphans the copy, and that
-  // commit carries them to the disk.
+  // commit carries them to the disk. Where writes called in one turn commit together in call
+  // order (sqlite), they go in the record's transaction, one commit instead of three; elsewhere
+  // each is committed before the record.
   const lazy = { lazy: true };
-  const replaces = current && !sameCopy(current, rec)
-    ? { id: await queueRemoval(ctx, current, 'remove', lazy), job: await queueRemovalJob(ctx, current, lazy), ...current }
-    : undefined;
+  const replaced = current && !sameCopy(current, rec) ? current : undefined;
+  let queued: Promise<Removal> | undefined;
+  if (replaced) {
+    const id = queueRemoval(ctx, replaced, 'remove', lazy);
+    const job = ctx.index.groupsWrites ? queueRemovalJob(ctx, replaced, lazy) : id.then(() => queueRemovalJob(ctx, replaced, lazy));
+    queued = Promise.all([id, job]).then(([i, j]) => ({ id: i, job: j, ...replaced }));
+    if (ctx.index.groupsWrites) queued.catch(() => {}); // awaited below, with the record
+    else await queued;
+  }
   const others = current?.copies?.length ? await queueCopyRemovals(ctx, current) : [];
-  const prev = await ctx.index.put(rec, intent);
+  const [prev, replaces] = await Promise.all([ctx.index.put(rec, intent), queued]);
   ctx.usage.apply(prev, rec);
   const removals = replaces ? [replaces] : [];
   // Another replica committed in between: the copy actually replaced goes too.
