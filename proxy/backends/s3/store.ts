@@ -140,7 +140,7 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
     },
     getObject: get,
     async deleteObject(bucket, key) {
-      await drain(await call(http, { method: 'DELETE', bucket, key, payloadHash: EMPTY_SHA256, idempotent: true }));
+      await drain(await call(http, { method: 'DELETE', bucket, key, payloadHash: EMPTY_SHA256, idempotent: true, relay: true }));
     },
     scan,
     ...multipartOps(http, putBody),
