@@ -309,8 +309,12 @@ export function createRelayPool(origin: string, options: RelayPoolOptions): Rela
         signal?.addEventListener('abort', onAbort, { once: true });
         conn.exchange = ex;
         conn.socket.setTimeout(opts.headersTimeoutMs);
+        // Corked: a body written at once (a small upload already in, s3/whole-body.ts) goes out
+        // in one write with the head.
+        conn.socket.cork();
         conn.socket.write(head, 'latin1');
         if (req.body) ex.upload(req.body);
+        conn.socket.uncork();
         conn.socket.resume();
       });
     },

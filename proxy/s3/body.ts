@@ -7,6 +7,7 @@ import { ChunkParser, createChunkDecoder, type ChunkDecoderOptions, type ChunkMo
 import { BodyTally, createBodyVerifier, parseIntegrityHeaders, type BodyVerifierOptions } from '../auth/verify-body.ts';
 import { canTakeOver } from '../relay/takeover.ts';
 import { RAW_MIN, RawBody } from './raw-body.ts';
+import { WHOLE_MAX, WholeBody } from './whole-body.ts';
 import type { Checksums } from '../store/types.ts';
 import { S3Error } from './errors.ts';
 
@@ -65,6 +66,8 @@ export function decodeBody(req: IncomingMessage, auth: AuthResult, idleTimeoutMs
     trailerNames: integrity.trailerNames,
     onTrailers: (t) => { trailers = t; },
   } : undefined;
+  // A small plain body: gathered whole and checked before a byte goes on (whole-body.ts).
+  if (!streaming && size <= WHOLE_MAX) return { body: new WholeBody(req, new BodyTally(verify), idleTimeoutMs), size, checksums };
   // A large body framed by a Content-Length (plain or aws-chunked; not chunked transfer) on a
   // plain-TCP connection: moved without per-chunk streams when its store can (raw-body.ts).
   const wire = streaming ? framedLength(req) : size;

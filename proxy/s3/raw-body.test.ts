@@ -1,15 +1,18 @@
-// Raw PUT bodies (raw-body.ts) end to end over loopback: a real client sends a PUT to a front
-// that decodes it (decodeBody) and uploads it through the relay pool to a real upstream server,
-// which hashes what it receives. Also the same body read as a stream (other stores).
+// Raw PUT bodies (raw-body.ts) and small whole ones (whole-body.ts) end to end over loopback: a
+// real client sends a PUT to a front that decodes it (decodeBody) and uploads it through the
+// relay pool to a real upstream server, which hashes what it receives. Also the same body read as
+// a stream (other stores).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
-import type { AddressInfo, Socket } from 'node:net';
+import { Socket, type AddressInfo } from 'node:net';
 import type { AuthResult } from '../auth/sigv4.ts';
 import { createRelayPool, type RelayPool } from '../relay/client.ts';
+import { openS3Store } from '../backends/s3/store.ts';
 import { decodeBody } from './body.ts';
 import { isRawBody } from './raw-body.ts';
+import { isWholeBody } from './whole-body.ts';
 import { isS3Error } from './errors.ts';
 
 interface Received { length: number; sha: string; complete: boolean }
@@ -43,8 +46,9 @@ async function upstream() {
   return { ...srv, received: async (i: number) => { while (got.length <= i) await new Promise((r) => setTimeout(r, 10)); return got[i]!; } };
 }
 
-/** The front: decodes the body and relays it upstream (pump) or reads it as a stream. */
-async function front(up: string, pool: RelayPool, how: 'relay' | 'stream') {
+/** The front: decodes the body and relays it upstream (pump), puts it through a backend store (its putObject), or reads it as a stream. */
+async function front(up: string, pool: RelayPool, how: 'relay' | 'store' | 'stream') {
+  const store = how === 'store' ? openS3Store({ name: 'up', endpoint: up, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test-secret' }, pathStyle: true }) : undefined;
   const bodies: unknown[] = [];
   /** Stream mode: bytes each request's consumer saw. */
   const streamed: number[] = [];
@@ -60,6 +64,11 @@ async function front(up: string, pool: RelayPool, how: 'relay' | 'stream') {
         res.writeHead(200, { 'x-sha': h.digest('hex'), 'x-length': String(n) }).end();
         return;
       }
+      if (store) {
+        const r = await store.putObject('b', 'k', { body, size, headers: { userMeta: {} }, checksums: {} });
+        res.writeHead(200, { etag: `"${r.etag}"` }).end();
+        return;
+      }
       const r = await pool.request({ method: 'PUT', path: '/b/k', headers: { host: new URL(up).host, 'content-length': String(size) }, body });
       await r.body.dump();
       res.writeHead(r.statusCode, { etag: String(r.headers.etag) }).end();
@@ -68,7 +77,7 @@ async function front(up: string, pool: RelayPool, how: 'relay' | 'stream') {
       if (!res.headersSent) res.writeHead(isS3Error(e) ? e.status : 500, { 'x-code': isS3Error(e) ? e.code : 'other' }).end();
     }
   });
-  return { ...srv, bodies, streamed };
+  return { ...srv, bodies, streamed, close: async () => { await store?.close(); await srv.close(); } };
 }
 
 /** PUTs `body` with node:http; `cutAfter`: send only that many bytes, then close. */
@@ -178,6 +187,89 @@ test('read as a stream, a raw body is every byte; with a bad checksum its last b
     assert.equal(bad.headers['x-code'], 'BadDigest');
     assert.ok(isRawBody(fr.bodies[1]));
     assert.ok(fr.streamed[1]! < body.length, `the consumer saw ${fr.streamed[1]} of ${body.length} bytes`);
+  } finally {
+    await fr.close();
+  }
+});
+
+/** Counts the writes (write or writev calls, one syscall each) made on client sockets to `port` until `stop()`. */
+function countWritesTo(port: number): { count(): number; stop(): void } {
+  const proto = Socket.prototype as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+  const { _write: write, _writev: writev } = proto;
+  let n = 0;
+  const counted = (fn: (...a: unknown[]) => void) => function (this: Socket, ...a: unknown[]) {
+    if (this.remotePort === port) n++;
+    return fn.apply(this, a);
+  };
+  proto._write = counted(write);
+  proto._writev = counted(writev);
+  return { count: () => n, stop: () => { proto._write = write; proto._writev = writev; } };
+}
+
+test('a small body is taken whole: a backend store sends it in one write with the request head, byte for byte', async () => {
+  const up = await upstream();
+  const fr = await front(up.url, pool(up.url), 'store');
+  const writes = countWritesTo(Number(new URL(up.url).port));
+  try {
+    const body = randomBytes(4096);
+    for (const [i, hash] of ['UNSIGNED-PAYLOAD', sha(body)].entries()) {
+      const before = writes.count();
+      const r = await put(fr.url, body, { 'x-test-hash': hash });
+      assert.ok('status' in r, JSON.stringify(r));
+      assert.equal(r.status, 200, `${i}: ${JSON.stringify(r.headers)}`);
+      assert.deepEqual(await up.received(i), { length: body.length, sha: sha(body), complete: true });
+      assert.ok(isWholeBody(fr.bodies[i]));
+      assert.equal(writes.count() - before, 1, 'head and body in one write');
+    }
+  } finally {
+    writes.stop();
+    await fr.close();
+    await up.close();
+  }
+});
+
+test('a small body that fails its checks never reaches the backend: a bad digest, a client gone mid-body', async () => {
+  const up = await upstream();
+  const fr = await front(up.url, pool(up.url), 'store');
+  let requests = 0;
+  up.server.on('request', () => { requests++; });
+  try {
+    const body = randomBytes(48 * 1024);
+    const md5 = createHash('md5').update(Buffer.from('other')).digest('base64');
+    const bad = await put(fr.url, body, { 'content-md5': md5 });
+    assert.ok('status' in bad, JSON.stringify(bad));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['x-code'], 'BadDigest');
+    await put(fr.url, body, {}, 1000);
+    const b = fr.bodies[1] as NodeJS.ReadableStream & { errored: Error | null };
+    for (let i = 0; i < 500 && !b.errored; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(isS3Error(b.errored) && b.errored.code === 'IncompleteBody', String(b.errored));
+    // A good one after them arrives whole: the upstream saw only that one.
+    const ok = await put(fr.url, body);
+    assert.ok('status' in ok && ok.status === 200, JSON.stringify(ok));
+    assert.deepEqual(await up.received(0), { length: body.length, sha: sha(body), complete: true });
+    assert.equal(requests, 1);
+  } finally {
+    await fr.close();
+    await up.close();
+  }
+});
+
+test('read as a stream, a small body is every byte; with a bad checksum none come', async () => {
+  const fr = await front('http://127.0.0.1:9', pool('http://127.0.0.1:9'), 'stream');
+  try {
+    const body = randomBytes(20_000);
+    const ok = await put(fr.url, body);
+    assert.ok('status' in ok, JSON.stringify(ok));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['x-sha'], sha(body));
+    assert.equal(ok.headers['x-length'], String(body.length));
+    const bad = await put(fr.url, body, { 'x-test-hash': sha(Buffer.from('other')) });
+    assert.ok('status' in bad, JSON.stringify(bad));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.headers['x-code'], 'XAmzContentSHA256Mismatch');
+    assert.ok(isWholeBody(fr.bodies[1]));
+    assert.equal(fr.streamed[1], 0);
   } finally {
     await fr.close();
   }

@@ -10,6 +10,7 @@ import { createS3Http, type S3EndpointOptions, type S3Http } from './http.ts';
 import { call, drain, text } from './call.ts';
 import { holdTail } from './hold-tail.ts';
 import { isRawBody } from '../../s3/raw-body.ts';
+import { isWholeBody } from '../../s3/whole-body.ts';
 import { TrailerEncoder, TrailerFramer, trailerBodyLength } from './trailer-body.ts';
 import { metaFromResponse, rangeFromResponse, rangeHeader, readConditionHeaders, requestHeadersOf, unquote, writeConditionHeaders } from './meta.ts';
 import { parseListBuckets, parseListObjectsV2 } from './xml.ts';
@@ -52,8 +53,12 @@ export function openS3Store(opts: S3EndpointOptions): S3Store {
   async function putBody(bucket: string, key: string, query: [string, string][] | undefined, input: PutInput, extra: Record<string, string>): Promise<PutResult> {
     let bodyError: unknown;
     input.body.once('error', (e) => { bodyError = e; });
-    // A raw body holds back its own last bytes and reads nothing before it is asked (s3/raw-body.ts).
-    const body = isRawBody(input.body) ? input.body : holdTail(input.body);
+    // A raw body holds back its own last bytes and reads nothing before it is asked (s3/raw-body.ts);
+    // a whole one hands on nothing before it is checked (s3/whole-body.ts).
+    const body = isRawBody(input.body) || isWholeBody(input.body) ? input.body : holdTail(input.body);
+    // Checked before the backend hears of it: a bad body never reaches it, a good one goes out
+    // with the request's head in one write.
+    if (isWholeBody(body)) await body.whole();
     // A checksum the client sends as a trailer goes upstream as a trailer too.
     const trailer = input.integrity?.checksum && !input.integrity.checksum.value ? input.integrity.checksum.alg : undefined;
     const framing: { body: Readable; payloadHash?: string; headers: Record<string, string> } = trailer ? {
