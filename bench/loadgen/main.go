@@ -274,15 +274,10 @@ func serve(files []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("serve needs files")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenUntilStdinCloses()
 	if err != nil {
 		return err
 	}
-	fmt.Println(ln.Addr().String())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		digits := len(r.URL.Path)
 		for digits > 0 && r.URL.Path[digits-1] >= '0' && r.URL.Path[digits-1] <= '9' {
@@ -338,15 +333,10 @@ func relay(args []string) error {
 		return fmt.Errorf("relay needs one upstream host:port")
 	}
 	upstream := args[0]
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenUntilStdinCloses()
 	if err != nil {
 		return err
 	}
-	fmt.Println(ln.Addr().String())
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		os.Exit(0)
-	}()
 	slots := make(chan struct{}, maxRelayConns)
 	for {
 		client, err := ln.Accept()
@@ -419,4 +409,19 @@ func sign(req *http.Request, c config) {
 	k = hmacSHA256(k, "aws4_request")
 	sig := hex.EncodeToString(hmacSHA256(k, toSign))
 	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+c.access+"/"+scope+", SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature="+sig)
+}
+
+// listenUntilStdinCloses listens on 127.0.0.1 (a free port), prints the address and exits the
+// process once stdin closes: the bench that started it is gone.
+func listenUntilStdinCloses() (net.Listener, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	fmt.Println(ln.Addr().String())
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
+	return ln, nil
 }
