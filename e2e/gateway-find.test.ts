@@ -21,7 +21,7 @@ import { newCredentials, ROOT, spawnGateway, tempDir, type SpawnedGateway } from
 
 const execFileP = promisify(execFile);
 const creds = newCredentials();
-const TOKEN = randomBytes(18).toString('base64url');
+const TOKEN = randomBytes(18).toString('hex');
 const VB = 'photos';
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
