@@ -20,7 +20,7 @@ import type { JobResult } from '../jobs/runner.ts';
 import { candidatesOf, lockKey, type VirtualContext } from './context.ts';
 import { copiesOf, copyTargets, readOrder, writeCopy, type CopyAt } from './copies.ts';
 import { ownName } from './location.ts';
-import { queueRemoval, queueRemovalJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
+import { queueRemovalJob, queueRemovalWithJob, runRemoval, settleRemovalJob, type Removal } from './removals.ts';
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { DRAIN_SEEN_MS } from './drains.ts';
 
@@ -123,7 +123,7 @@ async function moveCopy(ctx: VirtualContext, gen: Generation, rec: PlacedObject,
   const updated = await ctx.locks.run(lock, async () => {
     if (m.from.first) {
       // Recorded before the commit that orphans the old copy, so a crash cannot forget it (as write.ts commitWrite).
-      const r: Removal = { id: await queueRemoval(ctx, old), job: await queueRemovalJob(ctx, old), ...old };
+      const r: Removal = await queueRemovalWithJob(ctx, old);
       const next = await ctx.index.relocate(rec.bucket, rec.key, { backend: rec.backend, etag: rec.etag, location: rec.location }, { backend: m.to, location });
       if (next) removal = r;
       else {

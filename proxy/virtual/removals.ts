@@ -37,6 +37,19 @@ export async function queueRemovalJob(ctx: VirtualContext, copy: CopyRef, o: Dur
   return id!;
 }
 
+/**
+ * Queues the removal of a copy a delete, an overwrite or a move orphans: its intent and its
+ * `remove` job (call before the commit that orphans it). Where writes called in one turn commit
+ * together in call order (sqlite), both go in one transaction, and with whatever the caller
+ * writes in the same turn (the record: write.ts commitWrite); elsewhere the intent commits first.
+ */
+export async function queueRemovalWithJob<C extends CopyRef>(ctx: VirtualContext, copy: C, o: Durability = {}): Promise<Removal & C> {
+  const id = queueRemoval(ctx, copy, 'remove', o);
+  if (!ctx.index.groupsWrites) await id;
+  const [i, job] = await Promise.all([id, queueRemovalJob(ctx, copy, o)]);
+  return { id: i, job, ...copy };
+}
+
 /** After the attempt at once: its job is finished ('done'), or the queue's to retry. */
 export async function settleRemovalJob(ctx: VirtualContext, r: Removal, outcome: 'done' | 'postponed'): Promise<void> {
   if (r.job === undefined) return;

@@ -14,7 +14,7 @@ import { backendOf, candidatesOf, lockKey, noBackendMessage, onBackend, vbucketO
 import type { Generation, VirtualBucketRuntime } from './runtime.ts';
 import { reconcileKey } from './repair.ts';
 import { claimName, nameOf, sameCopy, type CopyRef } from './location.ts';
-import { holdForRemoval, queueRemoval, queueRemovalJob, runRemoval, startRemovals, type Removal } from './removals.ts';
+import { holdForRemoval, queueRemoval, queueRemovalWithJob, runRemoval, startRemovals, type Removal } from './removals.ts';
 import { checkWriteConditions } from '../store/conditions.ts';
 import { dropCopyJobs, fanOut, queueCopyRemovals, releaseJobs, settleCopyJobs, writeCopies, type PlannedCopies } from './copies.ts';
 
@@ -38,24 +38,18 @@ export async function commitWrite(ctx: VirtualContext, gen: Generation, rec: Pla
   // Lazy: they matter only once the record's durable commit below orphans the copy, and that
   // commit carries them to the disk. Where writes called in one turn commit together in call
   // order (sqlite), they go in the record's transaction, one commit instead of three; elsewhere
-  // each is committed before the record.
+  // they are committed before the record.
   const lazy = { lazy: true };
-  const replaced = current && !sameCopy(current, rec) ? current : undefined;
-  let queued: Promise<Removal> | undefined;
-  if (replaced) {
-    const id = queueRemoval(ctx, replaced, 'remove', lazy);
-    const job = ctx.index.groupsWrites ? queueRemovalJob(ctx, replaced, lazy) : id.then(() => queueRemovalJob(ctx, replaced, lazy));
-    queued = Promise.all([id, job]).then(([i, j]) => ({ id: i, job: j, ...replaced }));
-    if (ctx.index.groupsWrites) queued.catch(() => {}); // awaited below, with the record
-    else await queued;
-  }
+  const queued = current && !sameCopy(current, rec) ? queueRemovalWithJob(ctx, current, lazy) : undefined;
+  if (!ctx.index.groupsWrites) await queued;
+  else queued?.catch(() => {}); // awaited below, with the record
   const others = current?.copies?.length ? await queueCopyRemovals(ctx, current) : [];
   const [prev, replaces] = await Promise.all([ctx.index.put(rec, intent), queued]);
   ctx.usage.apply(prev, rec);
   const removals = replaces ? [replaces] : [];
   // Another replica committed in between: the copy actually replaced goes too.
   if (prev && !sameCopy(prev, rec) && !(current && sameCopy(prev, current))) {
-    removals.push({ id: await queueRemoval(ctx, prev), job: await queueRemovalJob(ctx, prev), ...prev });
+    removals.push(await queueRemovalWithJob(ctx, prev));
     if (prev.copies?.length) others.push(...await queueCopyRemovals(ctx, prev));
   }
   if (others.length) await releaseJobs(ctx, others);
@@ -224,7 +218,7 @@ export async function deleteObject(ctx: VirtualContext, bucket: string, key: str
       // then the answer, and the backend's DELETE in the background as for an overwrite's old
       // copy. A backend that stalls before it is marked down holds up neither this answer nor the
       // key's next writes; until the removal is done, read repair adopts nothing there.
-      const removal: Removal = { id: await queueRemoval(ctx, rec), job: await queueRemovalJob(ctx, rec), ...rec };
+      const removal: Removal = await queueRemovalWithJob(ctx, rec);
       const others = await queueCopyRemovals(ctx, rec);
       const gone = await ctx.index.delete(bucket, key, { only: { backend: rec.backend, etag: rec.etag } });
       if (gone) ctx.usage.apply(gone, undefined);
